@@ -1,0 +1,1 @@
+"""What two or more Podium services share: topics, events, Avro, Kafka, the LLM, settings."""

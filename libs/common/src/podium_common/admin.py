@@ -1,0 +1,80 @@
+"""Creates Podium's topics and checks that the joined topics are co-partitioned."""
+
+from __future__ import annotations
+
+import logging
+
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.errors import TopicAlreadyExistsError
+
+from podium_common.errors import ConfigError
+from podium_common.kafka import client_options
+from podium_common.settings import KafkaSettings
+from podium_common.topics import CO_PARTITIONED
+
+log = logging.getLogger(__name__)
+
+
+async def ensure_topics(settings: KafkaSettings) -> list[str]:
+    """Creates every missing topic (idempotent); returns the names it created."""
+    admin = AIOKafkaAdminClient(**client_options(settings), client_id="podium-admin")
+    await admin.start()
+    try:
+        existing = set(await admin.list_topics())
+        wanted = [name for name in settings.topics.all() if name not in existing]
+        created = []
+        for name in wanted:
+            try:
+                await admin.create_topics(
+                    [NewTopic(name, settings.partitions, settings.replication_factor)]
+                )
+                created.append(name)
+            except TopicAlreadyExistsError:
+                pass  # created meanwhile by another process: what we wanted
+        if created:
+            log.info("created %d topics with %d partitions", len(created), settings.partitions)
+        await _check_co_partitioned(admin, settings)
+        return created
+    finally:
+        await admin.close()
+
+
+async def partition_counts(settings: KafkaSettings, names: list[str]) -> dict[str, int]:
+    admin = AIOKafkaAdminClient(**client_options(settings), client_id="podium-admin")
+    await admin.start()
+    try:
+        return await _partition_counts(admin, names)
+    finally:
+        await admin.close()
+
+
+async def check_co_partitioned(settings: KafkaSettings) -> None:
+    """Raises ConfigError unless `plans` and `results` have the same partition count."""
+    admin = AIOKafkaAdminClient(**client_options(settings), client_id="podium-admin")
+    await admin.start()
+    try:
+        await _check_co_partitioned(admin, settings)
+    finally:
+        await admin.close()
+
+
+async def _partition_counts(admin: AIOKafkaAdminClient, names: list[str]) -> dict[str, int]:
+    described = await admin.describe_topics(names)
+    counts = {}
+    for topic in described:
+        if topic.get("error_code", 0) == 0:
+            counts[topic["topic"]] = len(topic["partitions"])
+    return counts
+
+
+async def _check_co_partitioned(admin: AIOKafkaAdminClient, settings: KafkaSettings) -> None:
+    names = [settings.topic_prefix + name for name in CO_PARTITIONED]
+    counts = await _partition_counts(admin, names)
+    missing = [name for name in names if name not in counts]
+    if missing:
+        raise ConfigError(f"topics missing: {', '.join(missing)}; run `podium topics create`")
+    if len(set(counts.values())) != 1:
+        shown = ", ".join(f"{name}={count}" for name, count in counts.items())
+        raise ConfigError(
+            f"{' and '.join(names)} must have the same partition count to be joined: {shown}"
+        )

@@ -1,0 +1,146 @@
+"""The LLM behind every service: any OpenAI-compatible chat-completions endpoint.
+
+`LLM` is the protocol handlers depend on; `OpenAILLM` implements it with one `AsyncOpenAI`
+client per process (connection limits raised for many concurrent calls). Transient faults
+(429, 5xx, timeouts, connection errors) are retried here with exponential backoff and
+jitter, honouring `Retry-After`; what is left after the last attempt is raised as
+`LLMUnavailable`. A refused request (other 4xx) raises `LLMRejected` at once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+import httpx2
+import openai
+
+from podium_common.backoff import delay
+from podium_common.errors import LLMRejected, LLMUnavailable
+from podium_common.events import TokenUsage
+from podium_common.settings import LLMSettings
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Message:
+    role: str  # system | user | assistant
+    content: str
+
+
+@dataclass(frozen=True)
+class Completion:
+    text: str
+    model: str
+    usage: TokenUsage
+    latency_ms: int
+    attempts: int = 1
+
+
+@dataclass(frozen=True)
+class Request:
+    model: str
+    messages: tuple[Message, ...]
+    json_output: bool = False
+    temperature: float = 0.2
+    max_tokens: int | None = None
+    extra: dict[str, str] = field(default_factory=dict)
+
+
+class LLM(Protocol):
+    async def complete(self, request: Request) -> Completion: ...
+
+
+def _retry_after(error: openai.APIStatusError) -> float | None:
+    value = error.response.headers.get("retry-after")
+    if value is None:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        return None
+
+
+class OpenAILLM:
+    def __init__(self, settings: LLMSettings) -> None:
+        self._settings = settings
+        self._client = openai.AsyncOpenAI(
+            base_url=settings.base_url,
+            api_key=settings.api_key.get_secret_value(),
+            max_retries=0,  # retried below, with jitter and Retry-After
+            timeout=settings.timeout_s,
+            http_client=openai.DefaultAsyncHttpx2Client(
+                limits=httpx2.Limits(
+                    max_connections=settings.max_connections,
+                    max_keepalive_connections=settings.max_connections,
+                ),
+                timeout=settings.timeout_s,
+            ),
+        )
+
+    async def close(self) -> None:
+        await self._client.close()
+
+    async def complete(self, request: Request) -> Completion:
+        started = time.monotonic()
+        attempt = 0
+        while True:
+            attempt += 1
+            try:
+                return await self._once(request, started, attempt)
+            except LLMUnavailable as error:
+                if attempt >= self._settings.max_attempts:
+                    raise
+                wait = delay(
+                    attempt,
+                    base=self._settings.backoff_base_s,
+                    cap=self._settings.backoff_max_s,
+                    retry_after=error.retry_after,
+                )
+                log.info("LLM retry %d in %.2fs: %s", attempt, wait, error)
+                await asyncio.sleep(wait)
+
+    async def _once(self, request: Request, started: float, attempt: int) -> Completion:
+        kwargs: dict[str, Any] = {}
+        if request.json_output:
+            kwargs["response_format"] = {"type": "json_object"}
+        if request.max_tokens is not None:
+            kwargs["max_tokens"] = request.max_tokens
+        messages: list[Any] = [{"role": m.role, "content": m.content} for m in request.messages]
+        try:
+            response = await self._client.chat.completions.create(
+                model=request.model,
+                messages=messages,
+                temperature=request.temperature,
+                **kwargs,
+            )
+        except openai.APIStatusError as error:
+            if error.status_code == 429 or error.status_code >= 500:
+                raise LLMUnavailable(
+                    f"LLM answered {error.status_code}",
+                    retry_after=_retry_after(error),
+                    model=request.model,
+                ) from error
+            raise LLMRejected(
+                f"LLM refused the request with {error.status_code}: {error.message}",
+                model=request.model,
+            ) from error
+        except (openai.APITimeoutError, openai.APIConnectionError) as error:
+            raise LLMUnavailable(f"LLM unreachable: {error}", model=request.model) from error
+        if not response.choices:
+            raise LLMUnavailable("LLM reply had no choices", model=request.model)
+        usage = response.usage
+        return Completion(
+            text=response.choices[0].message.content or "",
+            model=response.model or request.model,
+            usage=TokenUsage(
+                prompt_tokens=usage.prompt_tokens if usage else 0,
+                completion_tokens=usage.completion_tokens if usage else 0,
+            ),
+            latency_ms=int((time.monotonic() - started) * 1000),
+            attempts=attempt,
+        )

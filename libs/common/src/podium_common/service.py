@@ -1,0 +1,76 @@
+"""Start-up and shutdown shared by every service process: logging, signals, the run loop."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import signal
+import socket
+import sys
+from collections.abc import Callable, Coroutine, Sequence
+from typing import Any
+
+from podium_common.kafka import Publisher
+from podium_common.runloop import Handler, LoopConfig, RunLoop
+from podium_common.settings import KafkaSettings
+
+
+def setup_logging(level: str) -> None:
+    logging.basicConfig(
+        level=level.upper(),
+        stream=sys.stderr,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    logging.getLogger("aiokafka").setLevel(logging.WARNING)
+    logging.getLogger("httpx").setLevel(logging.WARNING)
+
+
+def worker_id(service: str) -> str:
+    """Identifies this process in results and logs."""
+    return f"{service}@{socket.gethostname()}:{os.getpid()}"
+
+
+def on_shutdown(stop: Callable[[], None]) -> None:
+    """Calls `stop` on SIGTERM or SIGINT: the service drains, commits and exits 0."""
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop)
+
+
+async def run_consumer(
+    *,
+    service: str,
+    kafka: KafkaSettings,
+    topics: Sequence[str],
+    handler: Handler,
+    max_in_flight: int,
+    publisher: Publisher | None = None,
+) -> None:
+    """Runs a service's run loop until SIGTERM; the publisher is started and stopped here
+    unless the caller passes one it owns."""
+    own = publisher is None
+    publisher = publisher or Publisher(kafka, client_id=kafka.topics.group(service))
+    if own:
+        await publisher.start()
+    try:
+        loop = RunLoop(
+            kafka,
+            LoopConfig(
+                group_id=kafka.topics.group(service),
+                topics=topics,
+                max_in_flight=max_in_flight,
+            ),
+            handler,
+            publisher,
+        )
+        on_shutdown(loop.stop)
+        await loop.run()
+    finally:
+        if own:
+            await publisher.stop()
+
+
+def main(entry: Callable[[], Coroutine[Any, Any, None]]) -> None:
+    """Runs a service's async entry point; exits 0 after a graceful stop."""
+    asyncio.run(entry())

@@ -1,0 +1,58 @@
+"""Settings blocks shared by the services. Each service nests the ones it needs in its own
+`BaseSettings` with prefix `PODIUM_` and `__` between levels, e.g.
+`PODIUM_KAFKA__BOOTSTRAP_SERVERS`. Settings are built once in `__main__` and passed down.
+"""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from podium_common.topics import Topics
+
+
+class KafkaSettings(BaseModel):
+    bootstrap_servers: str = "127.0.0.1:9092"
+    # A prefix for every topic and consumer group: lets tests share one broker.
+    topic_prefix: str = ""
+    partitions: int = Field(default=6, ge=1)
+    replication_factor: int = Field(default=1, ge=1)
+    security_protocol: str = "PLAINTEXT"
+    sasl_mechanism: str | None = None
+    sasl_username: str | None = None
+    sasl_password: SecretStr | None = None
+    ssl_cafile: str | None = None
+
+    @property
+    def topics(self) -> Topics:
+        return Topics(self.topic_prefix)
+
+
+class PostgresSettings(BaseModel):
+    dsn: SecretStr = SecretStr("postgresql://podium@127.0.0.1:54329/podium")
+    min_pool: int = Field(default=1, ge=0)
+    max_pool: int = Field(default=10, ge=1)
+
+
+class LLMSettings(BaseModel):
+    base_url: str = "http://127.0.0.1:8099/v1"
+    api_key: SecretStr = SecretStr("scripted")
+    timeout_s: float = Field(default=120.0, gt=0)
+    max_attempts: int = Field(default=6, ge=1)
+    backoff_base_s: float = Field(default=0.5, gt=0)
+    backoff_max_s: float = Field(default=30.0, gt=0)
+    max_connections: int = Field(default=1024, ge=1)
+
+
+def service_config(**overrides: object) -> SettingsConfigDict:
+    """The settings config every service uses."""
+    config = SettingsConfigDict(env_prefix="PODIUM_", env_nested_delimiter="__", extra="ignore")
+    config.update(overrides)  # type: ignore[typeddict-item]
+    return config
+
+
+class BaseServiceSettings(BaseSettings):
+    model_config = service_config()
+
+    kafka: KafkaSettings = KafkaSettings()
+    log_level: str = "INFO"

@@ -1,0 +1,1 @@
+"""plans + results → tasks.<type>, outputs: joins results per goal (faust)."""

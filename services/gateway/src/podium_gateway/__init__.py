@@ -1,0 +1,1 @@
+"""HTTP front door: POST /goals → goals; reads goals back from PostgreSQL."""

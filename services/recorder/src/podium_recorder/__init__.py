@@ -1,0 +1,1 @@
+"""every topic → PostgreSQL: the queryable read model."""

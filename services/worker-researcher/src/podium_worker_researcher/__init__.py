@@ -1,0 +1,1 @@
+"""tasks.researcher → results: research tasks."""

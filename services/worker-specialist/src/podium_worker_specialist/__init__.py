@@ -1,0 +1,1 @@
+"""tasks.specialist → results: specialist tasks."""

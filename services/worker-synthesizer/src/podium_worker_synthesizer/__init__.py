@@ -1,0 +1,1 @@
+"""tasks.synthesizer → results: synthesizes outputs into an answer."""

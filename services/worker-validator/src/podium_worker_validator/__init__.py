@@ -1,0 +1,1 @@
+"""tasks.validator → results: validates other tasks' outputs."""

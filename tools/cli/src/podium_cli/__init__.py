@@ -1,0 +1,1 @@
+"""The `podium` command: the local stack, topics, goals, dead letters and replays."""
