@@ -3,6 +3,9 @@
 
 UV ?= uv
 
+# Each area may add its verbs in mk/<area>.mk.
+-include mk/*.mk
+
 sync:
 	$(UV) sync --frozen
 

@@ -87,6 +87,11 @@ class RunLoop:
         self._tasks: set[asyncio.Task[None]] = set()
         self._stopping = asyncio.Event()
         self.handled = 0
+        self._started = False
+
+    def ready(self) -> bool:
+        """Consuming: started and holding an assignment (or waiting for one in a group)."""
+        return self._started and not self._stopping.is_set()
 
     def stop(self) -> None:
         """Asks the loop to drain and return; safe from a signal handler."""
@@ -95,6 +100,7 @@ class RunLoop:
     async def run(self) -> None:
         self._consumer.subscribe(list(self.config.topics), listener=_Rebalance(self))
         await self._consumer.start()
+        self._started = True
         try:
             await self._poll_until_stopped()
             await self._drain()

@@ -11,6 +11,7 @@ import sys
 from collections.abc import Callable, Coroutine, Sequence
 from typing import Any
 
+from podium_common.health import serve_health
 from podium_common.kafka import Publisher
 from podium_common.runloop import Handler, LoopConfig, RunLoop
 from podium_common.settings import KafkaSettings
@@ -46,6 +47,7 @@ async def run_consumer(
     handler: Handler,
     max_in_flight: int,
     publisher: Publisher | None = None,
+    health: tuple[str, int | None] = ("127.0.0.1", None),
 ) -> None:
     """Runs a service's run loop until SIGTERM; the publisher is started and stopped here
     unless the caller passes one it owns."""
@@ -65,7 +67,13 @@ async def run_consumer(
             publisher,
         )
         on_shutdown(loop.stop)
-        await loop.run()
+        host, port = health
+        server = await serve_health(host, port, loop.ready) if port is not None else None
+        try:
+            await loop.run()
+        finally:
+            if server is not None:
+                server.cancel()
     finally:
         if own:
             await publisher.stop()

@@ -56,3 +56,6 @@ class BaseServiceSettings(BaseSettings):
 
     kafka: KafkaSettings = KafkaSettings()
     log_level: str = "INFO"
+    # `/healthz`, `/readyz`, `/metrics` for orchestrators; None serves none.
+    health_host: str = "127.0.0.1"
+    health_port: int | None = None
