@@ -1,0 +1,133 @@
+"""Avro single-object encoding of events: round trips, the header, and poison records."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime, timedelta
+
+import fastavro.schema
+import pytest
+
+from podium_common import events as ev
+from podium_common.avro import MAGIC, Codec, codec, load
+from podium_common.errors import UndecodableRecord, UnknownSchema
+from podium_common.topics import TaskType
+
+
+def crc64_avro(data: bytes) -> int:
+    """CRC-64-AVRO exactly as the Avro specification writes it out."""
+    empty = 0xC15D213AA4D7A795
+    table = []
+    for i in range(256):
+        fp = i
+        for _ in range(8):
+            fp = (fp >> 1) ^ (empty & -(fp & 1))
+        table.append(fp)
+    fp = empty
+    for byte in data:
+        fp = (fp >> 8) ^ table[(fp ^ byte) & 0xFF]
+    return fp
+
+
+def sample_events() -> list[ev.Event]:
+    goal_id = uuid.uuid4()
+    base = {
+        "goal_id": goal_id,
+        "occurred_at": datetime(2026, 1, 2, 3, 4, 5, 678000, tzinfo=UTC),
+        "trace": ev.Trace.new(),
+    }
+    task_id = f"{goal_id}.1.t1"
+    return [
+        ev.GoalSubmitted(
+            event_id=uuid.uuid4(),
+            goal="Compare two databases",
+            options=ev.GoalOptions(max_tasks=5, models={"planner": "m"}),
+            **base,
+        ),
+        ev.TaskAssigned(
+            event_id=ev.derived_id("task", task_id, 1),
+            task_id=task_id,
+            type=TaskType.SPECIALIST,
+            description="Analyse",
+            goal="Compare two databases",
+            inputs=[
+                ev.DependencyOutput(
+                    task_id="x", type=TaskType.RESEARCHER, description="d", output="o"
+                )
+            ],
+            attempt=2,
+            deadline=base["occurred_at"] + timedelta(minutes=5),  # type: ignore[operator]
+            feedback="be precise",
+            **base,
+        ),
+        ev.TaskResult(
+            event_id=ev.derived_id("result", task_id, 1),
+            task_id=task_id,
+            type=TaskType.VALIDATOR,
+            status=ev.TaskStatus.FAILED,
+            verdict=ev.Verdict(passed=False, feedback="no sources"),
+            error=ev.TaskError(kind="llm_rejected", message="400"),
+            model="m",
+            usage=ev.TokenUsage(prompt_tokens=10, completion_tokens=5),
+            latency_ms=12,
+            worker_id="w",
+            attempt=1,
+            **base,
+        ),
+    ]
+
+
+@pytest.mark.parametrize("event", sample_events(), ids=lambda e: type(e).__name__)
+def test_events_round_trip_exactly(event: ev.Event) -> None:
+    assert codec().decode(codec().encode(event)) == event
+
+
+def test_header_is_single_object_encoding_with_the_crc64_avro_fingerprint() -> None:
+    event = sample_events()[0]
+    data = codec().encode(event)
+    canonical = fastavro.schema.to_parsing_canonical_form(load("v1", "GoalSubmitted")).encode()
+    assert data[:2] == MAGIC == b"\xc3\x01"
+    assert data[2:10] == crc64_avro(canonical).to_bytes(8, "little")
+
+
+def test_timestamps_must_be_timezone_aware() -> None:
+    with pytest.raises(ValueError, match="timezone-aware"):
+        ev.PlanningStarted(
+            event_id=uuid.uuid4(),
+            goal_id=uuid.uuid4(),
+            occurred_at=datetime(2026, 1, 1),  # naive: the point of the test
+            trace=ev.Trace.new(),
+            attempt=1,
+            model="m",
+        )
+
+
+@pytest.mark.parametrize(
+    ("data", "error"),
+    [
+        (b"", UndecodableRecord),
+        (b"not avro at all", UndecodableRecord),
+        (MAGIC + b"\x00" * 8 + b"body", UnknownSchema),
+    ],
+)
+def test_poison_bytes_raise_errors_that_name_the_problem(data: bytes, error: type) -> None:
+    with pytest.raises(error):
+        codec().decode(data)
+
+
+def test_a_truncated_body_is_undecodable() -> None:
+    data = codec().encode(sample_events()[1])
+    with pytest.raises(UndecodableRecord, match="TaskAssigned"):
+        codec().decode(data[:-5])
+
+
+def test_keys_are_goal_ids_except_for_tasks() -> None:
+    submitted, assigned, result = sample_events()
+    assert submitted.key == str(submitted.goal_id).encode()
+    assert assigned.key == assigned.task_id.encode()  # type: ignore[attr-defined]
+    assert result.key == str(result.goal_id).encode()
+
+
+def test_a_codec_without_versions_knows_no_schema() -> None:
+    with pytest.raises(UnknownSchema):
+        Codec(versions=()).decode(codec().encode(sample_events()[0]))
