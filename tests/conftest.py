@@ -7,6 +7,7 @@ ones named by PODIUM_TEST_BOOTSTRAP and PODIUM_TEST_PG_DSN. Every test gets fres
 
 from __future__ import annotations
 
+import contextlib
 import os
 import uuid
 from collections.abc import AsyncIterator
@@ -33,8 +34,8 @@ async def kafka() -> KafkaSettings:
     return settings
 
 
-@pytest.fixture
-async def pg_dsn() -> AsyncIterator[str]:
+@contextlib.asynccontextmanager
+async def fresh_database() -> AsyncIterator[str]:
     """The DSN of a fresh, empty database on the real PostgreSQL, dropped afterwards."""
     name = f"podium_test_{uuid.uuid4().hex[:12]}"
     admin = await asyncpg.connect(PG_DSN)
@@ -43,9 +44,18 @@ async def pg_dsn() -> AsyncIterator[str]:
     finally:
         await admin.close()
     base, _, _ = PG_DSN.rpartition("/")
-    yield f"{base}/{name}"
-    admin = await asyncpg.connect(PG_DSN)
     try:
-        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        yield f"{base}/{name}"
     finally:
-        await admin.close()
+        admin = await asyncpg.connect(PG_DSN)
+        try:
+            await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        finally:
+            await admin.close()
+
+
+@pytest.fixture
+async def pg_dsn() -> AsyncIterator[str]:
+    """A fresh, empty database for one test."""
+    async with fresh_database() as dsn:
+        yield dsn
