@@ -1,0 +1,46 @@
+"""Runs the planner: consumes `goals`, publishes to `plans` and `tasks.<type>`."""
+
+from __future__ import annotations
+
+import functools
+
+from podium_common.kafka import Publisher
+from podium_common.llm import OpenAILLM
+from podium_common.service import main as run_main
+from podium_common.service import run_consumer, setup_logging
+from podium_planner.handler import on_event
+from podium_planner.settings import PlannerSettings
+
+SERVICE = "planner"
+
+
+async def serve(settings: PlannerSettings) -> None:
+    setup_logging(settings.log_level)
+    topics = settings.kafka.topics
+    llm = OpenAILLM(settings.llm)
+    # Owned here, so the handler can publish progress before it asks the LLM.
+    publisher = Publisher(settings.kafka, client_id=topics.group(SERVICE))
+    await publisher.start()
+    try:
+        await run_consumer(
+            service=SERVICE,
+            kafka=settings.kafka,
+            topics=[topics.goals],
+            handler=functools.partial(
+                on_event, llm=llm, settings=settings, progress=publisher.publish
+            ),
+            max_in_flight=settings.max_in_flight,
+            publisher=publisher,
+            health=(settings.health_host, settings.health_port),
+        )
+    finally:
+        await publisher.stop()
+        await llm.close()
+
+
+def main() -> None:
+    run_main(lambda: serve(PlannerSettings()))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,185 @@
+"""goals → plans, tasks.<type>: asks the LLM for a plan and assigns the tasks that can start.
+
+Each goal gets up to `max_asks` asks. An invalid reply is asked again with its errors; an
+unavailable or malformed LLM reply is a failed ask; a refused request ends planning at
+once. A valid plan becomes `PlanCreated` plus a `TaskAssigned` for every task without
+dependencies (the aggregator releases the others); otherwise the goal gets `PlanRejected`.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from podium_common.errors import LLMMalformed, LLMRejected, LLMUnavailable, UnexpectedEvent
+from podium_common.events import (
+    Event,
+    GoalSubmitted,
+    PlanCreated,
+    PlannedTask,
+    PlanningStarted,
+    PlanRejected,
+    TaskAssigned,
+    TokenUsage,
+    Trace,
+    derived_id,
+    utcnow,
+)
+from podium_common.llm import LLM, Completion, Request
+from podium_planner import prompts
+from podium_planner.plan import planned_tasks, review
+from podium_planner.settings import PlannerSettings
+
+log = logging.getLogger(__name__)
+
+# Publishes progress (`PlanningStarted`) before the LLM is asked, not with the outcome.
+Progress = Callable[[Sequence[Event]], Awaitable[None]]
+
+
+@dataclass(frozen=True)
+class Planning:
+    """One goal being planned: what every event about it shares."""
+
+    goal: GoalSubmitted
+    model: str
+    max_tasks: int
+    deadline: datetime
+    trace: Trace
+
+    @classmethod
+    def of(cls, goal: GoalSubmitted, settings: PlannerSettings) -> Planning:
+        options = goal.options
+        return cls(
+            goal=goal,
+            model=options.models.get("planner", settings.model),
+            max_tasks=options.max_tasks or settings.max_tasks,
+            deadline=goal.occurred_at
+            + timedelta(seconds=options.deadline_s or settings.deadline_s),
+            trace=goal.trace.child(),
+        )
+
+
+async def on_event(
+    event: Event, llm: LLM, settings: PlannerSettings, progress: Progress
+) -> list[Event]:
+    """The run loop's entry: only goals belong on the planner's topic."""
+    if not isinstance(event, GoalSubmitted):
+        raise UnexpectedEvent(
+            f"the planner takes GoalSubmitted, not {type(event).__name__}", goal_id=event.goal_id
+        )
+    return await handle(event, llm, settings, progress)
+
+
+async def handle(
+    goal: GoalSubmitted, llm: LLM, settings: PlannerSettings, progress: Progress
+) -> list[Event]:
+    """Plans one goal: the plan (created or rejected) first, then the tasks that can start."""
+    planning = Planning.of(goal, settings)
+    messages = prompts.first_ask(goal.goal, planning.max_tasks)
+    usage = TokenUsage()
+    errors: list[str] = []
+    for attempt in range(1, settings.max_asks + 1):
+        await progress([started(planning, attempt)])
+        request = Request(model=planning.model, messages=messages, json_output=True)
+        try:
+            completion = await llm.complete(request)
+        except LLMRejected as error:
+            return [
+                rejected(
+                    planning, f"the LLM refused to plan: {error}", [str(error)], usage, attempt
+                )
+            ]
+        except (LLMUnavailable, LLMMalformed) as error:
+            errors = [f"the LLM failed ({error.kind}): {error}"]
+            continue  # nothing to repair: the same conversation is asked again
+        usage += completion.usage
+        result = review(completion.text, max_tasks=planning.max_tasks)
+        if not result.errors:
+            tasks = planned_tasks(result.tasks, prefix=f"{goal.goal_id}.{goal.run}.")
+            return created(planning, tasks, completion, usage, attempt)
+        errors = result.errors
+        messages += prompts.repair(completion.text, errors)
+    reason = f"no valid plan after {settings.max_asks} asks"
+    return [rejected(planning, reason, errors, usage, settings.max_asks)]
+
+
+def started(planning: Planning, attempt: int) -> PlanningStarted:
+    goal = planning.goal
+    return PlanningStarted(
+        event_id=derived_id("planning", goal.goal_id, goal.run, attempt),
+        goal_id=goal.goal_id,
+        run=goal.run,
+        occurred_at=utcnow(),
+        trace=planning.trace,
+        attempt=attempt,
+        model=planning.model,
+    )
+
+
+def rejected(
+    planning: Planning, reason: str, errors: list[str], usage: TokenUsage, attempts: int
+) -> PlanRejected:
+    goal = planning.goal
+    log.warning("plan rejected for goal %s run %d: %s", goal.goal_id, goal.run, reason)
+    return PlanRejected(
+        event_id=derived_id("plan", goal.goal_id, goal.run),
+        goal_id=goal.goal_id,
+        run=goal.run,
+        occurred_at=utcnow(),
+        trace=planning.trace,
+        reason=reason,
+        errors=errors,
+        model=planning.model,
+        usage=usage,
+        attempts=attempts,
+    )
+
+
+def created(
+    planning: Planning,
+    tasks: list[PlannedTask],
+    completion: Completion,
+    usage: TokenUsage,
+    attempts: int,
+) -> list[Event]:
+    goal = planning.goal
+    log.info("plan of %d tasks for goal %s run %d", len(tasks), goal.goal_id, goal.run)
+    plan = PlanCreated(
+        event_id=derived_id("plan", goal.goal_id, goal.run),
+        goal_id=goal.goal_id,
+        run=goal.run,
+        occurred_at=utcnow(),
+        trace=planning.trace,
+        goal=goal.goal,
+        options=goal.options,
+        deadline=planning.deadline,
+        tasks=tasks,
+        model=completion.model,
+        usage=usage,
+        attempts=attempts,
+    )
+    roots = [assigned(planning, task) for task in tasks if not task.depends_on]
+    return [plan, *roots]
+
+
+def assigned(planning: Planning, task: PlannedTask) -> TaskAssigned:
+    """The first attempt of a task that needs no other task's output."""
+    goal = planning.goal
+    return TaskAssigned(
+        event_id=derived_id("task", task.task_id, 1),
+        goal_id=goal.goal_id,
+        run=goal.run,
+        occurred_at=utcnow(),
+        trace=planning.trace,
+        task_id=task.task_id,
+        type=task.type,
+        description=task.description,
+        requirements=task.requirements,
+        depends_on=[],
+        goal=goal.goal,
+        attempt=1,
+        deadline=planning.deadline,
+        model=goal.options.models.get(task.type.value),
+    )

@@ -1,0 +1,154 @@
+"""The plan the LLM drafts: its JSON shape, the checks it must pass, its tasks in order.
+
+A draft is read in two steps: pydantic checks the JSON shape, then the graph checks look
+at what pydantic cannot see (types, ids, dependencies, cycles, size). Every problem found
+is reported as one readable line, so the LLM can be asked to repair them all at once.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from dataclasses import dataclass, field
+from graphlib import CycleError, TopologicalSorter
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic_core import ErrorDetails
+
+from podium_common.events import PlannedTask
+from podium_common.topics import TaskType
+
+# Local ids become the last part of a global task id `<goal_id>.<run>.<local id>`.
+LOCAL_ID = re.compile(r"[A-Za-z0-9_-]{1,32}")
+# The aggregator adds the final synthesis under this local id.
+FINAL_ID = "final"
+KNOWN_TYPES = tuple(task_type.value for task_type in TaskType)
+
+
+class DraftTask(BaseModel):
+    model_config = ConfigDict(extra="ignore", str_strip_whitespace=True)
+
+    id: str
+    type: str  # checked against TaskType below, for a clearer message than pydantic's
+    description: str
+    requirements: list[str] = Field(default_factory=list)
+    depends_on: list[str] = Field(default_factory=list)
+
+
+class DraftPlan(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    tasks: list[DraftTask]
+
+
+@dataclass(frozen=True)
+class Review:
+    """The outcome of reading a draft: its tasks in dependency order, or what is wrong."""
+
+    tasks: list[DraftTask] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+
+
+def review(text: str, *, max_tasks: int) -> Review:
+    """Reads the LLM's reply and checks it as a plan of at most `max_tasks` tasks."""
+    try:
+        draft = DraftPlan.model_validate_json(text)
+    except ValidationError as error:
+        return Review(errors=[_describe(detail) for detail in error.errors()])
+    errors = _size_errors(draft, max_tasks) + _task_errors(draft) + _cycle_errors(draft)
+    if errors:
+        return Review(errors=errors)
+    return Review(tasks=_in_order(draft))
+
+
+def planned_tasks(tasks: list[DraftTask], *, prefix: str) -> list[PlannedTask]:
+    """The draft's tasks with global ids: `prefix` + local id, dependencies rewritten."""
+    return [
+        PlannedTask(
+            task_id=prefix + task.id,
+            type=TaskType(task.type),
+            description=task.description,
+            requirements=[item for item in task.requirements if item],
+            depends_on=[prefix + dep for dep in dict.fromkeys(task.depends_on)],
+        )
+        for task in tasks
+    ]
+
+
+def _describe(detail: ErrorDetails) -> str:
+    if detail["type"] == "json_invalid":
+        return f"the reply is not valid JSON ({detail['msg']})"
+    where = "".join(f"[{part}]" if isinstance(part, int) else f".{part}" for part in detail["loc"])
+    return f"{where.lstrip('.') or 'the reply'}: {detail['msg']}"
+
+
+def _size_errors(draft: DraftPlan, max_tasks: int) -> list[str]:
+    count = len(draft.tasks)
+    if count == 0:
+        return ["the plan has no tasks; it needs at least one"]
+    if count > max_tasks:
+        return [f"the plan has {count} tasks; at most {max_tasks} are allowed"]
+    return []
+
+
+def _task_errors(draft: DraftPlan) -> list[str]:
+    counts = Counter(task.id for task in draft.tasks)
+    errors = [f"task id {local} is used {n} times" for local, n in counts.items() if n > 1]
+    for task in draft.tasks:
+        errors += _one_task_errors(task, set(counts))
+    return errors
+
+
+def _one_task_errors(task: DraftTask, ids: set[str]) -> list[str]:
+    errors = []
+    if task.id == FINAL_ID:
+        errors.append(f"task id {FINAL_ID} is reserved for the final synthesis")
+    elif not LOCAL_ID.fullmatch(task.id):
+        errors.append(f"task id {task.id!r} must be 1-32 letters, digits, '-' or '_'")
+    if task.type not in KNOWN_TYPES:
+        known = ", ".join(KNOWN_TYPES)
+        errors.append(f"task {task.id} has unknown type {task.type!r}; use one of {known}")
+    if not task.description:
+        errors.append(f"task {task.id} has an empty description")
+    if task.type == TaskType.VALIDATOR and not task.depends_on:
+        errors.append(f"validator task {task.id} must depend on the task it checks")
+    for dep in dict.fromkeys(task.depends_on):
+        if dep == task.id:
+            errors.append(f"task {task.id} depends on itself")
+        elif dep not in ids:
+            errors.append(f"task {task.id} depends on unknown task {dep}")
+    return errors
+
+
+def _graph(draft: DraftPlan) -> dict[str, set[str]]:
+    """Each task's known dependencies (self and unknown ones are reported elsewhere)."""
+    ids = {task.id for task in draft.tasks}
+    graph: dict[str, set[str]] = {}
+    for task in draft.tasks:
+        deps = {dep for dep in task.depends_on if dep in ids and dep != task.id}
+        graph.setdefault(task.id, set()).update(deps)
+    return graph
+
+
+def _cycle_errors(draft: DraftPlan) -> list[str]:
+    try:
+        TopologicalSorter(_graph(draft)).prepare()
+    except CycleError as error:
+        # graphlib lists each dependency before its dependent; read "→" as "depends on".
+        nodes = list(reversed(error.args[1]))
+        return ["cycle: " + " → ".join(nodes) + " (each task depends on the next)"]
+    return []
+
+
+def _in_order(draft: DraftPlan) -> list[DraftTask]:
+    """Dependencies first; among tasks ready together, the order the LLM gave them."""
+    position = {task.id: index for index, task in enumerate(draft.tasks)}
+    by_id = {task.id: task for task in draft.tasks}
+    sorter = TopologicalSorter(_graph(draft))
+    sorter.prepare()
+    ordered: list[DraftTask] = []
+    while sorter.is_active():
+        ready = sorted(sorter.get_ready(), key=position.__getitem__)
+        ordered += [by_id[local] for local in ready]
+        sorter.done(*ready)
+    return ordered

@@ -1,0 +1,21 @@
+"""The planner's settings: `PODIUM_` environment variables, nested with `__`."""
+
+from __future__ import annotations
+
+from pydantic import Field
+
+from podium_common.settings import BaseServiceSettings, LLMSettings, service_config
+
+
+class PlannerSettings(BaseServiceSettings):
+    model_config = service_config()
+
+    llm: LLMSettings = LLMSettings()
+    # The planner's model, unless a goal names one in `options.models["planner"]`.
+    model: str = "gpt-4o-mini"
+    max_in_flight: int = Field(default=64, ge=1)
+    # How many times the LLM is asked for a plan before the goal's plan is rejected.
+    max_asks: int = Field(default=3, ge=1, le=10)
+    # Used when a goal's options leave them out.
+    max_tasks: int = Field(default=8, ge=1, le=100)
+    deadline_s: int = Field(default=600, ge=1)
