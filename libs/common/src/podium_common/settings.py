@@ -32,6 +32,8 @@ class PostgresSettings(BaseModel):
     dsn: SecretStr = SecretStr("postgresql://podium@127.0.0.1:54329/podium")
     min_pool: int = Field(default=1, ge=0)
     max_pool: int = Field(default=10, ge=1)
+    connect_timeout_s: float = Field(default=5.0, gt=0)
+    command_timeout_s: float = Field(default=30.0, gt=0)
 
 
 class LLMSettings(BaseModel):

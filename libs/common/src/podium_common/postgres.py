@@ -1,0 +1,61 @@
+"""PostgreSQL for the services that use it: a pool, and which failures mean "try again later".
+
+A failure of the server or of the connection to it (refused, reset, shut down, too many
+connections, a serialization conflict) raises `Unavailable`, which is retriable: the run
+loop retries the record and the gateway answers 503. Anything else (a bad query, a
+constraint) is a bug and propagates unchanged.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+import asyncpg
+
+from podium_common.errors import Unavailable
+from podium_common.settings import PostgresSettings
+
+TRANSIENT: tuple[type[BaseException], ...] = (
+    OSError,  # refused, reset, unreachable
+    TimeoutError,
+    asyncpg.PostgresConnectionError,  # SQLSTATE class 08, and a connection lost mid-query
+    asyncpg.OperatorInterventionError,  # 57: shutting down, starting up
+    asyncpg.InsufficientResourcesError,  # 53: too many connections, disk full
+    asyncpg.TransactionRollbackError,  # 40: serialization failure, deadlock
+)
+
+
+@asynccontextmanager
+async def transient_as_unavailable(**context: object) -> AsyncIterator[None]:
+    """Turns a transient PostgreSQL failure inside the block into `Unavailable`."""
+    try:
+        yield
+    except TRANSIENT as error:
+        raise Unavailable(f"PostgreSQL unavailable: {error!r}", **context) from error
+
+
+async def _init_connection(connection: asyncpg.Connection[Any]) -> None:
+    # json and jsonb travel as Python values, not as strings.
+    for name in ("json", "jsonb"):
+        await connection.set_type_codec(
+            name, encoder=json.dumps, decoder=json.loads, schema="pg_catalog"
+        )
+
+
+async def create_pool(
+    settings: PostgresSettings, *, min_size: int | None = None
+) -> asyncpg.Pool[asyncpg.Record]:
+    """A connection pool; with `min_size=0` it connects lazily, so creating it never fails
+    while the server is down."""
+    async with transient_as_unavailable():
+        return await asyncpg.create_pool(
+            settings.dsn.get_secret_value(),
+            min_size=settings.min_pool if min_size is None else min_size,
+            max_size=settings.max_pool,
+            timeout=settings.connect_timeout_s,
+            command_timeout=settings.command_timeout_s,
+            init=_init_connection,
+        )
