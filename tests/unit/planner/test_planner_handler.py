@@ -1,0 +1,268 @@
+"""The planner's handler with a scripted fake LLM: asks, repairs, plans and rejections."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Sequence
+from datetime import timedelta
+
+import pytest
+
+from podium_common.errors import LLMMalformed, LLMRejected, LLMUnavailable, UnexpectedEvent
+from podium_common.events import (
+    Event,
+    GoalOptions,
+    GoalSubmitted,
+    PlanCreated,
+    PlanningStarted,
+    PlanRejected,
+    TaskAssigned,
+    TokenUsage,
+    Trace,
+    derived_id,
+    utcnow,
+)
+from podium_common.llm import Completion, Request
+from podium_common.topics import TaskType
+from podium_planner.handler import handle, on_event
+from podium_planner.settings import PlannerSettings
+
+VALID = json.dumps(
+    {
+        "tasks": [
+            {"id": "t1", "type": "researcher", "description": "find A", "depends_on": []},
+            {"id": "t2", "type": "researcher", "description": "find B"},
+            {
+                "id": "t3",
+                "type": "specialist",
+                "description": "compare",
+                "requirements": ["short"],
+                "depends_on": ["t1", "t2"],
+            },
+        ]
+    }
+)
+CYCLE = json.dumps(
+    {
+        "tasks": [
+            {"id": "t1", "type": "researcher", "description": "a", "depends_on": ["t2"]},
+            {"id": "t2", "type": "researcher", "description": "b", "depends_on": ["t1"]},
+        ]
+    }
+)
+
+
+class FakeLLM:
+    """Answers each call with the next scripted reply: a text, or an error to raise."""
+
+    def __init__(self, *replies: str | Exception) -> None:
+        self.replies = list(replies)
+        self.requests: list[Request] = []
+
+    async def complete(self, request: Request) -> Completion:
+        self.requests.append(request)
+        reply = self.replies.pop(0)
+        if isinstance(reply, Exception):
+            raise reply
+        return Completion(
+            text=reply,
+            model=f"{request.model}-served",
+            usage=TokenUsage(prompt_tokens=10, completion_tokens=5),
+            latency_ms=1,
+        )
+
+
+class Progress:
+    def __init__(self) -> None:
+        self.events: list[Event] = []
+
+    async def __call__(self, events: Sequence[Event]) -> None:
+        self.events.extend(events)
+
+
+def goal_event(text: str = "Compare A and B", **options: object) -> GoalSubmitted:
+    goal_id = uuid.uuid4()
+    return GoalSubmitted(
+        event_id=derived_id("goal", goal_id, 2),
+        goal_id=goal_id,
+        run=2,
+        occurred_at=utcnow(),
+        trace=Trace.new(),
+        goal=text,
+        options=GoalOptions.model_validate(options),
+    )
+
+
+@pytest.fixture
+def settings() -> PlannerSettings:
+    return PlannerSettings(model="plan-model", max_asks=3, max_tasks=8, deadline_s=600)
+
+
+async def test_a_valid_plan_creates_the_plan_and_assigns_the_root_tasks(settings):
+    goal = goal_event(models={"researcher": "fast-model"})
+    llm, progress = FakeLLM(VALID), Progress()
+
+    events = await handle(goal, llm, settings, progress)
+
+    plan, *rest = events
+    tasks = [t for t in rest if isinstance(t, TaskAssigned)]
+    assert len(tasks) == len(rest)
+    prefix = f"{goal.goal_id}.2."
+    assert isinstance(plan, PlanCreated)
+    assert plan.event_id == derived_id("plan", goal.goal_id, 2)
+    assert [t.task_id for t in plan.tasks] == [prefix + "t1", prefix + "t2", prefix + "t3"]
+    assert plan.tasks[2].depends_on == [prefix + "t1", prefix + "t2"]
+    assert plan.deadline == goal.occurred_at + timedelta(seconds=600)
+    assert (plan.model, plan.attempts, plan.usage.total) == ("plan-model-served", 1, 15)
+    assert plan.goal == goal.goal
+    assert [(t.task_id, t.type, t.attempt) for t in tasks] == [
+        (prefix + "t1", TaskType.RESEARCHER, 1),
+        (prefix + "t2", TaskType.RESEARCHER, 1),
+    ]
+    assert tasks[0].event_id == derived_id("task", prefix + "t1", 1)
+    assert (tasks[0].model, tasks[0].goal, tasks[0].inputs) == ("fast-model", goal.goal, [])
+    assert tasks[0].deadline == plan.deadline
+    assert plan.trace.traceparent.split("-")[1] == goal.trace.traceparent.split("-")[1]
+    assert plan.trace != goal.trace
+
+
+async def test_the_llm_is_asked_for_json_with_the_contract_prompt(settings):
+    goal = goal_event("Write a haiku", max_tasks=4, models={"planner": "big-model"})
+    llm = FakeLLM(VALID)
+
+    await handle(goal, llm, settings, Progress())
+
+    (request,) = llm.requests
+    system, user = request.messages
+    assert (request.model, request.json_output) == ("big-model", True)
+    assert system.content.splitlines()[0] == "You are Podium's planner."
+    assert "Goal: Write a haiku" in user.content.splitlines()
+    assert "Most tasks: 4" in user.content.splitlines()
+
+
+async def test_progress_is_published_before_each_ask(settings):
+    goal = goal_event()
+    progress = Progress()
+
+    class Watching(FakeLLM):
+        async def complete(self, request: Request) -> Completion:
+            assert len(progress.events) == len(self.requests) + 1
+            return await super().complete(request)
+
+    await handle(goal, Watching("nope", VALID), settings, progress)
+
+    started = [e for e in progress.events if isinstance(e, PlanningStarted)]
+    assert [e.attempt for e in started] == [1, 2]
+    assert len(started) == len(progress.events)
+    assert progress.events[1].event_id == derived_id("planning", goal.goal_id, 2, 2)
+
+
+async def test_invalid_json_then_valid_takes_two_asks_and_repairs(settings):
+    llm = FakeLLM("{oops", VALID)
+
+    events = await handle(goal_event(), llm, settings, Progress())
+
+    plan = events[0]
+    assert isinstance(plan, PlanCreated)
+    assert (plan.attempts, plan.usage.total) == (2, 30)
+    retry = llm.requests[1].messages
+    assert (retry[-2].role, retry[-2].content) == ("assistant", "{oops")
+    assert retry[-1].role == "user"
+    assert retry[-1].content.startswith("Your plan was invalid:\n- the reply is not valid JSON")
+
+
+async def test_an_always_invalid_plan_is_rejected_after_the_bounded_asks(settings):
+    goal = goal_event()
+    llm = FakeLLM(CYCLE, CYCLE, CYCLE)
+
+    events = await handle(goal, llm, settings, Progress())
+
+    assert len(llm.requests) == 3
+    (rejection,) = events
+    assert isinstance(rejection, PlanRejected)
+    assert rejection.event_id == derived_id("plan", goal.goal_id, 2)
+    assert rejection.errors == ["cycle: t1 → t2 → t1 (each task depends on the next)"]
+    assert (rejection.attempts, rejection.usage.total, rejection.model) == (3, 45, "plan-model")
+    assert "3 asks" in rejection.reason
+    assert len(llm.requests[2].messages) == 6  # system, goal, then two repairs
+
+
+async def test_too_many_tasks_is_an_invalid_plan(settings):
+    llm = FakeLLM(VALID, VALID)
+
+    events = await handle(
+        goal_event(max_tasks=2), llm, settings.model_copy(update={"max_asks": 2}), Progress()
+    )
+
+    (rejection,) = events
+    assert isinstance(rejection, PlanRejected)
+    assert rejection.errors == ["the plan has 3 tasks; at most 2 are allowed"]
+
+
+async def test_the_settings_default_limits_the_tasks(settings):
+    llm = FakeLLM(VALID)
+
+    events = await handle(
+        goal_event(), llm, settings.model_copy(update={"max_tasks": 2, "max_asks": 1}), Progress()
+    )
+
+    assert isinstance(events[0], PlanRejected)
+    assert "Most tasks: 2" in llm.requests[0].messages[1].content
+
+
+async def test_a_refused_request_is_rejected_at_once(settings):
+    llm = FakeLLM(LLMRejected("LLM refused the request with 400: bad"), VALID)
+
+    events = await handle(goal_event(), llm, settings, Progress())
+
+    (rejection,) = events
+    assert isinstance(rejection, PlanRejected)
+    assert rejection.attempts == 1
+    assert len(llm.requests) == 1
+    assert "refused" in rejection.reason
+
+
+async def test_unavailable_and_malformed_replies_count_as_failed_asks(settings):
+    llm = FakeLLM(LLMUnavailable("LLM answered 503"), LLMMalformed("no JSON"), VALID)
+
+    events = await handle(goal_event(), llm, settings, Progress())
+
+    plan = events[0]
+    assert isinstance(plan, PlanCreated)
+    assert (plan.attempts, plan.usage.total) == (3, 15)
+    assert llm.requests[0].messages == llm.requests[2].messages  # nothing to repair
+
+
+async def test_an_llm_that_stays_down_rejects_the_plan_with_its_error(settings):
+    llm = FakeLLM(*[LLMUnavailable("LLM answered 503")] * 3)
+
+    (rejection,) = await handle(goal_event(), llm, settings, Progress())
+
+    assert isinstance(rejection, PlanRejected)
+    assert rejection.errors == ["the LLM failed (llm_unavailable): LLM answered 503"]
+
+
+async def test_event_ids_are_deterministic_across_redelivery(settings):
+    goal = goal_event()
+
+    first = await handle(goal, FakeLLM(VALID), settings, Progress())
+    again = await handle(goal, FakeLLM(VALID), settings, Progress())
+
+    assert [e.event_id for e in first] == [e.event_id for e in again]
+    assert len({e.event_id for e in first}) == 3
+
+
+async def test_only_goals_are_taken(settings):
+    goal = goal_event()
+    started = PlanningStarted(
+        event_id=uuid.uuid4(),
+        goal_id=goal.goal_id,
+        occurred_at=utcnow(),
+        trace=goal.trace,
+        attempt=1,
+        model="m",
+    )
+
+    with pytest.raises(UnexpectedEvent):
+        await on_event(started, FakeLLM(), settings, Progress())
