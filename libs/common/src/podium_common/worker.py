@@ -1,0 +1,196 @@
+"""The runtime every worker type shares: one task in, the LLM asked, one result out.
+
+A `WorkerRole` holds what differs between worker types: the task type, the system prompt,
+whether the LLM answers JSON, and how its reply becomes the task's output (and, for the
+validator, a verdict). `run_task` does the rest. An LLM failure never escapes it: the
+task ends as a failed `TaskResult` whose error kind says why:
+
+    deadline          the task's deadline passed, before or during the call
+    llm_rejected      the endpoint refused the request (a 4xx other than 429)
+    llm_unavailable   still 429 / 5xx / unreachable after the LLM client's retries
+    llm_malformed     no usable reply within `WorkerRole.max_replies` replies
+
+The user message follows the workers' prompt contract: `Goal:`, `Task:`, the
+requirements, one `Input <task_id> (<type>):` section per input, then `Feedback:`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from podium_common.errors import ConfigError, LLMError, LLMMalformed
+from podium_common.events import (
+    DependencyOutput,
+    TaskAssigned,
+    TaskError,
+    TaskResult,
+    TaskStatus,
+    TokenUsage,
+    Verdict,
+    derived_id,
+    utcnow,
+)
+from podium_common.llm import LLM, Message, Request
+from podium_common.topics import TaskType
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What a task produced: its output text and, for a validation, the verdict."""
+
+    output: str
+    verdict: Verdict | None = None
+
+
+def plain_text(reply: str) -> Outcome:
+    """A plain-text answer is the output as it stands; an empty one is malformed."""
+    text = reply.strip()
+    if not text:
+        raise LLMMalformed("the reply was empty")
+    return Outcome(output=text)
+
+
+@dataclass(frozen=True)
+class WorkerRole:
+    """What one worker type brings to the shared runtime."""
+
+    task_type: TaskType
+    system_prompt: str
+    json_output: bool = False
+    # Turns the LLM's reply into the outcome; raises LLMMalformed for an unusable reply.
+    parse: Callable[[str], Outcome] = plain_text
+    # Replies asked for before an unusable answer fails the task (the first one included).
+    max_replies: int = 3
+    temperature: float = 0.2
+
+    def __post_init__(self) -> None:
+        if self.max_replies < 1:
+            raise ConfigError("a worker role must allow at least one reply", role=self.task_type)
+
+
+def user_message(task: TaskAssigned) -> str:
+    """The task as the LLM reads it, per the workers' prompt contract."""
+    sections = [f"Goal: {task.goal}", f"Task: {task.description}"]
+    if task.requirements:
+        sections.append("Requirements:\n" + "\n".join(f"- {req}" for req in task.requirements))
+    sections += [_input_section(dependency) for dependency in task.inputs]
+    if task.feedback:
+        sections.append(f"Feedback:\n{task.feedback}")
+    return "\n\n".join(sections)
+
+
+def _input_section(dependency: DependencyOutput) -> str:
+    return (
+        f"Input {dependency.task_id} ({dependency.type.value}):\n"
+        f"Assignment: {dependency.description}\n"
+        f"Output:\n{dependency.output}"
+    )
+
+
+def repair_message(error: LLMMalformed) -> str:
+    """Asks again after an unusable reply, saying what was wrong with it."""
+    return (
+        f"Your reply could not be used: {error.message}. "
+        "Answer again, following the instructions exactly."
+    )
+
+
+@dataclass
+class _Run:
+    """One task being run: what its LLM calls cost is kept even when it fails."""
+
+    task: TaskAssigned
+    worker_id: str
+    model: str
+    started: float = field(default_factory=time.monotonic)
+    usage: TokenUsage = field(default_factory=TokenUsage)
+
+    def failed(self, kind: str, message: str) -> TaskResult:
+        task = self.task
+        log.warning("task %s attempt %d failed: %s: %s", task.task_id, task.attempt, kind, message)
+        error = TaskError(kind=kind, message=message)
+        return self.result(TaskStatus.FAILED, error=error)
+
+    def result(
+        self, status: TaskStatus, *, outcome: Outcome | None = None, error: TaskError | None = None
+    ) -> TaskResult:
+        task = self.task
+        return TaskResult(
+            event_id=derived_id("result", task.task_id, task.attempt),
+            goal_id=task.goal_id,
+            run=task.run,
+            occurred_at=utcnow(),
+            trace=task.trace.child(),
+            task_id=task.task_id,
+            type=task.type,
+            status=status,
+            output=outcome.output if outcome else None,
+            verdict=outcome.verdict if outcome else None,
+            error=error,
+            model=self.model,
+            usage=self.usage,
+            latency_ms=int((time.monotonic() - self.started) * 1000),
+            worker_id=self.worker_id,
+            attempt=task.attempt,
+            final=task.final,
+        )
+
+
+async def run_task(
+    task: TaskAssigned, *, llm: LLM, role: WorkerRole, worker_id: str, model: str
+) -> TaskResult:
+    """Runs one task with the LLM; `model` is the worker's, unless the task names one."""
+    run = _Run(task, worker_id, model=task.model or model)
+    remaining = (task.deadline - utcnow()).total_seconds()
+    if remaining <= 0:
+        return run.failed(
+            "deadline", f"the deadline {task.deadline.isoformat()} passed before the task began"
+        )
+    try:
+        async with asyncio.timeout(remaining) as scope:
+            outcome = await _ask(run, llm=llm, role=role)
+    except TimeoutError:
+        if not scope.expired():
+            raise
+        return run.failed(
+            "deadline", f"the deadline {task.deadline.isoformat()} passed during the LLM call"
+        )
+    except LLMError as error:
+        return run.failed(error.kind, str(error))
+    return run.result(TaskStatus.SUCCEEDED, outcome=outcome)
+
+
+async def _ask(run: _Run, *, llm: LLM, role: WorkerRole) -> Outcome:
+    """Asks until a reply parses, at most `role.max_replies` times."""
+    messages = [Message("system", role.system_prompt), Message("user", user_message(run.task))]
+    for reply in range(1, role.max_replies + 1):
+        completion = await llm.complete(
+            Request(
+                model=run.model,
+                messages=tuple(messages),
+                json_output=role.json_output,
+                temperature=role.temperature,
+            )
+        )
+        run.model = completion.model
+        run.usage += completion.usage
+        try:
+            return role.parse(completion.text)
+        except LLMMalformed as error:
+            log.warning("unusable reply %d for %s: %s", reply, run.task.task_id, error)
+            if reply == role.max_replies:
+                raise LLMMalformed(
+                    f"no usable reply in {reply} replies; the last: {error.message}",
+                    task_id=run.task.task_id,
+                ) from error
+            messages += [
+                Message("assistant", completion.text),
+                Message("user", repair_message(error)),
+            ]
+    raise AssertionError("unreachable: WorkerRole checks that max_replies >= 1")

@@ -1,0 +1,9 @@
+"""worker-synthesizer's settings: every variable is listed in podium_common's WorkerSettings."""
+
+from podium_common.worker_service import WorkerSettings
+
+
+class Settings(WorkerSettings):
+    """PODIUM_MODEL defaults to gpt-4o: the answer the user reads needs a stronger model."""
+
+    model: str = "gpt-4o"
