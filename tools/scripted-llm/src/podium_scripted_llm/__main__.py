@@ -1,0 +1,43 @@
+"""`podium-scripted-llm`: serves scripted answers over the OpenAI chat-completions API."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Sequence
+
+import uvicorn
+from pydantic_settings import CliApp
+
+from podium_scripted_llm.app import create_app
+from podium_scripted_llm.settings import ScriptedSettings
+
+BANNER = """
+{rule}
+  PODIUM SCRIPTED LLM — NOT A MODEL
+  Every answer from http://{host}:{port}/v1 is scripted for tests and benchmarks.
+  No language model is involved; nothing here reflects a real LLM's output.
+  Faults: {faults}
+{rule}
+"""
+
+
+def banner(settings: ScriptedSettings) -> str:
+    faults = ", ".join(f"{key}={value}" for key, value in settings.faults().model_dump().items())
+    return BANNER.format(rule="!" * 78, host=settings.host, port=settings.port, faults=faults)
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    settings = CliApp.run(ScriptedSettings, cli_args=list(sys.argv[1:] if argv is None else argv))
+    print(banner(settings), file=sys.stderr, flush=True)
+    uvicorn.run(
+        create_app(settings.faults()),
+        host=settings.host,
+        port=settings.port,
+        log_level=settings.log_level.lower(),
+        lifespan="off",
+        timeout_graceful_shutdown=2,
+    )
+
+
+if __name__ == "__main__":
+    main()

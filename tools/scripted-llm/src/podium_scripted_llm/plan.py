@@ -1,0 +1,133 @@
+"""The planner's scripted plans: their shape is steered by directives in the goal text.
+
+    [parallel=N]     N independent researcher tasks
+    [chain=N]        N specialist tasks, each depending on the one before (the first on
+                     every parallel task)
+    [validate]       a validator task checking the last task
+    [fail-task]      the first task's description carries `[always-fail]`
+    [invalid-plan]   always a dependency cycle
+    [malformed-plan] never valid JSON
+    (none)           2 parallel researchers and a specialist depending on both
+
+`Most tasks: N` is respected by dropping parallel tasks first (down to one), then chain
+tasks, then the validator, so dependencies stay valid.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from typing import Any
+
+ALWAYS_FAIL = "[always-fail]"
+DEFAULT_MOST_TASKS = 10
+_COUNT = re.compile(r"\[(parallel|chain)=(\d+)\]")
+_DIRECTIVE = re.compile(r"\[[a-z-]+(?:=\d+)?\]")
+_GOAL = re.compile(r"^\s*Goal:\s*(.*)$", re.MULTILINE)
+_MOST = re.compile(r"^\s*Most tasks:\s*(\d+)", re.MULTILINE)
+
+
+@dataclass(frozen=True)
+class Shape:
+    parallel: int
+    chain: int
+    validate: bool
+    fail_task: bool
+
+    @property
+    def size(self) -> int:
+        return self.parallel + self.chain + int(self.validate)
+
+
+def goal_of(text: str) -> str:
+    match = _GOAL.search(text)
+    return match.group(1).strip() if match else ""
+
+
+def clean(goal: str) -> str:
+    """The goal without its directives, for task descriptions."""
+    return " ".join(_DIRECTIVE.sub(" ", goal).split()) or "the goal"
+
+
+def shape_of(goal: str, most: int) -> Shape:
+    counts = {name: int(value) for name, value in _COUNT.findall(goal)}
+    if counts:
+        parallel, chain = counts.get("parallel", 0), counts.get("chain", 0)
+    else:
+        parallel, chain = 2, 1
+    validate = "[validate]" in goal
+    most = max(1, most)
+    while parallel + chain + int(validate) > most:
+        if parallel > 1:
+            parallel -= 1
+        elif chain > 0:
+            chain -= 1
+        elif validate:
+            validate = False
+        else:
+            parallel -= 1
+    if parallel + chain == 0:
+        parallel = 1
+    return Shape(parallel, chain, validate, "[fail-task]" in goal)
+
+
+def _task(
+    local_id: str, kind: str, description: str, requirements: list[str], depends_on: list[str]
+) -> dict[str, Any]:
+    return {
+        "id": local_id,
+        "type": kind,
+        "description": description,
+        "requirements": requirements,
+        "depends_on": depends_on,
+    }
+
+
+def tasks_for(shape: Shape, goal: str) -> list[dict[str, Any]]:
+    topic = clean(goal)
+    tasks = [
+        _task(
+            f"t{i}",
+            "researcher",
+            f"Research part {i} of {shape.parallel} for the goal: {topic}",
+            ["cover one distinct aspect", "plain text"],
+            [],
+        )
+        for i in range(1, shape.parallel + 1)
+    ]
+    previous = [task["id"] for task in tasks]
+    for step in range(1, shape.chain + 1):
+        local_id = f"t{len(tasks) + 1}"
+        description = f"Specialist step {step} of {shape.chain}: build on the inputs for: {topic}"
+        tasks.append(_task(local_id, "specialist", description, ["use every input"], previous))
+        previous = [local_id]
+    if shape.validate:
+        last = tasks[-1]["id"]
+        description = f"Check that {last} answers the goal: {topic}"
+        tasks.append(
+            _task(f"t{len(tasks) + 1}", "validator", description, ["a JSON verdict"], [last])
+        )
+    if shape.fail_task:
+        tasks[0]["description"] += f" {ALWAYS_FAIL}"
+    return tasks
+
+
+def cyclic(goal: str) -> list[dict[str, Any]]:
+    topic = clean(goal)
+    return [
+        _task("t1", "researcher", f"Research the goal: {topic}", [], ["t2"]),
+        _task("t2", "specialist", f"Refine the research on: {topic}", [], ["t1"]),
+    ]
+
+
+def plan(text: str) -> str:
+    """The planner's reply to a request whose messages read `text`."""
+    goal = goal_of(text)
+    if "[malformed-plan]" in goal:
+        return f"Plan for {clean(goal)}: t1 researcher, t2 specialist after t1 {{tasks: ["
+    if "[invalid-plan]" in goal:
+        return json.dumps({"tasks": cyclic(goal)})
+    most = _MOST.search(text)
+    shape = shape_of(goal, int(most.group(1)) if most else DEFAULT_MOST_TASKS)
+    return json.dumps({"tasks": tasks_for(shape, goal)})

@@ -1,0 +1,119 @@
+"""Deterministic answers: the role comes from the system message's first line, the answer
+from the request alone, so the same request always gets the same answer."""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+
+from podium_scripted_llm import plan
+from podium_scripted_llm.protocol import ChatRequest
+
+ROLES = ("planner", "researcher", "specialist", "validator", "synthesizer")
+OTHER = "other"
+REJECT_ONCE = "[reject-once]"
+_ROLE_LINE = re.compile(r"^You are Podium's (\w+)\.")
+_TASK = re.compile(r"^\s*Task:\s*(.*)$", re.MULTILINE)
+_INPUT = re.compile(r"^\s*Input (\S+) \((\w+)\):\s*(.*)$")
+_FEEDBACK = re.compile(r"^\s*Feedback:\s*(.*)$", re.MULTILINE)
+
+
+class Refused(Exception):
+    """The request carries `[always-fail]`: the server answers 400."""
+
+
+@dataclass(frozen=True)
+class Input:
+    task_id: str
+    kind: str
+    first_line: str
+
+
+def role_of(request: ChatRequest) -> str:
+    for message in request.messages:
+        if message.role in {"system", "developer"}:
+            lines = message.text.strip().splitlines()
+            match = _ROLE_LINE.match(lines[0]) if lines else None
+            if match and match.group(1) in ROLES:
+                return match.group(1)
+            return OTHER
+    return OTHER
+
+
+def user_text(request: ChatRequest) -> str:
+    return "\n".join(m.text for m in request.messages if m.role == "user")
+
+
+def inputs_of(text: str) -> list[Input]:
+    """The `Input <task_id> (<type>):` sections, each with its first line of content."""
+    lines = text.splitlines()
+    found = []
+    for index, line in enumerate(lines):
+        match = _INPUT.match(line)
+        if not match:
+            continue
+        first = match.group(3).strip()
+        rest = (candidate.strip() for candidate in lines[index + 1 :])
+        if not first:
+            first = next((candidate for candidate in rest if candidate), "")
+            if _INPUT.match(first) or _FEEDBACK.match(first):
+                first = ""
+        found.append(Input(match.group(1), match.group(2), first))
+    return found
+
+
+def _first(pattern: re.Pattern[str], text: str) -> str:
+    match = pattern.search(text)
+    return match.group(1).strip() if match else ""
+
+
+def work(role: str, text: str) -> str:
+    """A researcher's or specialist's answer: names the task and counts its inputs."""
+    task = _first(_TASK, text) or "(no task given)"
+    inputs = inputs_of(text)
+    used = f"Based on {len(inputs)} input(s)"
+    used += f": {', '.join(i.task_id for i in inputs)}." if inputs else "."
+    lines = [f"{role.capitalize()} result for task: {task}", used]
+    if _FEEDBACK.search(text):
+        lines.append(f"Revised after Feedback: {_first(_FEEDBACK, text) or '(none given)'}")
+    return "\n".join(lines)
+
+
+def synthesize(text: str) -> str:
+    inputs = inputs_of(text)
+    if not inputs:
+        return f"Answer: {_first(_TASK, text) or plan.clean(plan.goal_of(text))}\nNo inputs."
+    combined = " | ".join(i.first_line or f"({i.task_id} was empty)" for i in inputs)
+    return f"Answer: {combined}\nSynthesized from {len(inputs)} input(s)."
+
+
+def verdict(text: str) -> str:
+    """Passes, unless `[reject-once]` is present and no feedback was given yet (neither a
+    `Feedback:` section nor an input revised after feedback)."""
+    if REJECT_ONCE in text and "Feedback:" not in text:
+        feedback = "Scripted rejection: revise the answer once and say what changed."
+        return json.dumps({"passed": False, "feedback": feedback})
+    return json.dumps({"passed": True, "feedback": ""})
+
+
+def generic(request: ChatRequest) -> str:
+    last = " ".join(request.messages[-1].text.split())[:80]
+    reply = f"Scripted reply to {len(request.messages)} message(s); the last begins: {last}"
+    return json.dumps({"reply": reply}) if request.json_mode else reply
+
+
+def respond(role: str, request: ChatRequest) -> str:
+    """The answer's content; raises `Refused` for `[always-fail]`."""
+    if plan.ALWAYS_FAIL in request.text:
+        raise Refused(f"the request contains {plan.ALWAYS_FAIL}")
+    text = user_text(request)
+    if role == "planner":
+        return plan.plan(text)
+    if role in {"researcher", "specialist"}:
+        return work(role, text)
+    if role == "synthesizer":
+        return synthesize(text)
+    if role == "validator":
+        return verdict(text)
+    return generic(request)
