@@ -5,7 +5,7 @@ from __future__ import annotations
 import functools
 
 from podium_common.kafka import Publisher
-from podium_common.llm import OpenAILLM
+from podium_common.llm import LLM, OpenAILLM
 from podium_common.service import main as run_main
 from podium_common.service import run_consumer, setup_logging
 from podium_planner.handler import on_event
@@ -14,10 +14,9 @@ from podium_planner.settings import PlannerSettings
 SERVICE = "planner"
 
 
-async def serve(settings: PlannerSettings) -> None:
-    setup_logging(settings.log_level)
+async def serve(settings: PlannerSettings, llm: LLM) -> None:
+    """Plans goals until SIGTERM or SIGINT, then drains, commits and returns."""
     topics = settings.kafka.topics
-    llm = OpenAILLM(settings.llm)
     # Owned here, so the handler can publish progress before it asks the LLM.
     publisher = Publisher(settings.kafka, client_id=topics.group(SERVICE))
     await publisher.start()
@@ -35,11 +34,20 @@ async def serve(settings: PlannerSettings) -> None:
         )
     finally:
         await publisher.stop()
+
+
+async def start() -> None:
+    settings = PlannerSettings()
+    setup_logging(settings.log_level)
+    llm = OpenAILLM(settings.llm)
+    try:
+        await serve(settings, llm)
+    finally:
         await llm.close()
 
 
 def main() -> None:
-    run_main(lambda: serve(PlannerSettings()))
+    run_main(start)
 
 
 if __name__ == "__main__":
