@@ -32,6 +32,12 @@ def test_a_valid_plan_comes_back_dependencies_first_and_stable():
     assert [t.id for t in result.tasks] == ["t1", "t2", "t4", "t3"]
 
 
+def test_a_plan_in_a_markdown_fence_is_read():
+    text = "```json\n" + draft(task("t1")) + "\n```"
+
+    assert [t.id for t in review(text, max_tasks=8).tasks] == ["t1"]
+
+
 def test_invalid_json_is_named():
     result = review("{not json", max_tasks=8)
 

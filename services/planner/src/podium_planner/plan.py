@@ -22,6 +22,8 @@ from podium_common.topics import TaskType
 LOCAL_ID = re.compile(r"[A-Za-z0-9_-]{1,32}")
 # The aggregator adds the final synthesis under this local id.
 FINAL_ID = "final"
+# Some models wrap JSON in a Markdown code fence even when asked for a JSON object.
+FENCE = re.compile(r"^\s*```(?:json)?\s*(.*?)\s*```\s*$", re.DOTALL)
 KNOWN_TYPES = tuple(task_type.value for task_type in TaskType)
 
 
@@ -52,7 +54,8 @@ class Review:
 def review(text: str, *, max_tasks: int) -> Review:
     """Reads the LLM's reply and checks it as a plan of at most `max_tasks` tasks."""
     try:
-        draft = DraftPlan.model_validate_json(text)
+        fenced = FENCE.match(text)
+        draft = DraftPlan.model_validate_json(fenced.group(1) if fenced else text)
     except ValidationError as error:
         return Review(errors=[_describe(detail) for detail in error.errors()])
     errors = _size_errors(draft, max_tasks) + _task_errors(draft) + _cycle_errors(draft)
