@@ -24,7 +24,6 @@ from dataclasses import dataclass, field
 
 from podium_common.errors import ConfigError, LLMError, LLMMalformed
 from podium_common.events import (
-    DependencyOutput,
     TaskAssigned,
     TaskError,
     TaskResult,
@@ -79,18 +78,16 @@ def user_message(task: TaskAssigned) -> str:
     sections = [f"Goal: {task.goal}", f"Task: {task.description}"]
     if task.requirements:
         sections.append("Requirements:\n" + "\n".join(f"- {req}" for req in task.requirements))
-    sections += [_input_section(dependency) for dependency in task.inputs]
+    if task.inputs:
+        # What each input was asked for, apart from the sections, which hold only outputs.
+        sections.append(
+            "What each input was asked:\n"
+            + "\n".join(f"- {i.task_id} ({i.type.value}): {i.description}" for i in task.inputs)
+        )
+        sections += [f"Input {i.task_id} ({i.type.value}):\n{i.output}" for i in task.inputs]
     if task.feedback:
         sections.append(f"Feedback:\n{task.feedback}")
     return "\n\n".join(sections)
-
-
-def _input_section(dependency: DependencyOutput) -> str:
-    return (
-        f"Input {dependency.task_id} ({dependency.type.value}):\n"
-        f"Assignment: {dependency.description}\n"
-        f"Output:\n{dependency.output}"
-    )
 
 
 def repair_message(error: LLMMalformed) -> str:
