@@ -90,12 +90,19 @@ class Publisher:
         error: BaseException,
     ) -> None:
         """Parks a record that cannot be handled in `<topic>.dlq`, the error in its headers."""
-        kind = error.kind if isinstance(error, PodiumError) else type(error).__name__
-        headers = [
-            ("error.kind", kind.encode()),
-            ("error.message", str(error)[:4000].encode()),
-            ("source.topic", topic.encode()),
-            ("source.partition", str(partition).encode()),
-            ("source.offset", str(offset).encode()),
-        ]
+        headers = dead_letter_headers(topic=topic, partition=partition, offset=offset, error=error)
         await self._producer.send_and_wait(self.topics.dlq(topic), value, key=key, headers=headers)
+
+
+def dead_letter_headers(
+    *, topic: str, partition: int, offset: int, error: BaseException
+) -> list[tuple[str, bytes]]:
+    """The headers of a dead letter: the error, and where the record came from."""
+    kind = error.kind if isinstance(error, PodiumError) else type(error).__name__
+    return [
+        ("error.kind", kind.encode()),
+        ("error.message", str(error)[:4000].encode()),
+        ("source.topic", topic.encode()),
+        ("source.partition", str(partition).encode()),
+        ("source.offset", str(offset).encode()),
+    ]
