@@ -26,8 +26,13 @@ def banner(settings: ScriptedSettings) -> str:
     return BANNER.format(rule="!" * 78, host=settings.host, port=settings.port, faults=faults)
 
 
+def parse(argv: Sequence[str]) -> ScriptedSettings:
+    """Settings from flags, then PODIUM_SCRIPTED_LLM_* variables, then defaults."""
+    return CliApp.run(ScriptedSettings, cli_args=list(argv))
+
+
 def main(argv: Sequence[str] | None = None) -> None:
-    settings = CliApp.run(ScriptedSettings, cli_args=list(sys.argv[1:] if argv is None else argv))
+    settings = parse(sys.argv[1:] if argv is None else argv)
     print(banner(settings), file=sys.stderr, flush=True)
     uvicorn.run(
         create_app(settings.faults()),
