@@ -1,0 +1,1 @@
+"""The `podium` subcommands; each module registers its own on the parser."""

@@ -1,0 +1,87 @@
+"""`podium run`, `submit` and `get`: goals through the gateway."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from typing import Any
+
+from podium_cli.gateway import Gateway, follow
+from podium_cli.progress import failure, summary
+from podium_cli.settings import CliSettings
+from podium_cli.stack.control import SCRIPTED_BANNER, Stack
+from podium_cli.stack.layout import Layout
+
+
+def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    run = commands.add_parser(
+        "run", help="bring the stack up if needed, submit a goal, follow it, print the answer"
+    )
+    _goal_arguments(run)
+    run.add_argument("--timeout", type=float, default=900.0, help="seconds to wait (900)")
+    run.set_defaults(func=cmd_run)
+    submit = commands.add_parser("submit", help="submit a goal; print its id")
+    _goal_arguments(submit)
+    submit.set_defaults(func=cmd_submit)
+    get = commands.add_parser("get", help="print a goal as the gateway reports it (JSON)")
+    get.add_argument("goal_id")
+    _url_argument(get)
+    get.set_defaults(func=cmd_get)
+
+
+def _goal_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("goal", help="what to achieve, in words")
+    parser.add_argument("--max-tasks", type=int, help="the most tasks the plan may have")
+    parser.add_argument("--deadline", type=int, help="seconds the goal may take")
+    _url_argument(parser)
+
+
+def _url_argument(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--url", help="the gateway (default http://127.0.0.1:<dev.gateway_port>)")
+
+
+def options(args: argparse.Namespace) -> dict[str, Any]:
+    chosen = {"max_tasks": args.max_tasks, "deadline_s": args.deadline}
+    return {key: value for key, value in chosen.items() if value is not None}
+
+
+def say(line: str) -> None:
+    print(line, file=sys.stderr, flush=True)
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    settings = CliSettings()
+    gateway = Gateway(args.url or settings.gateway_url)
+    stack = Stack(settings, Layout.of(settings))
+    if args.url is None and not gateway.ready():
+        say("the stack is not up: starting it")
+        stack.up(infra_only=False)
+    if stack.uses_scripted_llm():
+        say(SCRIPTED_BANNER.format(url=settings.llm_base_url))
+    accepted = gateway.submit(args.goal, options(args))
+    goal_id = accepted["goal_id"]
+    say(f"goal {goal_id} submitted")
+    final = follow(gateway, goal_id, timeout_s=args.timeout, on_progress=lambda s: say(f"  {s}"))
+    say(summary(final))
+    if final.get("status") != "completed":
+        say(f"goal {goal_id} failed: {failure(final)}")
+        return 1
+    print(final.get("output") or "")
+    return 0
+
+
+def cmd_submit(args: argparse.Namespace) -> int:
+    gateway = Gateway(args.url or CliSettings().gateway_url)
+    print(gateway.submit(args.goal, options(args))["goal_id"])
+    return 0
+
+
+def cmd_get(args: argparse.Namespace) -> int:
+    gateway = Gateway(args.url or CliSettings().gateway_url)
+    goal = gateway.get(args.goal_id)
+    if goal is None:
+        say(f"no goal {args.goal_id}")
+        return 1
+    print(json.dumps(goal, indent=2))
+    return 0

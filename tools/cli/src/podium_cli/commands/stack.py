@@ -1,0 +1,71 @@
+"""`podium up`, `down`, `status` and `test-env`: the local stack."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shlex
+import sys
+
+from podium_cli.settings import CliSettings
+from podium_cli.stack.control import Stack
+from podium_cli.stack.layout import Layout
+from podium_cli.stack.postgres import SUPERUSER
+
+
+def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    up = commands.add_parser("up", help="start Kafka, PostgreSQL, the LLM and every service")
+    up.add_argument(
+        "--infra", action="store_true", help="only Kafka, PostgreSQL, topics and migrations"
+    )
+    up.set_defaults(func=cmd_up)
+    down = commands.add_parser("down", help="stop everything `podium up` started")
+    down.set_defaults(func=cmd_down)
+    status = commands.add_parser("status", help="what runs, where")
+    status.set_defaults(func=cmd_status)
+    test_env = commands.add_parser(
+        "test-env", help="print shell exports telling the tests where Kafka and PostgreSQL are"
+    )
+    test_env.set_defaults(func=cmd_test_env)
+
+
+def stack() -> Stack:
+    settings = CliSettings()
+    return Stack(settings, Layout.of(settings))
+
+
+def cmd_up(args: argparse.Namespace) -> int:
+    took = stack().up(infra_only=args.infra)
+    print(f"ready in {took:.1f}s" + (" (infrastructure only)" if args.infra else ""))
+    return 0
+
+
+def cmd_down(_: argparse.Namespace) -> int:
+    stopped = stack().down()
+    print("stopped " + ", ".join(stopped) if stopped else "nothing was running")
+    return 0
+
+
+def cmd_status(_: argparse.Namespace) -> int:
+    rows = stack().status()
+    for name, state, detail in rows:
+        print(f"{name:<20} {state:<28} {detail}")
+    return 0
+
+
+def test_env(settings: CliSettings, environ: dict[str, str]) -> dict[str, str]:
+    """Where the tests find Kafka and PostgreSQL: the caller's choice, else the stack's."""
+    bootstrap = environ.get("PODIUM_TEST_BOOTSTRAP") or settings.bootstrap_servers
+    admin = f"postgresql://{SUPERUSER}@127.0.0.1:{settings.dev.pg_port}/postgres"
+    if settings.external_postgres:
+        admin = settings.postgres_dsn
+    return {
+        "PODIUM_TEST_BOOTSTRAP": bootstrap,
+        "PODIUM_TEST_PG_DSN": environ.get("PODIUM_TEST_PG_DSN") or admin,
+    }
+
+
+def cmd_test_env(_: argparse.Namespace) -> int:
+    for name, value in test_env(CliSettings(), dict(os.environ)).items():
+        sys.stdout.write(f"export {name}={shlex.quote(value)}\n")
+    return 0

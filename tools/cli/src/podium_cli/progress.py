@@ -1,0 +1,91 @@
+"""What changed between two views of a goal (`GET /goals/{id}`), as lines for a person."""
+
+from __future__ import annotations
+
+from typing import Any
+
+Goal = dict[str, Any]
+
+
+def local_id(task_id: str) -> str:
+    """`<goal_id>.<run>.t3` → `t3`."""
+    parts = task_id.split(".", 2)
+    return parts[2] if len(parts) == 3 else task_id
+
+
+def changes(before: Goal | None, now: Goal) -> list[str]:
+    """Progress lines for everything new in `now` since `before` (None: nothing seen yet)."""
+    lines = []
+    if before is None or before.get("status") != now.get("status"):
+        lines.append(f"status: {now.get('status')}")
+    if now.get("plan") and not (before and before.get("plan")):
+        lines.append(describe_plan(now["plan"]))
+    seen = {task["task_id"]: task for task in (before or {}).get("tasks") or []}
+    for task in now.get("tasks") or []:
+        line = task_change(seen.get(task["task_id"]), task)
+        if line:
+            lines.append(line)
+    return lines
+
+
+def describe_plan(plan: Goal) -> str:
+    tasks = plan.get("tasks") or []
+    parts = []
+    for task in tasks:
+        after = ", ".join(local_id(dep) for dep in task.get("depends_on") or [])
+        parts.append(
+            f"{local_id(task['task_id'])} {task['type']}" + (f" after {after}" if after else "")
+        )
+    return f"planned {len(tasks)} tasks: " + "; ".join(parts)
+
+
+def task_change(before: Goal | None, now: Goal) -> str | None:
+    """A line when a task's status or attempt moved, else None."""
+    status, attempts = now.get("status"), now.get("attempts") or 0
+    if before is not None and (before.get("status"), before.get("attempts") or 0) == (
+        status,
+        attempts,
+    ):
+        return None
+    name = "final synthesis" if now.get("final") else f"task {local_id(now['task_id'])}"
+    name += f" ({now.get('type')})"
+    retry = f", attempt {attempts}" if attempts > 1 else ""
+    if status == "succeeded":
+        return f"{name} done{retry}{_usage(now)}"
+    if status == "failed":
+        return f"{name} failed{retry}: {_error(now.get('error'))}"
+    if status == "dispatched":
+        return f"{name} started{retry}"
+    return None
+
+
+def _usage(task: Goal) -> str:
+    parts = []
+    if task.get("latency_ms") is not None:
+        parts.append(f"{task['latency_ms'] / 1000:.1f}s")
+    tokens = task.get("tokens") or {}
+    total = (tokens.get("prompt") or 0) + (tokens.get("completion") or 0)
+    if total:
+        parts.append(f"{total} tokens")
+    return f" ({', '.join(parts)})" if parts else ""
+
+
+def _error(error: object) -> str:
+    if isinstance(error, dict):
+        return f"{error.get('kind', 'error')}: {error.get('message', '')}"
+    return str(error) if error else "no reason given"
+
+
+def failure(goal: Goal) -> str:
+    """Why a failed goal failed, in one line."""
+    return _error(goal.get("reason"))
+
+
+def summary(goal: Goal) -> str:
+    totals = goal.get("totals") or {}
+    tokens = (totals.get("prompt_tokens") or 0) + (totals.get("completion_tokens") or 0)
+    wall = (totals.get("wall_ms") or 0) / 1000
+    return (
+        f"{goal.get('status')}: {totals.get('succeeded', 0)}/{totals.get('tasks', 0)} tasks "
+        f"succeeded, {tokens} tokens, {wall:.1f}s"
+    )

@@ -1,0 +1,83 @@
+"""The `podium` command's settings: the shared blocks plus where and how the local stack runs.
+
+A block whose address is set in the environment names an external server, and `podium up`
+starts none for it: `PODIUM_KAFKA__BOOTSTRAP_SERVERS` (a broker), `PODIUM_POSTGRES__DSN`
+(a PostgreSQL) and `PODIUM_LLM__BASE_URL` (an OpenAI-compatible LLM; without it the scripted
+test LLM answers).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import BaseModel, Field
+from pydantic_settings import BaseSettings
+
+from podium_common.settings import KafkaSettings, LLMSettings, PostgresSettings, service_config
+
+
+class DevSettings(BaseModel):
+    """The local stack (`PODIUM_DEV__*`): ports, state directory, bounds."""
+
+    # Where pidfiles, logs, broker and database data live; `<checkout>/.dev` when unset.
+    state_dir: Path | None = None
+    kafka_port: int = Field(default=9092, ge=1, le=65535)
+    controller_port: int = Field(default=9093, ge=1, le=65535)
+    pg_port: int = Field(default=54329, ge=1, le=65535)
+    gateway_port: int = Field(default=8080, ge=1, le=65535)
+    llm_port: int = Field(default=8099, ge=1, le=65535)
+    # Consumer services serve /readyz on consecutive ports from here.
+    health_port_base: int = Field(default=8181, ge=1, le=65535)
+    kafka_heap_mb: int = Field(default=512, ge=128, le=512)
+    ready_timeout_s: float = Field(default=120.0, gt=0)
+    stop_timeout_s: float = Field(default=20.0, gt=0)
+
+
+class CliSettings(BaseSettings):
+    model_config = service_config()
+
+    # Downloads kept across checkouts (the Kafka jars): `PODIUM_CACHE_DIR`.
+    cache_dir: Path = Field(default_factory=lambda: Path.home() / ".cache" / "podium")
+    dev: DevSettings = DevSettings()
+    kafka: KafkaSettings = KafkaSettings()
+    postgres: PostgresSettings = PostgresSettings()
+    llm: LLMSettings = LLMSettings()
+
+    @property
+    def external_kafka(self) -> bool:
+        return "bootstrap_servers" in self.kafka.model_fields_set
+
+    @property
+    def external_postgres(self) -> bool:
+        return "dsn" in self.postgres.model_fields_set
+
+    @property
+    def external_llm(self) -> bool:
+        return "base_url" in self.llm.model_fields_set
+
+    @property
+    def bootstrap_servers(self) -> str:
+        if self.external_kafka:
+            return self.kafka.bootstrap_servers
+        return f"127.0.0.1:{self.dev.kafka_port}"
+
+    @property
+    def postgres_dsn(self) -> str:
+        """The DSN of Podium's database, which the services use."""
+        if self.external_postgres:
+            return self.postgres.dsn.get_secret_value()
+        return f"postgresql://podium@127.0.0.1:{self.dev.pg_port}/podium"
+
+    @property
+    def llm_base_url(self) -> str:
+        if self.external_llm:
+            return self.llm.base_url
+        return f"http://127.0.0.1:{self.dev.llm_port}/v1"
+
+    @property
+    def gateway_url(self) -> str:
+        return f"http://127.0.0.1:{self.dev.gateway_port}"
+
+    def kafka_for_stack(self) -> KafkaSettings:
+        """The Kafka block the stack's services and topics use."""
+        return self.kafka.model_copy(update={"bootstrap_servers": self.bootstrap_servers})

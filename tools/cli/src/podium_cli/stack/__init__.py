@@ -1,0 +1,1 @@
+"""The local stack without Docker: Kafka, PostgreSQL, the LLM and every service as processes."""

@@ -1,0 +1,145 @@
+"""`podium up`, `down` and `status`: the local stack as a whole, in dependency order.
+
+up: Kafka → PostgreSQL → topics, database and migrations → the LLM → services → ready.
+Every step is idempotent: what runs already is left alone, so `up` twice is harmless.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+
+from podium_cli.settings import CliSettings
+from podium_cli.stack import processes
+from podium_cli.stack.kafka import Kafka
+from podium_cli.stack.layout import Layout
+from podium_cli.stack.postgres import Postgres
+from podium_cli.stack.prepare import prepare
+from podium_cli.stack.services import Runner, processes_of, scripted_llm
+
+SCRIPTED_BANNER = """\
+################################################################################
+##  NO LLM CONFIGURED: PODIUM_LLM__BASE_URL is not set.
+##  The stack answers with Podium's SCRIPTED TEST LLM at {url}:
+##  every answer is canned text made up from the prompt, NOT FROM A MODEL.
+##  For real answers set PODIUM_LLM__BASE_URL (and PODIUM_LLM__API_KEY).
+################################################################################"""
+
+
+class Stack:
+    """The local stack under one layout and one set of settings."""
+
+    def __init__(self, settings: CliSettings, layout: Layout) -> None:
+        self.settings, self.layout = settings, layout
+        partitions = settings.kafka.partitions
+        self.kafka = None if settings.external_kafka else Kafka(layout, settings.dev, partitions)
+        self.postgres = None if settings.external_postgres else Postgres(layout, settings.dev)
+        self.runner = Runner(layout, settings)
+
+    def up(self, *, infra_only: bool) -> float:
+        """Brings the stack up and waits until it is ready; returns the seconds it took."""
+        started = time.monotonic()
+        self.layout.make_dirs()
+        self._kafka_up()
+        self._postgres_up()
+        admin_dsn = self.postgres.admin_dsn if self.postgres else None
+        asyncio.run(prepare(self.settings, admin_dsn, self.settings.dev.ready_timeout_s))
+        if not infra_only:
+            self._llm_up()
+            self._services_up()
+        return time.monotonic() - started
+
+    def _kafka_up(self) -> None:
+        if self.kafka is None:
+            print(f"kafka        external at {self.settings.bootstrap_servers}")
+            return
+        spawned = self.kafka.start()
+        port = self.settings.dev.kafka_port
+        waited = processes.wait_until(
+            lambda: processes.port_open(port),
+            what="kafka",
+            timeout_s=self.settings.dev.ready_timeout_s,
+            log=self.kafka.log,
+            process=spawned,
+        )
+        state = "started" if spawned else "running"
+        print(f"kafka        {state} at {self.kafka.address} ({waited:.1f}s)  log {self.kafka.log}")
+
+    def _postgres_up(self) -> None:
+        if self.postgres is None:
+            print("postgres     external (PODIUM_POSTGRES__DSN)")
+            return
+        begun = time.monotonic()
+        state = "started" if self.postgres.start() else "running"
+        waited = time.monotonic() - begun
+        address = f"127.0.0.1:{self.settings.dev.pg_port}"
+        print(f"postgres     {state} at {address} ({waited:.1f}s)  log {self.postgres.log}")
+
+    def _llm_up(self) -> None:
+        if self.settings.external_llm:
+            print(f"llm          {self.settings.llm.base_url}")
+            self._record(scripted=False)
+            return
+        llm = scripted_llm(self.settings)
+        spawned = self.runner.start(llm)
+        self.runner.wait_ready(llm, spawned)
+        self._record(scripted=True)
+        print(SCRIPTED_BANNER.format(url=self.settings.llm_base_url))
+
+    def _services_up(self) -> None:
+        listed = processes_of(self.settings)
+        spawned = {process.name: self.runner.start(process) for process in listed}
+        for process in listed:
+            waited = self.runner.wait_ready(process, spawned[process.name])
+            state = "started" if spawned[process.name] else "running"
+            print(f"{process.name:<20} {state}, ready ({waited:.1f}s)")
+        print(f"gateway      {self.settings.gateway_url}")
+
+    def _record(self, *, scripted: bool) -> None:
+        record = {"llm_scripted": scripted, "llm_base_url": self.settings.llm_base_url}
+        (self.layout.run / "stack.json").write_text(json.dumps(record) + "\n")
+
+    def uses_scripted_llm(self) -> bool:
+        """Whether the running services were started against the scripted LLM."""
+        try:
+            record = json.loads((self.layout.run / "stack.json").read_text())
+        except FileNotFoundError:
+            return False
+        return bool(record.get("llm_scripted"))
+
+    def down(self) -> list[str]:
+        """Stops every process of the stack that runs; returns their names."""
+        stopped = []
+        for process in reversed([scripted_llm(self.settings), *processes_of(self.settings)]):
+            if self.runner.stop(process):
+                stopped.append(process.name)
+        if self.kafka is not None and self.kafka.stop():
+            stopped.append("kafka")
+        if self.postgres is not None and self.postgres.stop():
+            stopped.append("postgres")
+        (self.layout.run / "stack.json").unlink(missing_ok=True)
+        return stopped
+
+    def status(self) -> list[tuple[str, str, str]]:
+        """(name, state, detail) for every part of the stack."""
+        rows = []
+        if self.kafka is None:
+            rows.append(("kafka", "external", self.settings.bootstrap_servers))
+        else:
+            rows.append(("kafka", _state(self.kafka.pid()), self.kafka.address))
+        if self.postgres is None:
+            rows.append(("postgres", "external", "PODIUM_POSTGRES__DSN"))
+        else:
+            address = f"127.0.0.1:{self.settings.dev.pg_port}"
+            rows.append(("postgres", _state(self.postgres.pid()), address))
+        for process in [scripted_llm(self.settings), *processes_of(self.settings)]:
+            pid = self.runner.pid(process)
+            ready = pid is not None and self.runner.ready(process)
+            state = _state(pid) + (", ready" if ready else "")
+            rows.append((process.name, state, f"127.0.0.1:{process.port}"))
+        return rows
+
+
+def _state(pid: int | None) -> str:
+    return "stopped" if pid is None else f"running (pid {pid})"

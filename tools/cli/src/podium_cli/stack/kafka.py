@@ -1,0 +1,212 @@
+"""A single-node Apache Kafka broker in KRaft mode, run from the jars on Maven Central.
+
+The jars are fetched once through Maven (`infra/kafka/pom.xml` pins the version) into
+`<cache>/kafka-<version>/`; the broker's config and data live under `.dev/kafka/`.
+"""
+
+from __future__ import annotations
+
+import base64
+import re
+import shutil
+import subprocess
+import time
+import uuid
+from pathlib import Path
+
+from podium_cli.errors import StackError
+from podium_cli.settings import DevSettings
+from podium_cli.stack import processes
+from podium_cli.stack.layout import Layout
+
+NAME = "kafka"
+MAIN_CLASS = "kafka.Kafka"
+COMPLETE = ".complete"
+JAVA_MAJOR = 17
+# A development broker: a quick start and few threads on a small machine matter more than
+# peak throughput (the C1 compiler alone starts it in about half the time).
+JVM_OPTIONS = ("-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1", "-Djava.awt.headless=true")
+
+LOG4J = """\
+status = warn
+appender.console.type = Console
+appender.console.name = STDOUT
+appender.console.layout.type = PatternLayout
+appender.console.layout.pattern = [%d] %p %m (%c)%n
+rootLogger.level = WARN
+rootLogger.appenderRef.stdout.ref = STDOUT
+logger.server.name = kafka.server.KafkaRaftServer
+logger.server.level = INFO
+logger.lifecycle.name = org.apache.kafka.server.BrokerLifecycleManager
+logger.lifecycle.level = INFO
+"""
+
+
+def kafka_version(pom: Path) -> str:
+    """The Kafka version the pom pins (its `kafka.version` property)."""
+    found = re.search(r"<kafka\.version>([^<]+)</kafka\.version>", pom.read_text())
+    if found is None:
+        raise StackError(f"{pom} has no <kafka.version> property")
+    return found.group(1).strip()
+
+
+def jars_dir(layout: Layout) -> Path:
+    return layout.cache / f"kafka-{kafka_version(layout.pom)}"
+
+
+def fetch_jars(layout: Layout) -> Path:
+    """The broker's jars, fetched through Maven the first time; a partial fetch never counts."""
+    target = jars_dir(layout)
+    if (target / COMPLETE).is_file():
+        return target
+    mvn = shutil.which("mvn")
+    if mvn is None:
+        raise StackError(
+            "Maven (mvn) is needed once to fetch the Kafka jars from Maven Central; "
+            "install it (Debian: apt-get install maven; macOS: brew install maven)"
+        )
+    partial = target.with_name(f"{target.name}.partial")
+    shutil.rmtree(partial, ignore_errors=True)
+    print(f"  fetching the Kafka jars from Maven Central into {target} (once)")
+    started = time.monotonic()
+    done = subprocess.run(  # noqa: S603 - fixed argv
+        [
+            mvn,
+            "-q",
+            "-B",
+            "-f",
+            str(layout.pom),
+            "dependency:copy-dependencies",
+            "-DincludeScope=runtime",
+            f"-DoutputDirectory={partial}",
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if done.returncode != 0 or not any(partial.glob("kafka_*.jar")):
+        raise StackError(f"Maven could not fetch the Kafka jars:\n{done.stdout}{done.stderr}")
+    (partial / COMPLETE).write_text(f"{time.monotonic() - started:.1f}s\n")
+    shutil.rmtree(target, ignore_errors=True)
+    partial.rename(target)
+    return target
+
+
+def server_properties(dev: DevSettings, data: Path, partitions: int) -> str:
+    port, controller = dev.kafka_port, dev.controller_port
+    settings = {
+        "process.roles": "broker,controller",
+        "node.id": "1",
+        "controller.quorum.voters": f"1@127.0.0.1:{controller}",
+        "listeners": f"PLAINTEXT://127.0.0.1:{port},CONTROLLER://127.0.0.1:{controller}",
+        "advertised.listeners": f"PLAINTEXT://127.0.0.1:{port}",
+        "controller.listener.names": "CONTROLLER",
+        "inter.broker.listener.name": "PLAINTEXT",
+        "listener.security.protocol.map": "PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT",
+        "log.dirs": str(data),
+        "num.partitions": str(partitions),
+        # Topics are created by `podium up` with the partition counts the join needs.
+        "auto.create.topics.enable": "false",
+        "offsets.topic.replication.factor": "1",
+        "offsets.topic.num.partitions": "10",
+        "transaction.state.log.replication.factor": "1",
+        "transaction.state.log.min.isr": "1",
+        "share.coordinator.state.topic.replication.factor": "1",
+        "share.coordinator.state.topic.min.isr": "1",
+        # A single-node broker has nobody to wait for: consumers join at once.
+        "group.initial.rebalance.delay.ms": "0",
+    }
+    return "".join(f"{key}={value}\n" for key, value in settings.items())
+
+
+def cluster_id() -> str:
+    """A Kafka cluster id: 16 random bytes, base64url without padding."""
+    return base64.urlsafe_b64encode(uuid.uuid4().bytes).rstrip(b"=").decode()
+
+
+class Kafka:
+    """The stack's broker: `.dev/kafka/server.properties`, data in `.dev/kafka/data`."""
+
+    def __init__(self, layout: Layout, dev: DevSettings, partitions: int) -> None:
+        self.layout, self.dev, self.partitions = layout, dev, partitions
+        self.config = layout.kafka / "server.properties"
+        self.data = layout.kafka / "data"
+        self.pidfile = layout.pidfile(NAME)
+        self.log = layout.log(NAME)
+
+    @property
+    def address(self) -> str:
+        return f"127.0.0.1:{self.dev.kafka_port}"
+
+    def pid(self) -> int | None:
+        return processes.running_pid(self.pidfile, str(self.config))
+
+    def start(self) -> subprocess.Popen[bytes] | None:
+        """Starts the broker unless it runs; returns the new process, or None if it ran."""
+        if self.pid() is not None:
+            return None
+        processes.refuse_foreign_port(self.dev.kafka_port, "Kafka broker", "PODIUM_DEV__KAFKA_PORT")
+        processes.refuse_foreign_port(
+            self.dev.controller_port, "Kafka controller", "PODIUM_DEV__CONTROLLER_PORT"
+        )
+        java = find_java()
+        jars = fetch_jars(self.layout)
+        self.layout.kafka.mkdir(parents=True, exist_ok=True)
+        self.config.write_text(server_properties(self.dev, self.data, self.partitions))
+        log4j = self.layout.kafka / "log4j2.properties"
+        log4j.write_text(LOG4J)
+        classpath = ["-cp", f"{jars}/*", f"-Dlog4j2.configurationFile={log4j}"]
+        if not (self.data / "meta.properties").is_file():
+            self._format(java, classpath)
+        heap = self.dev.kafka_heap_mb
+        argv = [java, f"-Xmx{heap}m", f"-Xms{min(heap, 256)}m", *JVM_OPTIONS]
+        return processes.spawn(
+            [*argv, *classpath, MAIN_CLASS, str(self.config)], log=self.log, pidfile=self.pidfile
+        )
+
+    def _format(self, java: str, classpath: list[str]) -> None:
+        done = subprocess.run(  # noqa: S603 - fixed argv
+            [
+                java,
+                *classpath,
+                "kafka.tools.StorageTool",
+                "format",
+                "--ignore-formatted",
+                "-t",
+                cluster_id(),
+                "-c",
+                str(self.config),
+            ],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        if done.returncode != 0:
+            raise StackError(f"formatting {self.data} failed:\n{done.stdout}{done.stderr}")
+
+    def stop(self) -> bool:
+        """Stops the broker if it runs; True if it did."""
+        pid = self.pid()
+        if pid is None:
+            return False
+        if processes.terminate(pid, self.dev.stop_timeout_s):
+            print(f"  kafka did not stop within {self.dev.stop_timeout_s:.0f}s: killed")
+        self.pidfile.unlink(missing_ok=True)
+        return True
+
+
+def find_java() -> str:
+    """The `java` on PATH, if it is Java 17 or newer."""
+    java = shutil.which("java")
+    if java is None:
+        raise StackError(
+            f"Java {JAVA_MAJOR}+ is needed to run Kafka; install it "
+            "(Debian: apt-get install openjdk-17-jre-headless; macOS: brew install openjdk@17)"
+        )
+    shown = subprocess.run(  # noqa: S603 - fixed argv
+        [java, "-version"], capture_output=True, text=True, check=False
+    ).stderr
+    found = re.search(r'version "(\d+)', shown)
+    if found is None or int(found.group(1)) < JAVA_MAJOR:
+        raise StackError(f"Kafka needs Java {JAVA_MAJOR}+, but {java} says: {shown.strip()}")
+    return java

@@ -1,0 +1,165 @@
+"""Podium's services and the scripted LLM as detached processes of the local stack.
+
+Each runs its console script with a pidfile in `.dev/run/` and its log in
+`.dev/logs/<name>.log`. Consumer services serve `/readyz` on their own health port; the
+gateway serves it on its HTTP port.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+
+from podium_cli.errors import StackError
+from podium_cli.settings import CliSettings
+from podium_cli.stack import processes
+from podium_cli.stack.layout import Layout
+
+SCRIPTED_LLM = "scripted-llm"
+GATEWAY = "gateway"
+# Started in this order (consumers before the gateway that feeds them), stopped in reverse.
+CONSUMERS = (
+    "recorder",
+    "aggregator",
+    "planner",
+    "worker-researcher",
+    "worker-specialist",
+    "worker-validator",
+    "worker-synthesizer",
+)
+SERVICES = (*CONSUMERS, GATEWAY)
+
+
+@dataclass(frozen=True)
+class Process:
+    """One process of the stack: its console script, the port it listens on (and the setting
+    that moves it), and how to tell that it is ready."""
+
+    name: str
+    port: int
+    port_setting: str
+    args: tuple[str, ...] = ()
+    env: Mapping[str, str] | None = None
+    ready_url: str | None = None
+
+    @property
+    def script(self) -> str:
+        return f"podium-{self.name}"
+
+
+def health_port(settings: CliSettings, name: str) -> int:
+    return settings.dev.health_port_base + CONSUMERS.index(name)
+
+
+def service_env(settings: CliSettings) -> dict[str, str]:
+    """The environment every service gets: where Kafka, PostgreSQL and the LLM are."""
+    env = dict(os.environ)
+    env.update(
+        PODIUM_KAFKA__BOOTSTRAP_SERVERS=settings.bootstrap_servers,
+        PODIUM_POSTGRES__DSN=settings.postgres_dsn,
+        PODIUM_LLM__BASE_URL=settings.llm_base_url,
+        PYTHONUNBUFFERED="1",
+    )
+    if not settings.external_llm:
+        env["PODIUM_LLM__API_KEY"] = "scripted"
+    return env
+
+
+def processes_of(settings: CliSettings) -> list[Process]:
+    """Every service process, in start order, with its own port settings."""
+    base = service_env(settings)
+    listed = []
+    for name in CONSUMERS:
+        port = health_port(settings, name)
+        listed.append(
+            Process(
+                name,
+                port,
+                "PODIUM_DEV__HEALTH_PORT_BASE",
+                env={**base, "PODIUM_HEALTH_PORT": str(port)},
+                ready_url=f"http://127.0.0.1:{port}/readyz",
+            )
+        )
+    port = settings.dev.gateway_port
+    gateway_env = {**base, "PODIUM_PORT": str(port)}
+    ready = f"{settings.gateway_url}/readyz"
+    listed.append(
+        Process(GATEWAY, port, "PODIUM_DEV__GATEWAY_PORT", env=gateway_env, ready_url=ready)
+    )
+    return listed
+
+
+def scripted_llm(settings: CliSettings) -> Process:
+    port = settings.dev.llm_port
+    return Process(SCRIPTED_LLM, port, "PODIUM_DEV__LLM_PORT", args=("--port", str(port)))
+
+
+def script_path(script: str) -> str:
+    """The console script in this interpreter's environment, else on PATH."""
+    beside = Path(sys.executable).parent / script
+    if beside.is_file():
+        return str(beside)
+    found = shutil.which(script)
+    if found is None:
+        raise StackError(f"the console script {script} is not installed; run `uv sync`")
+    return found
+
+
+class Runner:
+    """Starts, finds and stops the stack's processes."""
+
+    def __init__(self, layout: Layout, settings: CliSettings) -> None:
+        self.layout, self.settings = layout, settings
+
+    def pid(self, process: Process) -> int | None:
+        return processes.running_pid(self.layout.pidfile(process.name), process.script)
+
+    def start(self, process: Process) -> subprocess.Popen[bytes] | None:
+        """Starts `process` unless it runs; returns the new process, or None if it ran."""
+        if self.pid(process) is not None:
+            return None
+        processes.refuse_foreign_port(process.port, process.name, process.port_setting)
+        return processes.spawn(
+            [script_path(process.script), *process.args],
+            log=self.layout.log(process.name),
+            pidfile=self.layout.pidfile(process.name),
+            env=process.env,
+            cwd=self.layout.checkout,
+        )
+
+    def ready(self, process: Process) -> bool:
+        if process.ready_url is not None:
+            return http_ok(process.ready_url)
+        return processes.port_open(process.port)
+
+    def wait_ready(self, process: Process, spawned: subprocess.Popen[bytes] | None) -> float:
+        return processes.wait_until(
+            lambda: self.ready(process),
+            what=process.name,
+            timeout_s=self.settings.dev.ready_timeout_s,
+            log=self.layout.log(process.name),
+            process=spawned,
+        )
+
+    def stop(self, process: Process) -> bool:
+        pid = self.pid(process)
+        if pid is None:
+            return False
+        if processes.terminate(pid, self.settings.dev.stop_timeout_s):
+            print(f"  {process.name} did not stop within {self.settings.dev.stop_timeout_s:.0f}s")
+        self.layout.pidfile(process.name).unlink(missing_ok=True)
+        return True
+
+
+def http_ok(url: str) -> bool:
+    try:
+        return httpx.get(url, timeout=2.0).status_code == 200
+    except httpx.HTTPError:
+        return False
