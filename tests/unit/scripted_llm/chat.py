@@ -20,16 +20,16 @@ def body(role: str | None, user: str, *, json_mode: bool = False) -> dict[str, A
 
 
 def planner(goal: str, most: int = 10) -> dict[str, Any]:
-    return body("planner", f"Goal: {goal}\nMost tasks: {most}\nPlan it.", json_mode=True)
+    return body("planner", f"Most tasks: {most}\nGoal: {goal}", json_mode=True)
 
 
 def worker(role: str, task: str, inputs: dict[str, str], feedback: str = "") -> dict[str, Any]:
-    lines = ["Goal: compare tea and coffee", f"Task: {task}"]
-    for task_id, output in inputs.items():
-        lines += [f"Input {task_id} (researcher):", output]
+    """Sections as the workers' prompt contract lays them out."""
+    sections = ["Goal: compare tea and coffee", f"Task: {task}"]
+    sections += [f"Input {task_id} (researcher):\n{output}" for task_id, output in inputs.items()]
     if feedback:
-        lines.append(f"Feedback: {feedback}")
-    return body(role, "\n".join(lines), json_mode=role == "validator")
+        sections.append(f"Feedback:\n{feedback}")
+    return body(role, "\n\n".join(sections), json_mode=role == "validator")
 
 
 async def content(client: httpx.AsyncClient, request: dict[str, Any]) -> str:

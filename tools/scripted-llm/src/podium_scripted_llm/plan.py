@@ -24,7 +24,11 @@ ALWAYS_FAIL = "[always-fail]"
 DEFAULT_MOST_TASKS = 10
 _COUNT = re.compile(r"\[(parallel|chain)=(\d+)\]")
 _DIRECTIVE = re.compile(r"\[[a-z-]+(?:=\d+)?\]")
-_GOAL = re.compile(r"^\s*Goal:\s*(.*)$", re.MULTILINE)
+# The goal runs from `Goal:` to the next section of the prompt contract, or to the end.
+_GOAL = re.compile(
+    r"^[ \t]*Goal:(.*?)(?=^[ \t]*(?:Task|Most tasks|Requirements|Feedback|Input \S+ \(\w+\)):|\Z)",
+    re.MULTILINE | re.DOTALL,
+)
 _MOST = re.compile(r"^\s*Most tasks:\s*(\d+)", re.MULTILINE)
 
 
@@ -42,7 +46,7 @@ class Shape:
 
 def goal_of(text: str) -> str:
     match = _GOAL.search(text)
-    return match.group(1).strip() if match else ""
+    return " ".join(match.group(1).split()) if match else ""
 
 
 def clean(goal: str) -> str:

@@ -14,9 +14,9 @@ ROLES = ("planner", "researcher", "specialist", "validator", "synthesizer")
 OTHER = "other"
 REJECT_ONCE = "[reject-once]"
 _ROLE_LINE = re.compile(r"^You are Podium's (\w+)\.")
-_TASK = re.compile(r"^\s*Task:\s*(.*)$", re.MULTILINE)
+_TASK = re.compile(r"^[ \t]*Task:(.*)$", re.MULTILINE)
 _INPUT = re.compile(r"^\s*Input (\S+) \((\w+)\):\s*(.*)$")
-_FEEDBACK = re.compile(r"^\s*Feedback:\s*(.*)$", re.MULTILINE)
+_FEEDBACK = re.compile(r"^[ \t]*Feedback:(.*)$", re.MULTILINE)
 
 
 class Refused(Exception):
@@ -45,6 +45,12 @@ def user_text(request: ChatRequest) -> str:
     return "\n".join(m.text for m in request.messages if m.role == "user")
 
 
+def goal_message(request: ChatRequest) -> str:
+    """The first user message that states the goal: re-asks after it leave the goal alone."""
+    users = [m.text for m in request.messages if m.role == "user"]
+    return next((text for text in users if "Goal:" in text), users[0] if users else "")
+
+
 def inputs_of(text: str) -> list[Input]:
     """The `Input <task_id> (<type>):` sections, each with its first line of content."""
     lines = text.splitlines()
@@ -63,27 +69,31 @@ def inputs_of(text: str) -> list[Input]:
     return found
 
 
-def _first(pattern: re.Pattern[str], text: str) -> str:
+def _field(pattern: re.Pattern[str], text: str) -> str:
+    """A labelled field's value: the rest of its line, or else the next non-empty line."""
     match = pattern.search(text)
-    return match.group(1).strip() if match else ""
+    if match is None:
+        return ""
+    following = (line.strip() for line in text[match.end() :].splitlines())
+    return match.group(1).strip() or next((line for line in following if line), "")
 
 
 def work(role: str, text: str) -> str:
     """A researcher's or specialist's answer: names the task and counts its inputs."""
-    task = _first(_TASK, text) or "(no task given)"
+    task = _field(_TASK, text) or "(no task given)"
     inputs = inputs_of(text)
     used = f"Based on {len(inputs)} input(s)"
     used += f": {', '.join(i.task_id for i in inputs)}." if inputs else "."
     lines = [f"{role.capitalize()} result for task: {task}", used]
     if _FEEDBACK.search(text):
-        lines.append(f"Revised after Feedback: {_first(_FEEDBACK, text) or '(none given)'}")
+        lines.append(f"Revised after Feedback: {_field(_FEEDBACK, text) or '(none given)'}")
     return "\n".join(lines)
 
 
 def synthesize(text: str) -> str:
     inputs = inputs_of(text)
     if not inputs:
-        return f"Answer: {_first(_TASK, text) or plan.clean(plan.goal_of(text))}\nNo inputs."
+        return f"Answer: {_field(_TASK, text) or plan.clean(plan.goal_of(text))}\nNo inputs."
     combined = " | ".join(i.first_line or f"({i.task_id} was empty)" for i in inputs)
     return f"Answer: {combined}\nSynthesized from {len(inputs)} input(s)."
 
@@ -109,7 +119,7 @@ def respond(role: str, request: ChatRequest) -> str:
         raise Refused(f"the request contains {plan.ALWAYS_FAIL}")
     text = user_text(request)
     if role == "planner":
-        return plan.plan(text)
+        return plan.plan(goal_message(request))
     if role in {"researcher", "specialist"}:
         return work(role, text)
     if role == "synthesizer":
