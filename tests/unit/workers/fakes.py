@@ -27,12 +27,14 @@ class FakeLLM:
         self.requests: list[Request] = []
         self.in_flight = 0
         self.peak = 0
+        self._changed = asyncio.Event()
 
     async def complete(self, request: Request) -> Completion:
         self.requests.append(request)
         reply = self.replies[min(len(self.requests), len(self.replies)) - 1]
         self.in_flight += 1
         self.peak = max(self.peak, self.in_flight)
+        self._changed.set()
         try:
             await asyncio.sleep(self.delay_s)
         finally:
@@ -41,6 +43,12 @@ class FakeLLM:
             raise reply
         text = reply if isinstance(reply, str) else reply(request)
         return Completion(text=text, model=self.model or request.model, usage=USAGE, latency_ms=3)
+
+    async def wait_in_flight(self, count: int) -> None:
+        """Returns once `count` calls are under way at the same time."""
+        while self.in_flight < count:
+            self._changed.clear()
+            await self._changed.wait()
 
 
 def make_task(task_type: TaskType = TaskType.RESEARCHER, **overrides: Any) -> TaskAssigned:

@@ -68,23 +68,29 @@ def task_handler(
     return handler
 
 
-async def serve_worker(task_type: TaskType, handle: TaskHandler, settings: WorkerSettings) -> None:
-    """Consumes `tasks.<type>` and publishes results until SIGTERM, then drains and commits."""
+async def serve_worker(
+    task_type: TaskType, handle: TaskHandler, settings: WorkerSettings, *, llm: LLM | None = None
+) -> None:
+    """Consumes `tasks.<type>` and publishes results until SIGTERM, then drains and commits.
+    The LLM client is built from the settings and closed here, unless the caller passes one."""
+    if llm is None:
+        client = OpenAILLM(settings.llm)
+        try:
+            await serve_worker(task_type, handle, settings, llm=client)
+        finally:
+            await client.close()
+        return
     service = service_name(task_type)
-    llm = OpenAILLM(settings.llm)
-    try:
-        await run_consumer(
-            service=service,
-            kafka=settings.kafka,
-            topics=[settings.kafka.topics.tasks(task_type)],
-            handler=task_handler(
-                task_type, handle, llm=llm, worker_id=worker_id(service), model=settings.model
-            ),
-            max_in_flight=settings.max_in_flight,
-            health=(settings.health_host, settings.health_port),
-        )
-    finally:
-        await llm.close()
+    await run_consumer(
+        service=service,
+        kafka=settings.kafka,
+        topics=[settings.kafka.topics.tasks(task_type)],
+        handler=task_handler(
+            task_type, handle, llm=llm, worker_id=worker_id(service), model=settings.model
+        ),
+        max_in_flight=settings.max_in_flight,
+        health=(settings.health_host, settings.health_port),
+    )
 
 
 def run_worker(task_type: TaskType, handle: TaskHandler, settings: WorkerSettings) -> None:
