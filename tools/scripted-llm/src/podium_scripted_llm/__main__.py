@@ -39,6 +39,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         host=settings.host,
         port=settings.port,
         log_level=settings.log_level.lower(),
+        access_log=settings.access_log,
         lifespan="off",
         timeout_graceful_shutdown=2,
     )

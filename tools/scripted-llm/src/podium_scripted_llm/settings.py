@@ -68,12 +68,14 @@ class ScriptedSettings(BaseSettings, FaultConfig):
         env_prefix="PODIUM_SCRIPTED_LLM_",
         extra="ignore",
         cli_kebab_case=True,
+        cli_implicit_flags=True,
         cli_prog_name="podium-scripted-llm",
     )
 
     host: str = Field(default="127.0.0.1", description="interface to listen on")
     port: int = Field(default=8099, ge=0, le=65535, description="port to listen on")
     log_level: str = Field(default="info", description="uvicorn log level")
+    access_log: bool = Field(default=False, description="log every request (noisy under load)")
 
     def faults(self) -> FaultConfig:
         return FaultConfig.model_validate(self.model_dump(include=set(FaultConfig.model_fields)))
