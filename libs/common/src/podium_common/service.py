@@ -25,6 +25,7 @@ def setup_logging(level: str) -> None:
     )
     logging.getLogger("aiokafka").setLevel(logging.WARNING)
     logging.getLogger("httpx").setLevel(logging.WARNING)
+    logging.getLogger("httpx2").setLevel(logging.WARNING)  # the LLM client logs every call
 
 
 def worker_id(service: str) -> str:
