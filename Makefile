@@ -1,13 +1,52 @@
 # The verbs everyone uses; CI calls them too.
-.PHONY: sync lint fmt test test-unit
+.PHONY: help sync up down status run test test-unit lint fmt
+.DEFAULT_GOAL := help
 
 UV ?= uv
+PODIUM = $(UV) run podium
+# Extra arguments for pytest, e.g. `make test PYTEST_ARGS="-k stack -x"`.
+PYTEST_ARGS ?=
+export GOAL
 
 # Each area may add its verbs in mk/<area>.mk.
 -include mk/*.mk
 
+help:
+	@echo 'make run GOAL="..."   bring the stack up if needed, run one goal, print the answer'
+	@echo 'make up / down        start / stop Kafka, PostgreSQL, the LLM and every service'
+	@echo 'make status           what runs, where'
+	@echo 'make test             the whole test suite against a real Kafka and PostgreSQL'
+	@echo 'make test-unit        the unit tests only (no servers)'
+	@echo 'make lint / fmt       ruff and mypy --strict / reformat'
+
 sync:
 	$(UV) sync --frozen
+
+up: sync
+	$(PODIUM) up
+
+down:
+	$(PODIUM) down
+
+status:
+	$(PODIUM) status
+
+run: sync
+	@test -n "$$GOAL" || { echo 'usage: make run GOAL="what to achieve"' >&2; exit 2; }
+	$(PODIUM) run -- "$$GOAL"
+
+# The tests use the Kafka and PostgreSQL that PODIUM_TEST_BOOTSTRAP and PODIUM_TEST_PG_DSN
+# name; when either is unset, the local stack's (`podium up --infra` starts it if needed,
+# and it keeps running afterwards: `make down` stops it).
+test: sync
+	@if [ -z "$$PODIUM_TEST_BOOTSTRAP" ] || [ -z "$$PODIUM_TEST_PG_DSN" ]; then \
+		$(PODIUM) up --infra; fi
+	exports="$$($(PODIUM) test-env)" && eval "$$exports" && \
+		echo "tests use Kafka $$PODIUM_TEST_BOOTSTRAP and PostgreSQL $$PODIUM_TEST_PG_DSN" && \
+		$(UV) run pytest $(PYTEST_ARGS)
+
+test-unit: sync
+	$(UV) run pytest tests/unit
 
 lint: sync
 	$(UV) run ruff format --check .
@@ -17,6 +56,3 @@ lint: sync
 fmt:
 	$(UV) run ruff format .
 	$(UV) run ruff check --fix .
-
-test-unit: sync
-	$(UV) run pytest tests/unit

@@ -23,10 +23,10 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     down.set_defaults(func=cmd_down)
     status = commands.add_parser("status", help="what runs, where")
     status.set_defaults(func=cmd_status)
-    test_env = commands.add_parser(
+    exports = commands.add_parser(
         "test-env", help="print shell exports telling the tests where Kafka and PostgreSQL are"
     )
-    test_env.set_defaults(func=cmd_test_env)
+    exports.set_defaults(func=cmd_test_env)
 
 
 def stack() -> Stack:
@@ -53,7 +53,7 @@ def cmd_status(_: argparse.Namespace) -> int:
     return 0
 
 
-def test_env(settings: CliSettings, environ: dict[str, str]) -> dict[str, str]:
+def env_for_tests(settings: CliSettings, environ: dict[str, str]) -> dict[str, str]:
     """Where the tests find Kafka and PostgreSQL: the caller's choice, else the stack's."""
     bootstrap = environ.get("PODIUM_TEST_BOOTSTRAP") or settings.bootstrap_servers
     admin = f"postgresql://{SUPERUSER}@127.0.0.1:{settings.dev.pg_port}/postgres"
@@ -66,6 +66,6 @@ def test_env(settings: CliSettings, environ: dict[str, str]) -> dict[str, str]:
 
 
 def cmd_test_env(_: argparse.Namespace) -> int:
-    for name, value in test_env(CliSettings(), dict(os.environ)).items():
+    for name, value in env_for_tests(CliSettings(), dict(os.environ)).items():
         sys.stdout.write(f"export {name}={shlex.quote(value)}\n")
     return 0

@@ -1,0 +1,49 @@
+"""The broker's configuration, version pin and cluster id."""
+
+from __future__ import annotations
+
+import base64
+from pathlib import Path
+
+import pytest
+
+from podium_cli.errors import StackError
+from podium_cli.settings import DevSettings
+from podium_cli.stack.kafka import cluster_id, kafka_version, server_properties
+from podium_cli.stack.layout import find_checkout
+
+CHECKOUT = find_checkout(Path(__file__).resolve().parent)
+
+
+def parse(text: str) -> dict[str, str]:
+    return dict(line.split("=", 1) for line in text.splitlines())
+
+
+def test_version_comes_from_the_pom(tmp_path: Path):
+    assert kafka_version(CHECKOUT / "infra" / "kafka" / "pom.xml").startswith("4.")
+    pom = tmp_path / "pom.xml"
+    pom.write_text("<project><properties></properties></project>")
+    with pytest.raises(StackError, match=r"kafka\.version"):
+        kafka_version(pom)
+
+
+def test_a_single_kraft_node_on_loopback(tmp_path: Path):
+    config = parse(server_properties(DevSettings(kafka_port=39092, controller_port=39093),
+                                     tmp_path / "data", 6))  # fmt: skip
+    assert config["process.roles"] == "broker,controller"
+    assert config["controller.quorum.voters"] == "1@127.0.0.1:39093"
+    assert config["listeners"] == "PLAINTEXT://127.0.0.1:39092,CONTROLLER://127.0.0.1:39093"
+    assert config["advertised.listeners"] == "PLAINTEXT://127.0.0.1:39092"
+    assert config["log.dirs"] == str(tmp_path / "data")
+    assert config["auto.create.topics.enable"] == "false"
+    assert config["group.initial.rebalance.delay.ms"] == "0"
+    assert config["offsets.topic.replication.factor"] == "1"
+    assert config["transaction.state.log.replication.factor"] == "1"
+    assert config["num.partitions"] == "6"
+
+
+def test_cluster_id_is_sixteen_bytes_base64url():
+    first, second = cluster_id(), cluster_id()
+    assert first != second
+    assert len(first) == 22
+    assert len(base64.urlsafe_b64decode(first + "==")) == 16
