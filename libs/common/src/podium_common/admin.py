@@ -59,6 +59,12 @@ async def check_co_partitioned(settings: KafkaSettings) -> None:
 
 
 async def _partition_counts(admin: AIOKafkaAdminClient, names: list[str]) -> dict[str, int]:
+    # Describing a missing topic makes a broker with auto.create.topics.enable create it
+    # (with the broker's default partition count): describe only the ones that exist.
+    existing = set(await admin.list_topics())
+    names = [name for name in names if name in existing]
+    if not names:
+        return {}
     described = await admin.describe_topics(names)
     counts = {}
     for topic in described:
