@@ -58,6 +58,13 @@ async def test_a_malformed_reply_is_asked_again_then_the_good_one_counts():
     assert '{"passed": true|false, "feedback": "..."}' in retry[3].content
 
 
+async def test_asking_again_uses_the_requested_model_not_the_reported_one():
+    llm = FakeLLM("no JSON here", FAILED, model="checker-2025-01-01")
+    result = await validate(llm)
+    assert [request.model for request in llm.requests] == ["checker", "checker"]
+    assert result.model == "checker-2025-01-01"
+
+
 async def test_always_malformed_fails_the_task_after_three_replies():
     llm = FakeLLM('{"feedback": "no verdict"}')
     result = await validate(llm)

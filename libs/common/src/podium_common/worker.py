@@ -166,10 +166,11 @@ async def run_task(
 async def _ask(run: _Run, *, llm: LLM, role: WorkerRole) -> Outcome:
     """Asks until a reply parses, at most `role.max_replies` times."""
     messages = [Message("system", role.system_prompt), Message("user", user_message(run.task))]
+    requested = run.model  # what we ask for; the endpoint may report a more precise name
     for reply in range(1, role.max_replies + 1):
         completion = await llm.complete(
             Request(
-                model=run.model,
+                model=requested,
                 messages=tuple(messages),
                 json_output=role.json_output,
                 temperature=role.temperature,
