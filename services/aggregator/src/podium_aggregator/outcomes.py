@@ -49,8 +49,7 @@ def assigned(
 
 
 def completed(state: GoalState, output: str, trace: Trace, now: datetime) -> GoalCompleted:
-    state.end(Outcome.COMPLETED)
-    return GoalCompleted(
+    event = GoalCompleted(
         event_id=derived_id("outcome", state.goal_id, state.run),
         goal_id=state.goal_id,
         run=state.run,
@@ -59,11 +58,12 @@ def completed(state: GoalState, output: str, trace: Trace, now: datetime) -> Goa
         output=output,
         totals=totals(state, now),
     )
+    state.end(Outcome.COMPLETED)
+    return event
 
 
 def failed(state: GoalState, kind: str, reason: str, trace: Trace, now: datetime) -> GoalFailed:
-    state.end(Outcome.FAILED)
-    return GoalFailed(
+    event = GoalFailed(
         event_id=derived_id("outcome", state.goal_id, state.run),
         goal_id=state.goal_id,
         run=state.run,
@@ -73,6 +73,8 @@ def failed(state: GoalState, kind: str, reason: str, trace: Trace, now: datetime
         reason=reason,
         totals=totals(state, now),
     )
+    state.end(Outcome.FAILED)
+    return event
 
 
 def totals(state: GoalState, now: datetime) -> GoalTotals:

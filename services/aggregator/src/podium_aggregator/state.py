@@ -152,6 +152,10 @@ class GoalState(BaseModel):
         return final
 
     def end(self, outcome: Outcome) -> None:
-        """Marks the goal ended and drops what only a running goal needs."""
+        """Marks the goal ended and drops the rest: an ended goal only ignores events, and
+        the table keeps it small for as long as the changelog keeps the goal."""
         self.outcome = outcome
+        self.plan = None
+        self.tasks = {}
+        self.seen = set()
         self.buffered = []

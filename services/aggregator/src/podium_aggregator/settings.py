@@ -1,0 +1,34 @@
+"""The aggregator's settings: `PODIUM_` environment variables, nested with `__`."""
+
+from __future__ import annotations
+
+from pydantic import Field
+
+from podium_aggregator.state import Limits
+from podium_common.settings import BaseServiceSettings, service_config
+
+
+class AggregatorSettings(BaseServiceSettings):
+    model_config = service_config()
+
+    # Attempts a task gets while it keeps failing, the first one included.
+    max_task_attempts: int = Field(default=2, ge=1, le=10)
+    # Times a failing validation sends the checked tasks back before its verdict is accepted.
+    max_validation_rounds: int = Field(default=2, ge=0, le=10)
+    # Records fetched but not yet handled, per partition (faust's stream buffer).
+    max_in_flight: int = Field(default=64, ge=1)
+    # Where the goal table lives between changelog recoveries: `memory://` or `rocksdb://`.
+    store: str = "memory://"
+    # Where faust keeps its local data (RocksDB files); relative to the working directory.
+    data_dir: str = ".dev/aggregator"
+    # How long faust waits after a rebalance before it recovers the table: a longer wait
+    # rides out a burst of rebalances (replicas starting together) in one recovery.
+    recovery_delay_s: float = Field(default=0.5, ge=0)
+    # How often goals are checked against their deadlines.
+    tick_interval_s: float = Field(default=1.0, gt=0)
+
+    def limits(self) -> Limits:
+        return Limits(
+            max_task_attempts=self.max_task_attempts,
+            max_validation_rounds=self.max_validation_rounds,
+        )
