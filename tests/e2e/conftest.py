@@ -1,0 +1,153 @@
+"""Every Podium service as its own process, on fresh topics and a fresh database.
+
+The broker and PostgreSQL are the real ones the test session runs against; the LLM is the
+scripted OpenAI-compatible server, also a process of its own.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+import pytest
+
+from podium_common.admin import ensure_topics
+from podium_common.settings import KafkaSettings
+from podium_recorder.migrations import apply as apply_migrations
+from tests.conftest import BOOTSTRAP, fresh_database
+
+SERVICES = (
+    "podium-planner",
+    "podium-worker-researcher",
+    "podium-worker-specialist",
+    "podium-worker-validator",
+    "podium-worker-synthesizer",
+    "podium-aggregator",
+    "podium-recorder",
+    "podium-gateway",
+)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+@dataclass
+class Stack:
+    gateway: str
+    llm: str
+    logs: Path
+    processes: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
+
+    def log_tail(self, lines: int = 30) -> str:
+        parts = []
+        for path in sorted(self.logs.glob("*.log")):
+            text = path.read_text(errors="replace").splitlines()[-lines:]
+            parts.append(f"==> {path.name}\n" + "\n".join(text))
+        return "\n".join(parts)
+
+    def dead(self) -> list[str]:
+        return [name for name, proc in self.processes.items() if proc.poll() is not None]
+
+
+def _spawn(name: str, args: list[str], env: dict[str, str], logs: Path) -> subprocess.Popen[bytes]:
+    log = (logs / f"{name}.log").open("wb")
+    return subprocess.Popen(
+        args, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+    )
+
+
+def _stop(processes: dict[str, subprocess.Popen[bytes]]) -> None:
+    for proc in processes.values():
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGTERM)
+    deadline = time.monotonic() + 20
+    for proc in processes.values():
+        try:
+            proc.wait(timeout=max(0.1, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+async def _wait_ready(url: str, stack: Stack, within_s: float = 60) -> None:
+    deadline = time.monotonic() + within_s
+    async with httpx.AsyncClient() as client:
+        while time.monotonic() < deadline:
+            if stack.dead():
+                raise RuntimeError(f"{stack.dead()} exited at start:\n{stack.log_tail()}")
+            try:
+                if (await client.get(url)).status_code == 200:
+                    return
+            except httpx.TransportError:
+                pass
+            await asyncio.sleep(0.2)
+    raise TimeoutError(f"{url} not ready after {within_s}s:\n{stack.log_tail()}")
+
+
+@pytest.fixture(scope="module")
+async def stack(
+    tmp_path_factory: pytest.TempPathFactory, module_pg_dsn: str
+) -> AsyncIterator[Stack]:
+    prefix = f"e{uuid.uuid4().hex[:12]}."
+    kafka = KafkaSettings(bootstrap_servers=BOOTSTRAP, topic_prefix=prefix, partitions=3)
+    await ensure_topics(kafka)
+    await apply_migrations(module_pg_dsn)
+    logs = tmp_path_factory.mktemp("logs")
+    llm_port, gateway_port = free_port(), free_port()
+    bin_dir = Path(sys.executable).parent
+    env = {
+        **os.environ,
+        "PODIUM_KAFKA__BOOTSTRAP_SERVERS": BOOTSTRAP,
+        "PODIUM_KAFKA__TOPIC_PREFIX": prefix,
+        "PODIUM_KAFKA__PARTITIONS": "3",
+        "PODIUM_POSTGRES__DSN": module_pg_dsn,
+        "PODIUM_LLM__BASE_URL": f"http://127.0.0.1:{llm_port}/v1",
+        "PODIUM_LLM__API_KEY": "scripted",
+        "PODIUM_LLM__BACKOFF_BASE_S": "0.05",
+        "PODIUM_HOST": "127.0.0.1",
+        "PODIUM_PORT": str(gateway_port),
+    }
+    stack = Stack(
+        gateway=f"http://127.0.0.1:{gateway_port}",
+        llm=f"http://127.0.0.1:{llm_port}",
+        logs=logs,
+    )
+    stack.processes["scripted-llm"] = _spawn(
+        "scripted-llm",
+        [str(bin_dir / "podium-scripted-llm"), "--host", "127.0.0.1", "--port", str(llm_port)],
+        env,
+        logs,
+    )
+    for service in SERVICES:
+        stack.processes[service] = _spawn(service, [str(bin_dir / service)], env, logs)
+    try:
+        await _wait_ready(f"{stack.llm}/healthz", stack)
+        await _wait_ready(f"{stack.gateway}/readyz", stack)
+        yield stack
+    finally:
+        _stop(stack.processes)
+
+
+@pytest.fixture(scope="module")
+async def module_pg_dsn() -> AsyncIterator[str]:
+    async with fresh_database() as dsn:
+        yield dsn
+
+
+@pytest.fixture
+def gateway(stack: Stack) -> Iterator[httpx.AsyncClient]:
+    return httpx.AsyncClient(base_url=stack.gateway, timeout=10)

@@ -1,0 +1,118 @@
+"""Goals through the gateway, every service a process, real Kafka and PostgreSQL."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.e2e.conftest import Stack
+
+pytestmark = pytest.mark.e2e
+
+# Plans of several shapes: parallel branches, and dependency chains of depth 3 and more.
+GOALS = [
+    "Compare PostgreSQL and MySQL for an analytics workload",
+    "Plan a three-day trip to Lisbon [parallel=3][chain=3]",
+    "Explain how Kafka consumer groups rebalance [chain=4]",
+    "Summarise the trade-offs of event sourcing [parallel=4]",
+    "Design a rate limiter for a public API [parallel=2][chain=3][validate]",
+]
+
+
+async def wait_for_end(client: httpx.AsyncClient, goal_id: str, within_s: float) -> dict[str, Any]:
+    deadline = time.monotonic() + within_s
+    body: dict[str, Any] = {}
+    while time.monotonic() < deadline:
+        response = await client.get(f"/goals/{goal_id}")
+        if response.status_code == 200:
+            body = response.json()
+            if body["status"] in ("completed", "failed"):
+                return body
+        await asyncio.sleep(0.25)
+    raise TimeoutError(f"goal {goal_id} still {body.get('status')} after {within_s}s: {body}")
+
+
+async def submit(client: httpx.AsyncClient, goal: str, **options: Any) -> str:
+    response = await client.post("/goals", json={"goal": goal, "options": options})
+    assert response.status_code == 202, response.text
+    goal_id: str = response.json()["goal_id"]
+    return goal_id
+
+
+async def test_twenty_goals_complete_with_a_synthesized_answer(
+    stack: Stack, gateway: httpx.AsyncClient
+) -> None:
+    texts = [f"{GOALS[i % len(GOALS)]} #{i}" for i in range(20)]
+    started = time.monotonic()
+    ids = await asyncio.gather(*(submit(gateway, text) for text in texts))
+    try:
+        bodies = await asyncio.gather(*(wait_for_end(gateway, gid, 120) for gid in ids))
+    except TimeoutError:
+        print(stack.log_tail())
+        raise
+    elapsed = time.monotonic() - started
+    print(f"\n20 goals in {elapsed:.1f}s: {20 / elapsed * 60:.0f} goals/min (scripted LLM, 0 ms)")
+
+    for text, body in zip(texts, bodies, strict=True):
+        assert body["status"] == "completed", body
+        assert body["goal"] == text
+        assert body["output"], body
+        assert body["output"].startswith("Answer:")
+        planned = body["plan"]["tasks"]
+        assert len(body["tasks"]) == len(planned) + 1  # the plan and the final synthesis
+        assert all(task["status"] == "succeeded" for task in body["tasks"]), body["tasks"]
+        final = [task for task in body["tasks"] if task["final"]]
+        assert len(final) == 1
+        assert final[0]["type"] == "synthesizer"
+        assert body["totals"]["prompt_tokens"] > 0
+        assert body["totals"]["completion_tokens"] > 0
+
+    chained = bodies[1]["plan"]["tasks"]
+    assert depth(chained) >= 3, chained
+    assert sum(1 for task in chained if not task["depends_on"]) >= 3, chained
+
+
+def depth(tasks: list[dict[str, Any]]) -> int:
+    by_id = {task["task_id"]: task for task in tasks}
+
+    def longest(task_id: str) -> int:
+        deps = by_id[task_id]["depends_on"]
+        return 1 + max((longest(dep) for dep in deps), default=0)
+
+    return max(longest(task_id) for task_id in by_id)
+
+
+async def test_a_goal_whose_plan_is_always_invalid_fails_with_the_reason(
+    gateway: httpx.AsyncClient,
+) -> None:
+    goal_id = await submit(gateway, "Build a castle in the air [invalid-plan]")
+    body = await wait_for_end(gateway, goal_id, 60)
+    assert body["status"] == "failed"
+    assert body["reason"]["kind"] == "plan_rejected"
+    assert "cycle" in body["reason"]["message"]
+    assert body["output"] is None
+
+
+async def test_a_goal_with_a_task_that_always_fails_ends_failed_not_stuck(
+    gateway: httpx.AsyncClient,
+) -> None:
+    goal_id = await submit(gateway, "Survey every river on Earth [fail-task]")
+    body = await wait_for_end(gateway, goal_id, 60)
+    assert body["status"] == "failed"
+    assert body["reason"]["kind"] == "task_failed"
+    failed = [task for task in body["tasks"] if task["status"] == "failed"]
+    assert failed
+    assert failed[0]["attempts"] >= 1
+    assert failed[0]["error"]["kind"] == "llm_rejected"
+
+
+async def test_unknown_goal_is_404_and_bad_body_is_a_clear_4xx(gateway: httpx.AsyncClient) -> None:
+    missing = await gateway.get("/goals/00000000-0000-4000-8000-000000000000")
+    assert missing.status_code == 404
+    bad = await gateway.post("/goals", json={"goal": 42})
+    assert bad.status_code == 422
+    assert any(f["field"] == "goal" for f in bad.json()["error"]["fields"])
