@@ -37,13 +37,15 @@ run: sync
 
 # The tests use the Kafka and PostgreSQL that PODIUM_TEST_BOOTSTRAP and PODIUM_TEST_PG_DSN
 # name; when either is unset, the local stack's (`podium up --infra` starts it if needed,
-# and it keeps running afterwards: `make down` stops it).
+# and it keeps running afterwards: `make down` stops it). No test collected is a failure.
 test: sync
 	@if [ -z "$$PODIUM_TEST_BOOTSTRAP" ] || [ -z "$$PODIUM_TEST_PG_DSN" ]; then \
-		$(PODIUM) up --infra; fi
-	exports="$$($(PODIUM) test-env)" && eval "$$exports" && \
-		echo "tests use Kafka $$PODIUM_TEST_BOOTSTRAP and PostgreSQL $$PODIUM_TEST_PG_DSN" && \
-		$(UV) run pytest $(PYTEST_ARGS)
+		$(PODIUM) up --infra || exit 1; fi
+	@exports="$$($(PODIUM) test-env)" || exit 1; eval "$$exports"; \
+	echo "tests use Kafka at $$PODIUM_TEST_BOOTSTRAP and PostgreSQL at $$PODIUM_TEST_PG_DSN"; \
+	status=0; $(UV) run pytest $(PYTEST_ARGS) || status=$$?; \
+	if [ $$status -eq 5 ]; then echo "make test: pytest collected no tests: a failure" >&2; fi; \
+	exit $$status
 
 test-unit: sync
 	$(UV) run pytest tests/unit

@@ -9,6 +9,7 @@ import sys
 
 from podium_cli.settings import CliSettings
 from podium_cli.stack.control import Stack
+from podium_cli.stack.kafka import fetch_jars
 from podium_cli.stack.layout import Layout
 from podium_cli.stack.postgres import SUPERUSER
 
@@ -23,6 +24,8 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     down.set_defaults(func=cmd_down)
     status = commands.add_parser("status", help="what runs, where")
     status.set_defaults(func=cmd_status)
+    fetch = commands.add_parser("fetch", help="fetch the Kafka jars from Maven Central (once)")
+    fetch.set_defaults(func=cmd_fetch)
     exports = commands.add_parser(
         "test-env", help="print shell exports telling the tests where Kafka and PostgreSQL are"
     )
@@ -50,6 +53,13 @@ def cmd_status(_: argparse.Namespace) -> int:
     rows = stack().status()
     for name, state, detail in rows:
         print(f"{name:<20} {state:<28} {detail}")
+    return 0
+
+
+def cmd_fetch(_: argparse.Namespace) -> int:
+    settings = CliSettings()
+    jars = fetch_jars(Layout.of(settings))
+    print(f"kafka jars   {jars} ({len(list(jars.glob('*.jar')))} jars)")
     return 0
 
 

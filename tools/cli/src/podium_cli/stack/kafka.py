@@ -120,8 +120,12 @@ def server_properties(dev: DevSettings, data: Path, partitions: int) -> str:
 
 
 def cluster_id() -> str:
-    """A Kafka cluster id: 16 random bytes, base64url without padding."""
-    return base64.urlsafe_b64encode(uuid.uuid4().bytes).rstrip(b"=").decode()
+    """A Kafka cluster id: 16 random bytes, base64url without padding, never starting with
+    `-` (a command line would take it for an option; Kafka's own generator avoids it too)."""
+    while True:
+        found = base64.urlsafe_b64encode(uuid.uuid4().bytes).rstrip(b"=").decode()
+        if not found.startswith("-"):
+            return found
 
 
 class Kafka:
