@@ -1,0 +1,37 @@
+"""Runs the gateway: the HTTP API on uvicorn, its Kafka producer and PostgreSQL pool in its
+lifespan; uvicorn drains open requests on SIGTERM."""
+
+from __future__ import annotations
+
+import uvicorn
+from starlette.applications import Starlette
+
+from podium_common.kafka import Publisher
+from podium_common.service import setup_logging
+from podium_gateway.app import create_app
+from podium_gateway.repository import Repository
+from podium_gateway.settings import GatewaySettings
+
+SERVICE = "gateway"
+
+
+def build(settings: GatewaySettings) -> Starlette:
+    publisher = Publisher(settings.kafka, client_id=settings.kafka.topics.group(SERVICE))
+    return create_app(settings, publisher, Repository(settings.postgres))
+
+
+def main() -> None:
+    settings = GatewaySettings()
+    setup_logging(settings.log_level)
+    uvicorn.run(
+        build(settings),
+        host=settings.host,
+        port=settings.port,
+        log_level=settings.log_level.lower(),
+        # Progress streams end within their grace period; the rest is a margin.
+        timeout_graceful_shutdown=int(settings.shutdown_grace_s) + 5,
+    )
+
+
+if __name__ == "__main__":
+    main()

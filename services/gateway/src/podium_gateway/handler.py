@@ -1,0 +1,174 @@
+"""HTTP → goals: accepts goals as GoalSubmitted events; reads them back from PostgreSQL."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+import uuid
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any, Protocol
+
+from pydantic import ValidationError
+from sse_starlette import EventSourceResponse
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+
+from podium_common.errors import Unavailable
+from podium_common.events import Event, GoalSubmitted, Trace, derived_id, utcnow
+from podium_gateway import views
+from podium_gateway.metrics import GOALS_SUBMITTED
+from podium_gateway.models import ApiError, ListQuery, Submission, invalid
+from podium_gateway.settings import GatewaySettings
+from podium_gateway.stream import Cursor, EventSource, progress
+
+log = logging.getLogger(__name__)
+
+Row = Mapping[str, Any]
+_TRACEPARENT = re.compile(r"^00-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}$")
+
+
+class EventPublisher(Protocol):
+    async def start(self) -> None: ...
+    async def stop(self) -> None: ...
+    async def publish(self, events: Iterable[Event]) -> None: ...
+
+
+class GoalStore(EventSource, Protocol):
+    async def start(self) -> None: ...
+    async def stop(self) -> None: ...
+    async def ping(self) -> None: ...
+    async def insert_queued(self, event: GoalSubmitted) -> None: ...
+    async def goal(self, goal_id: uuid.UUID) -> tuple[Row, Sequence[Row]] | None: ...
+    async def goals(self, status: str | None, limit: int, before: int | None) -> Sequence[Row]: ...
+
+
+class Goals:
+    """The endpoints of `/goals`, over the publisher and store they are given."""
+
+    def __init__(
+        self, settings: GatewaySettings, publisher: EventPublisher, store: GoalStore
+    ) -> None:
+        self.settings = settings
+        self.publisher = publisher
+        self.store = store
+
+    async def submit(self, request: Request) -> Response:
+        submission = parse_submission(await read_body(request, self.settings.max_body_bytes))
+        goal_id = uuid.uuid4()
+        event = GoalSubmitted(
+            event_id=derived_id("goal", goal_id, 1),
+            goal_id=goal_id,
+            run=1,
+            occurred_at=utcnow(),
+            trace=trace_of(request),
+            goal=submission.goal,
+            submitter=submission.submitter or "anonymous",
+            options=submission.options.to_event(),
+        )
+        await self.publisher.publish([event])
+        GOALS_SUBMITTED.inc()
+        await self._show_queued(event)
+        body = {
+            "goal_id": str(goal_id),
+            "run": 1,
+            "status": "queued",
+            "links": views.links(goal_id),
+        }
+        return JSONResponse(body, status_code=202, headers={"Location": f"/goals/{goal_id}"})
+
+    async def _show_queued(self, event: GoalSubmitted) -> None:
+        # Kafka has the goal now; the recorder writes the row later if this write fails.
+        try:
+            async with asyncio.timeout(self.settings.queued_write_timeout_s):
+                await self.store.insert_queued(event)
+        except (Unavailable, TimeoutError) as error:
+            log.warning(
+                "goal %s accepted; its queued row waits for the recorder: %r", event.goal_id, error
+            )
+
+    async def show(self, request: Request) -> Response:
+        goal_id = parse_goal_id(request)
+        found = await self.store.goal(goal_id)
+        if found is None:
+            raise ApiError(404, "not_found", f"no goal {goal_id}")
+        goal, tasks = found
+        return JSONResponse(views.detail(goal, tasks, utcnow()))
+
+    async def index(self, request: Request) -> Response:
+        try:
+            query = ListQuery.model_validate(dict(request.query_params))
+        except ValidationError as error:
+            raise invalid(error, status=400, code="invalid_query", what="query") from error
+        rows = await self.store.goals(query.status, query.limit + 1, query.before)
+        page = rows[: query.limit]
+        more = len(rows) > query.limit
+        return JSONResponse(
+            {
+                "goals": [views.summary(row) for row in page],
+                "next": str(page[-1]["seq"]) if more else None,
+            }
+        )
+
+    async def events(self, request: Request) -> Response:
+        goal_id = parse_goal_id(request)
+        found = await self.store.goal(goal_id)
+        if found is None:
+            raise ApiError(404, "not_found", f"no goal {goal_id}")
+        last_seen = request.headers.get("last-event-id", "")
+        cursor = Cursor(floor=int(last_seen) if last_seen.isdigit() else 0)
+        stream = progress(
+            self.store,
+            goal_id,
+            found[0]["run"],
+            cursor=cursor,
+            poll_s=self.settings.stream_poll_s,
+            retry_s=self.settings.retry_after_s,
+        )
+        return EventSourceResponse(
+            stream,
+            ping=self.settings.stream_ping_s,
+            shutdown_grace_period=self.settings.shutdown_grace_s,
+        )
+
+
+async def read_body(request: Request, limit: int) -> bytes:
+    """The request body, refused with 413 as soon as it exceeds `limit` bytes."""
+    too_large = ApiError(413, "too_large", f"the body exceeds {limit} bytes")
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > limit:
+        raise too_large
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise too_large
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def parse_submission(body: bytes) -> Submission:
+    try:
+        return Submission.model_validate_json(body)
+    except ValidationError as error:
+        broken = [item for item in error.errors() if item["type"] == "json_invalid"]
+        if broken:
+            message = f"the body is not valid JSON: {broken[0]['msg']}"
+            raise ApiError(400, "invalid_json", message) from error
+        raise invalid(error, status=422, code="invalid_body", what="body") from error
+
+
+def parse_goal_id(request: Request) -> uuid.UUID:
+    text = request.path_params["goal_id"]
+    try:
+        return uuid.UUID(text)
+    except ValueError as error:
+        raise ApiError(400, "invalid_id", f"not a goal id (a UUID): {text[:100]!r}") from error
+
+
+def trace_of(request: Request) -> Trace:
+    """The caller's trace when it sends a W3C `traceparent`, else a new one."""
+    header = request.headers.get("traceparent", "").strip().lower()
+    if _TRACEPARENT.match(header):
+        return Trace(traceparent=header).child()
+    return Trace.new()

@@ -1,0 +1,96 @@
+"""What clients send the gateway, validated, and the machine-readable errors it answers with."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from podium_common.events import GoalOptions
+from podium_common.topics import TaskType
+
+GoalStatusName = Literal["queued", "planning", "running", "completed", "failed"]
+# Who may be given a model of their own: the planner and each worker type.
+MODEL_ROLES = frozenset({"planner", *(task_type.value for task_type in TaskType)})
+
+
+class Options(GoalOptions):
+    """A goal's options as a client sends them: strictly typed ("5" is not a number and
+    true is not 1), nothing unknown."""
+
+    model_config = ConfigDict(strict=True)
+
+    @field_validator("models")
+    @classmethod
+    def _known_roles(cls, models: dict[str, str]) -> dict[str, str]:
+        unknown = sorted(set(models) - MODEL_ROLES)
+        if unknown:
+            raise ValueError(
+                f"unknown roles {unknown}; models may be set for {sorted(MODEL_ROLES)}"
+            )
+        return models
+
+    def to_event(self) -> GoalOptions:
+        return GoalOptions.model_validate(self.model_dump())
+
+
+class Submission(BaseModel):
+    """The body of `POST /goals`."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+    goal: str = Field(min_length=1, max_length=20_000)
+    options: Options = Field(default_factory=Options)
+    submitter: str | None = Field(default=None, min_length=1, max_length=200)
+
+    @field_validator("goal")
+    @classmethod
+    def _not_blank(cls, goal: str) -> str:
+        if not goal.strip():
+            raise ValueError("the goal is blank")
+        return goal
+
+
+class ListQuery(BaseModel):
+    """The query of `GET /goals`; query strings are text, so numbers are parsed from it."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    status: GoalStatusName | None = None
+    limit: int = Field(default=50, ge=1, le=500)
+    before: int | None = Field(default=None, ge=1, description="the `next` of a previous page")
+
+
+class ApiError(Exception):
+    """An answer other than success, as `{"error": {"code", "message", ...}}`."""
+
+    def __init__(
+        self, status: int, code: str, message: str, *, headers: dict[str, str] | None = None
+    ) -> None:
+        super().__init__(message)
+        self.status = status
+        self.code = code
+        self.message = message
+        self.headers = headers or {}
+        self.fields: list[dict[str, str]] = []
+
+    def body(self) -> dict[str, Any]:
+        error: dict[str, Any] = {"code": self.code, "message": self.message}
+        if self.fields:
+            error["fields"] = self.fields
+        return {"error": error}
+
+
+def invalid(error: ValidationError, *, status: int, code: str, what: str) -> ApiError:
+    """The fields a validation error names, e.g. `options.max_tasks`, each with its message."""
+    api = ApiError(status, code, f"the {what} is invalid; `fields` says where and why")
+    api.fields = [
+        {"field": field_name(item["loc"]) or what, "message": item["msg"]}
+        for item in error.errors(include_url=False)
+    ]
+    return api
+
+
+def field_name(loc: tuple[int | str, ...]) -> str:
+    # pydantic marks a bad dictionary key with a trailing "[key]"; the key is the field.
+    return ".".join(str(part) for part in loc if part != "[key]")

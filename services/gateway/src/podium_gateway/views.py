@@ -1,0 +1,108 @@
+"""Read-model rows → the JSON of the HTTP contract. Pure functions of the rows they are given."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+from typing import Any
+
+Row = Mapping[str, Any]
+PLAN_TASK_FIELDS = ("task_id", "type", "description", "requirements", "depends_on")
+
+
+def links(goal_id: object) -> dict[str, str]:
+    return {"self": f"/goals/{goal_id}", "events": f"/goals/{goal_id}/events"}
+
+
+def _time(value: datetime | None) -> str | None:
+    return value.isoformat() if value is not None else None
+
+
+def _reason(goal: Row) -> dict[str, str] | None:
+    if goal["reason_kind"] is None:
+        return None
+    return {"kind": goal["reason_kind"], "message": goal["reason_message"] or ""}
+
+
+def summary(goal: Row) -> dict[str, Any]:
+    """A goal as `GET /goals` lists it."""
+    return {
+        "goal_id": str(goal["goal_id"]),
+        "run": goal["run"],
+        "goal": goal["goal"],
+        "status": goal["status"],
+        "reason": _reason(goal),
+        "submitter": goal["submitter"],
+        "submitted_at": _time(goal["submitted_at"]),
+        "updated_at": _time(goal["updated_at"]),
+        "completed_at": _time(goal["completed_at"]),
+        "links": links(goal["goal_id"]),
+    }
+
+
+def detail(goal: Row, tasks: Sequence[Row], now: datetime) -> dict[str, Any]:
+    """A goal as `GET /goals/{id}` shows it: its plan, tasks, output and totals."""
+    return {
+        **summary(goal),
+        "options": goal["options"],
+        "deadline": _time(goal["deadline"]),
+        "plan": plan(goal["plan"]),
+        "tasks": [task(row) for row in tasks],
+        "output": goal["output"],
+        "totals": totals(goal, tasks, now),
+    }
+
+
+def plan(recorded: Mapping[str, Any] | None) -> dict[str, Any] | None:
+    if recorded is None:
+        return None
+    return {
+        "model": recorded["model"],
+        "attempts": recorded["attempts"],
+        "tasks": [
+            {field: planned.get(field) for field in PLAN_TASK_FIELDS}
+            for planned in recorded["tasks"]
+        ],
+    }
+
+
+def task(row: Row) -> dict[str, Any]:
+    return {
+        "task_id": row["task_id"],
+        "type": row["type"],
+        "description": row["description"],
+        "depends_on": row["depends_on"] or [],
+        "final": row["final"],
+        "status": row["status"],
+        "attempts": row["attempts"],
+        "output": row["output"],
+        "verdict": row["verdict"],
+        "error": row["error"],
+        "model": row["model"],
+        "tokens": {"prompt": row["prompt_tokens"], "completion": row["completion_tokens"]},
+        "latency_ms": row["latency_ms"],
+    }
+
+
+def totals(goal: Row, tasks: Sequence[Row], now: datetime) -> dict[str, int]:
+    """Counts and tokens over every attempt of every task, plus the planner's tokens.
+
+    Wall time is the outcome's when the goal has one, else the time since submission.
+    """
+    recorded = goal["outcome_totals"]
+    if recorded is not None:
+        wall_ms = int(recorded["wall_ms"])
+    elif goal["submitted_at"] is not None:
+        wall_ms = max(0, int((now - goal["submitted_at"]).total_seconds() * 1000))
+    else:
+        wall_ms = 0
+    return {
+        "tasks": len(tasks),
+        "succeeded": sum(1 for row in tasks if row["status"] == "succeeded"),
+        "failed": sum(1 for row in tasks if row["status"] == "failed"),
+        "prompt_tokens": (goal["planning_prompt_tokens"] or 0)
+        + sum(row["prompt_tokens"] for row in tasks),
+        "completion_tokens": (goal["planning_completion_tokens"] or 0)
+        + sum(row["completion_tokens"] for row in tasks),
+        "wall_ms": wall_ms,
+    }
