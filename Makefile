@@ -2,7 +2,8 @@
 .PHONY: help sync up down status run test test-unit lint fmt
 .DEFAULT_GOAL := help
 
-UV ?= uv
+# uv from PATH, else the one `make sync` installs with pip.
+UV ?= $(shell command -v uv >/dev/null 2>&1 && echo uv || echo "python3 -m uv")
 PODIUM = $(UV) run podium
 # Extra arguments for pytest, e.g. `make test PYTEST_ARGS="-k stack -x"`.
 PYTEST_ARGS ?=
@@ -20,6 +21,9 @@ help:
 	@echo 'make lint / fmt       ruff and mypy --strict / reformat'
 
 sync:
+	@$(UV) --version >/dev/null 2>&1 || { echo "installing uv with pip"; \
+		python3 -m pip install --quiet --user uv 2>/dev/null || \
+		python3 -m pip install --quiet --user --break-system-packages uv; }
 	$(UV) sync --frozen
 
 up: sync

@@ -7,6 +7,7 @@ import os
 import shlex
 import sys
 
+from podium_cli.errors import StackError
 from podium_cli.settings import CliSettings
 from podium_cli.stack.control import Stack
 from podium_cli.stack.kafka import fetch_jars
@@ -38,7 +39,11 @@ def stack() -> Stack:
 
 
 def cmd_up(args: argparse.Namespace) -> int:
-    took = stack().up(infra_only=args.infra)
+    try:
+        took = stack().up(infra_only=args.infra)
+    except StackError as error:
+        hint = "`podium status` shows what runs; `podium down` stops it"
+        raise StackError(f"{error.message}\n{hint}", **error.context) from error
     print(f"ready in {took:.1f}s" + (" (infrastructure only)" if args.infra else ""))
     return 0
 
