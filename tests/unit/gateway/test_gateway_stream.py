@@ -6,6 +6,8 @@ import asyncio
 import json
 import uuid
 
+import anyio
+
 from podium_gateway.stream import Cursor, progress
 from tests.unit.gateway.fakes import FakePublisher, FakeStore, client, event_row, goal_row
 
@@ -54,7 +56,9 @@ async def test_progress_ends_after_the_outcome() -> None:
     store = FakeStore()
     goal_id = uuid.uuid4()
     store.event_rows[goal_id] = story_rows(goal_id)[:3]
-    stream = progress(store, goal_id, 1, cursor=Cursor(), poll_s=0.01, retry_s=0.01)
+    stream = progress(
+        store, goal_id, 1, cursor=Cursor(), poll_s=0.01, retry_s=0.01, stop=anyio.Event()
+    )
     seen = [event.event async for event in _take(stream, 3)]
     assert seen == ["GoalSubmitted", "PlanningStarted", "PlanCreated"]
     store.event_rows[goal_id] = story_rows(goal_id)
@@ -67,7 +71,9 @@ async def test_progress_waits_out_postgres_down() -> None:
     goal_id = uuid.uuid4()
     store.event_rows[goal_id] = story_rows(goal_id)
     store.down = True
-    stream = progress(store, goal_id, 1, cursor=Cursor(), poll_s=0.01, retry_s=0.01)
+    stream = progress(
+        store, goal_id, 1, cursor=Cursor(), poll_s=0.01, retry_s=0.01, stop=anyio.Event()
+    )
     first = asyncio.ensure_future(anext(stream))
     await asyncio.sleep(0.05)
     assert not first.done()
@@ -104,3 +110,20 @@ async def test_the_sse_endpoint_streams_every_event_then_ends() -> None:
     ]
     assert [m["id"] for m in parsed] == ["3", "5", "6", "7"]
     assert json.loads(parsed[2]["data"])["output"] == "done"
+
+
+async def test_progress_ends_when_the_server_stops() -> None:
+    store = FakeStore()
+    goal_id = uuid.uuid4()
+    store.event_rows[goal_id] = story_rows(goal_id)[:2]
+    stop = anyio.Event()
+    stream = progress(store, goal_id, 1, cursor=Cursor(), poll_s=30, retry_s=30, stop=stop)
+    collected = asyncio.ensure_future(_collect(stream))
+    await asyncio.sleep(0.05)
+    assert not collected.done()  # waiting for more, polling every 30 s
+    stop.set()
+    assert await asyncio.wait_for(collected, 1) == ["GoalSubmitted", "PlanningStarted"]
+
+
+async def _collect(stream):
+    return [event.event async for event in stream]

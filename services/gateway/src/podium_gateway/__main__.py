@@ -3,6 +3,8 @@ lifespan; uvicorn drains open requests on SIGTERM."""
 
 from __future__ import annotations
 
+import functools
+
 import uvicorn
 from starlette.applications import Starlette
 
@@ -24,7 +26,9 @@ def main() -> None:
     settings = GatewaySettings()
     setup_logging(settings.log_level)
     uvicorn.run(
-        build(settings),
+        # A factory: uvicorn calls it inside its event loop, where Kafka clients must be made.
+        functools.partial(build, settings),
+        factory=True,
         host=settings.host,
         port=settings.port,
         log_level=settings.log_level.lower(),

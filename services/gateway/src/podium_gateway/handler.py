@@ -9,6 +9,7 @@ import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, Protocol
 
+import anyio
 from pydantic import ValidationError
 from sse_starlette import EventSourceResponse
 from starlette.requests import Request
@@ -117,6 +118,7 @@ class Goals:
             raise ApiError(404, "not_found", f"no goal {goal_id}")
         last_seen = request.headers.get("last-event-id", "")
         cursor = Cursor(floor=int(last_seen) if last_seen.isdigit() else 0)
+        stop = anyio.Event()
         stream = progress(
             self.store,
             goal_id,
@@ -124,10 +126,12 @@ class Goals:
             cursor=cursor,
             poll_s=self.settings.stream_poll_s,
             retry_s=self.settings.retry_after_s,
+            stop=stop,
         )
         return EventSourceResponse(
             stream,
             ping=self.settings.stream_ping_s,
+            shutdown_event=stop,
             shutdown_grace_period=self.settings.shutdown_grace_s,
         )
 

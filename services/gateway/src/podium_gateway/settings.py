@@ -22,5 +22,5 @@ class GatewaySettings(BaseServiceSettings):
     stream_ping_s: float = Field(default=15.0, gt=0)
     # What a client is told to wait before it retries a 503.
     retry_after_s: int = Field(default=2, ge=1)
-    # Open progress streams get this long to finish when the gateway stops.
-    shutdown_grace_s: float = Field(default=5.0, ge=0)
+    # Open progress streams get this long to end cleanly when the gateway stops.
+    shutdown_grace_s: float = Field(default=1.0, ge=0)

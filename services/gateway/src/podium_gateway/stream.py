@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 import logging
 import uuid
@@ -10,6 +9,7 @@ from collections.abc import AsyncGenerator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+import anyio
 from sse_starlette import ServerSentEvent
 
 from podium_common.errors import Unavailable
@@ -61,14 +61,16 @@ async def progress(
     cursor: Cursor,
     poll_s: float,
     retry_s: float,
+    stop: anyio.Event,
 ) -> AsyncGenerator[ServerSentEvent, None]:
-    """Every event of the run as it is recorded, ending after the run's outcome."""
-    while True:
+    """Every event of the run as it is recorded, ending after the run's outcome, or when
+    `stop` is set (the server is shutting down: the client reconnects from its last id)."""
+    while not stop.is_set():
         try:
             rows = await source.events(goal_id, run, cursor.floor, SETTLE_S)
         except Unavailable as error:
             log.warning("progress of %s paused: %s", goal_id, error)
-            await asyncio.sleep(retry_s)
+            await _wait(stop, retry_s)
             continue
         fresh = cursor.fresh(rows)
         for row in fresh:
@@ -79,4 +81,9 @@ async def progress(
         # numbered after it still reaches the client.
         if any(row["type"] in TERMINAL for row in fresh):
             return
-        await asyncio.sleep(poll_s)
+        await _wait(stop, poll_s)
+
+
+async def _wait(stop: anyio.Event, seconds: float) -> None:
+    with anyio.move_on_after(seconds):
+        await stop.wait()
