@@ -78,10 +78,10 @@ def test_retries_failures_and_the_final_synthesis():
     final = view("completed", [task("final", "succeeded", type="synthesizer", final=True)])
     assert changes(None, retried)[1] == "task t2 (specialist) started, attempt 2"
     assert changes(retried, failed) == [
-        "status: failed",
         "task t2 (specialist) failed, attempt 2: llm: no",
+        "status: failed",
     ]
-    assert changes(None, final)[1] == "final synthesis (synthesizer) done"
+    assert changes(None, final) == ["final synthesis (synthesizer) done", "status: completed"]
 
 
 def test_failure_and_summary():

@@ -8,10 +8,8 @@ from typing import Any
 
 import httpx
 
-from podium_cli.progress import Goal, changes
+from podium_cli.progress import FINISHED, Goal, changes
 from podium_common.errors import PodiumError, Unavailable
-
-DONE = {"completed", "failed"}
 
 
 class GatewayError(PodiumError):
@@ -82,7 +80,7 @@ def follow(
             for line in changes(seen, now):
                 on_progress(line)
             seen = now
-            if now.get("status") in DONE:
+            if now.get("status") in FINISHED:
                 return now
         if clock() > deadline:
             status = seen.get("status") if seen else "not yet recorded"

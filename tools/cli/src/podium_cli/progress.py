@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 Goal = dict[str, Any]
+FINISHED = frozenset({"completed", "failed"})
 
 
 def local_id(task_id: str) -> str:
@@ -16,8 +17,6 @@ def local_id(task_id: str) -> str:
 def changes(before: Goal | None, now: Goal) -> list[str]:
     """Progress lines for everything new in `now` since `before` (None: nothing seen yet)."""
     lines = []
-    if before is None or before.get("status") != now.get("status"):
-        lines.append(f"status: {now.get('status')}")
     if now.get("plan") and not (before and before.get("plan")):
         lines.append(describe_plan(now["plan"]))
     seen = {task["task_id"]: task for task in (before or {}).get("tasks") or []}
@@ -25,6 +24,10 @@ def changes(before: Goal | None, now: Goal) -> list[str]:
         line = task_change(seen.get(task["task_id"]), task)
         if line:
             lines.append(line)
+    if before is None or before.get("status") != now.get("status"):
+        # A new status opens what follows, but closes the story once the goal is done.
+        status = f"status: {now.get('status')}"
+        lines.insert(len(lines) if now.get("status") in FINISHED else 0, status)
     return lines
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import sys
 from typing import Any
@@ -56,7 +57,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     stack = Stack(settings, Layout.of(settings))
     if args.url is None and not gateway.ready():
         say("the stack is not up: starting it")
-        stack.up(infra_only=False)
+        with contextlib.redirect_stdout(sys.stderr):  # stdout carries only the answer
+            stack.up(infra_only=False)
     if stack.uses_scripted_llm():
         say(SCRIPTED_BANNER.format(url=settings.llm_base_url))
     accepted = gateway.submit(args.goal, options(args))
