@@ -130,6 +130,8 @@ def test_an_ended_goal_ignores_further_events() -> None:
 
     assert run(state, [late, goal.plan()]) == []
     assert on_tick(state, DEADLINE + timedelta(hours=1)) == []
+    # What an ended goal keeps in the table: only that it ended.
+    assert (state.plan, state.tasks, state.seen, state.buffered) == (None, {}, set(), [])
 
 
 def test_a_failed_task_is_retried_then_fails_the_goal() -> None:

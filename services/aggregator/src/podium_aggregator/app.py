@@ -23,6 +23,7 @@ from typing import Any
 
 import faust
 from faust.types import TP, EventT
+from mode import CrashingSupervisor
 from pydantic import BaseModel
 
 from podium_aggregator.handler import handle, on_tick
@@ -123,7 +124,7 @@ class Aggregator:
             partitions=settings.kafka.partitions,
         )
         self.source = self.app.topic(
-            self.topics.plans, self.topics.results, key_type=bytes, value_type=bytes
+            self.topics.plans, self.topics.results, key_serializer="raw", value_serializer="raw"
         )
         self._sinks: dict[str, faust.TopicT] = {}
         # The agent and the timer take turns with a goal's state.
@@ -132,7 +133,11 @@ class Aggregator:
         # rebalance (the table then holds what the new assignment recovered).
         self._deadlines: dict[str, tuple[datetime, int]] = {}
         self._recovered = False
-        self.app.agent(self.source, name="aggregate")(self._consume)
+        # A bug in the handler stops the process (the record is redelivered on restart)
+        # rather than leave a restarted agent behind a record it cannot get past.
+        self.app.agent(self.source, name="aggregate", supervisor_strategy=CrashingSupervisor)(
+            self._consume
+        )
         self.app.timer(settings.tick_interval_s, name="deadlines")(self._tick)
         self.table.on_recover(self._on_recovered)
 
@@ -147,7 +152,7 @@ class Aggregator:
     async def on_record(self, record: EventT[bytes]) -> None:
         message = record.message
         try:
-            event = codec().decode(record.value)
+            event = codec().decode(record.value or b"")  # a tombstone is no event
             if not isinstance(event, PlanningStarted | PlanCreated | PlanRejected | TaskResult):
                 raise UnexpectedEvent(
                     f"{type(event).__name__} does not belong on {message.topic}",
@@ -233,5 +238,5 @@ class Aggregator:
 
     def _sink(self, topic: str) -> faust.TopicT:
         if topic not in self._sinks:
-            self._sinks[topic] = self.app.topic(topic, key_type=bytes, value_type=bytes)
+            self._sinks[topic] = self.app.topic(topic, key_serializer="raw", value_serializer="raw")
         return self._sinks[topic]

@@ -15,9 +15,10 @@ class AggregatorSettings(BaseServiceSettings):
     max_task_attempts: int = Field(default=2, ge=1, le=10)
     # Times a failing validation sends the checked tasks back before its verdict is accepted.
     max_validation_rounds: int = Field(default=2, ge=0, le=10)
-    # Records fetched but not yet handled, per partition (faust's stream buffer).
+    # Records fetched ahead of the agent, which handles one at a time (faust's stream buffer).
     max_in_flight: int = Field(default=64, ge=1)
-    # Where the goal table lives between changelog recoveries: `memory://` or `rocksdb://`.
+    # Where the goal table lives: `memory://` (rebuilt from the changelog at each start) or
+    # `rocksdb://` (kept on disk under `data_dir`; needs the `rocksdict` package installed).
     store: str = "memory://"
     # Where faust keeps its local data (RocksDB files); relative to the working directory.
     data_dir: str = ".dev/aggregator"
