@@ -14,7 +14,7 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -64,10 +64,10 @@ class Stack:
 
 
 def _spawn(name: str, args: list[str], env: dict[str, str], logs: Path) -> subprocess.Popen[bytes]:
-    log = (logs / f"{name}.log").open("wb")
-    return subprocess.Popen(
-        args, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
-    )
+    with (logs / f"{name}.log").open("wb") as log:  # the child keeps its own descriptor
+        return subprocess.Popen(
+            args, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+        )
 
 
 def _stop(processes: dict[str, subprocess.Popen[bytes]]) -> None:
@@ -149,5 +149,6 @@ async def module_pg_dsn() -> AsyncIterator[str]:
 
 
 @pytest.fixture
-def gateway(stack: Stack) -> Iterator[httpx.AsyncClient]:
-    return httpx.AsyncClient(base_url=stack.gateway, timeout=10)
+async def gateway(stack: Stack) -> AsyncIterator[httpx.AsyncClient]:
+    async with httpx.AsyncClient(base_url=stack.gateway, timeout=10) as client:
+        yield client
