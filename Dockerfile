@@ -20,8 +20,6 @@ ENV UV_COMPILE_BYTECODE=1 \
     UV_PYTHON_DOWNLOADS=never \
     UV_PROJECT_ENVIRONMENT=/app/.venv
 ARG SERVICE
-# The console script the image runs; the CLI's is `podium`.
-ARG COMMAND=podium-${SERVICE}
 WORKDIR /src
 
 # Third-party dependencies first: this layer is rebuilt only when uv.lock changes.
@@ -32,14 +30,17 @@ RUN --mount=type=cache,target=/root/.cache/uv \
     && uv sync --frozen --no-dev --no-install-workspace --package "podium-${SERVICE}"
 
 # Then the workspace packages, installed as wheels (not editable): the image needs no source.
+# The image runs the package's console script, `podium-<SERVICE>` (the CLI's is `podium`),
+# linked as `podium-service`.
 COPY pyproject.toml uv.lock ./
 COPY libs libs
 COPY services services
 COPY tools tools
 RUN --mount=type=cache,target=/root/.cache/uv \
     uv sync --frozen --no-dev --no-editable --package "podium-${SERVICE}" \
-    && test -x "/app/.venv/bin/${COMMAND}" \
-    && ln -s "/app/.venv/bin/${COMMAND}" /app/.venv/bin/podium-service
+    && script="podium-${SERVICE}" && if [ "${SERVICE}" = cli ]; then script=podium; fi \
+    && test -x "/app/.venv/bin/${script}" \
+    && ln -s "/app/.venv/bin/${script}" /app/.venv/bin/podium-service
 
 # ---- runtime: the virtualenv, the Avro schemas and a non-root user; no build tools
 FROM ${PYTHON_IMAGE} AS runtime
