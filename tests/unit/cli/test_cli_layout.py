@@ -11,6 +11,7 @@ import pytest
 
 from podium_cli.errors import StackError
 from podium_cli.settings import CliSettings, DevSettings
+from podium_cli.stack.control import Stack
 from podium_cli.stack.layout import Layout, find_checkout
 from podium_cli.stack.postgres import check_reachable, podium_conf
 from podium_common.errors import ConfigError
@@ -56,3 +57,24 @@ def test_a_closed_parent_is_named():
             check_reachable(closed / "pg" / "data", stranger())
         os.chmod(closed, 0o711)  # noqa: S103 - the point of the test
         check_reachable(closed / "pg" / "data", stranger())
+
+
+def test_the_stack_remembers_its_llm_and_refuses_a_silent_switch(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    layout = Layout(checkout=HERE, state=tmp_path, cache=tmp_path / "cache")
+    layout.make_dirs()
+    scripted = Stack(CliSettings(), layout)
+    assert scripted.recorded_llm() is None
+    assert not scripted.uses_scripted_llm()
+    scripted._record(scripted=True)
+    assert scripted.uses_scripted_llm()
+
+    monkeypatch.setenv("PODIUM_LLM__BASE_URL", "https://llm.example/v1")
+    real = Stack(CliSettings(), layout)
+    real._refuse_llm_switch()  # nothing runs: switching is fine
+    planner = layout.pidfile("planner")
+    planner.write_text(f"{os.getpid()}\n")
+    monkeypatch.setattr("podium_cli.stack.processes.is_ours", lambda pid, marker: True)
+    with pytest.raises(StackError, match=r"use the LLM at http://127\.0\.0\.1:8099/v1"):
+        real._refuse_llm_switch()

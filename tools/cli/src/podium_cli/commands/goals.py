@@ -60,7 +60,13 @@ def cmd_run(args: argparse.Namespace) -> int:
         with contextlib.redirect_stdout(sys.stderr):  # stdout carries only the answer
             stack.up(infra_only=False)
     if stack.uses_scripted_llm():
-        say(SCRIPTED_BANNER.format(url=settings.llm_base_url))
+        recorded = stack.recorded_llm() or {}
+        say(SCRIPTED_BANNER.format(url=recorded.get("llm_base_url")))
+        if settings.external_llm:
+            say(
+                "PODIUM_LLM__BASE_URL is set, but the running services were started without "
+                "it: `podium down`, then run again"
+            )
     accepted = gateway.submit(args.goal, options(args))
     goal_id = accepted["goal_id"]
     say(f"goal {goal_id} submitted")

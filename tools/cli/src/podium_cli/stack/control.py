@@ -10,6 +10,7 @@ import asyncio
 import json
 import time
 
+from podium_cli.errors import StackError
 from podium_cli.settings import CliSettings
 from podium_cli.stack import processes
 from podium_cli.stack.kafka import Kafka
@@ -77,6 +78,7 @@ class Stack:
         print(f"postgres     {state} at {address} ({waited:.1f}s)  log {self.postgres.log}")
 
     def _llm_up(self) -> None:
+        self._refuse_llm_switch()
         if self.settings.external_llm:
             print(f"llm          {self.settings.llm.base_url}")
             self._record(scripted=False)
@@ -86,6 +88,18 @@ class Stack:
         self.runner.wait_ready(llm, spawned)
         self._record(scripted=True)
         print(SCRIPTED_BANNER.format(url=self.settings.llm_base_url))
+
+    def _refuse_llm_switch(self) -> None:
+        """Services keep the LLM they started with: a different one needs `podium down`."""
+        recorded = self.recorded_llm()
+        wanted = self.settings.llm_base_url
+        if recorded is None or recorded.get("llm_base_url") == wanted:
+            return
+        if any(self.runner.pid(process) for process in processes_of(self.settings)):
+            raise StackError(
+                f"the running services use the LLM at {recorded.get('llm_base_url')}, "
+                f"not {wanted}; run `podium down` first to switch"
+            )
 
     def _services_up(self) -> None:
         listed = processes_of(self.settings)
@@ -100,13 +114,18 @@ class Stack:
         record = {"llm_scripted": scripted, "llm_base_url": self.settings.llm_base_url}
         (self.layout.run / "stack.json").write_text(json.dumps(record) + "\n")
 
+    def recorded_llm(self) -> dict[str, object] | None:
+        """The LLM the running services were started with, as `up` recorded it."""
+        try:
+            record: dict[str, object] = json.loads((self.layout.run / "stack.json").read_text())
+        except FileNotFoundError:
+            return None
+        return record
+
     def uses_scripted_llm(self) -> bool:
         """Whether the running services were started against the scripted LLM."""
-        try:
-            record = json.loads((self.layout.run / "stack.json").read_text())
-        except FileNotFoundError:
-            return False
-        return bool(record.get("llm_scripted"))
+        record = self.recorded_llm()
+        return bool(record and record.get("llm_scripted"))
 
     def down(self) -> list[str]:
         """Stops every process of the stack that runs; returns their names."""
