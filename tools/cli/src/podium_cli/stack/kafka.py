@@ -148,6 +148,7 @@ class Kafka:
     def start(self) -> subprocess.Popen[bytes] | None:
         """Starts the broker unless it runs; returns the new process, or None if it ran."""
         if self.pid() is not None:
+            self._refuse_moved_ports()
             return None
         processes.refuse_foreign_port(self.dev.kafka_port, "Kafka broker", "PODIUM_DEV__KAFKA_PORT")
         processes.refuse_foreign_port(
@@ -167,6 +168,15 @@ class Kafka:
         return processes.spawn(
             [*argv, *classpath, MAIN_CLASS, str(self.config)], log=self.log, pidfile=self.pidfile
         )
+
+    def _refuse_moved_ports(self) -> None:
+        config = server_properties(self.dev, self.data, self.partitions).splitlines()
+        wanted = next(line for line in config if line.startswith("listeners="))
+        if wanted not in self.config.read_text().splitlines():
+            raise StackError(
+                f"kafka runs with other ports than PODIUM_DEV__KAFKA_PORT/CONTROLLER_PORT say "
+                f"now ({wanted}); run `podium down` first to move it"
+            )
 
     def _format(self, java: str, classpath: list[str]) -> None:
         done = subprocess.run(  # noqa: S603 - fixed argv

@@ -70,6 +70,11 @@ class Postgres:
     def start(self) -> bool:
         """Starts the server unless it runs (waiting until it accepts); True if it started."""
         if self.pid() is not None:
+            if (self.data / "podium.conf").read_text() != podium_conf(self.dev):
+                raise StackError(
+                    f"PostgreSQL runs with another port than PODIUM_DEV__PG_PORT={self.dev.pg_port}"
+                    "; run `podium down` first to move it"
+                )
             return False
         processes.refuse_foreign_port(self.dev.pg_port, "PostgreSQL", "PODIUM_DEV__PG_PORT")
         self._prepare()
