@@ -50,11 +50,6 @@ helm.sh/chart: {{ printf "%s-%s" .root.Chart.Name .root.Chart.Version | replace 
 {{- end -}}
 {{- end -}}
 
-{{/* The Secret holding a value given inline; an existingSecret wins. */}}
-{{- define "podium.secretName" -}}
-{{- .existing | default (printf "%s-%s" (include "podium.fullname" .root) .suffix) -}}
-{{- end -}}
-
 {{/*
 The data of the chart's Secrets, for the keys in `.keys` (llm, postgres, kafka): only
 values given inline; an `existingSecret` is referenced where it is used instead.
