@@ -14,7 +14,11 @@ set -euo pipefail
 : "${KUBERNETES_VALIDATE_VERSION:?}" "${KEDA_VERSION:?}" "${PYYAML_VERSION:?}"
 : "${K8S_VERSIONS:?}"
 
+# uv as the Makefile finds it (`uv`, or `python3 -m uv`).
+uv() { command ${UV:-uv} "$@"; }
+
 go_install() {  # go_install <package@version> <directory>
+    command -v go > /dev/null || { echo "install.sh: needs Go (1.26 or later) on PATH" >&2; exit 1; }
     GOBIN="$2" go install "$1"
 }
 
