@@ -42,7 +42,7 @@ run: sync
 # The tests use the Kafka and PostgreSQL that PODIUM_TEST_BOOTSTRAP and PODIUM_TEST_PG_DSN
 # name; when either is unset, the local stack's (`podium up --infra` starts it if needed,
 # and it keeps running afterwards: `make down` stops it). No test collected is a failure.
-test: sync
+test: sync deploy-tools
 	@if [ -z "$$PODIUM_TEST_BOOTSTRAP" ] || [ -z "$$PODIUM_TEST_PG_DSN" ]; then \
 		$(PODIUM) up --infra || exit 1; fi
 	@exports="$$($(PODIUM) test-env)" || exit 1; eval "$$exports"; \

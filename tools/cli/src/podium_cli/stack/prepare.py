@@ -3,10 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-import importlib
 import time
-from collections.abc import Awaitable, Callable
-from typing import cast
 
 from aiokafka.errors import KafkaError
 
@@ -15,8 +12,7 @@ from podium_cli.settings import CliSettings
 from podium_cli.stack.postgres import ensure_database
 from podium_common.admin import ensure_topics
 from podium_common.settings import KafkaSettings
-
-MIGRATIONS = "podium_recorder.migrations"
+from podium_recorder.migrations import apply
 
 
 async def prepare(settings: CliSettings, admin_dsn: str | None, timeout_s: float) -> None:
@@ -47,14 +43,5 @@ async def topics_when_ready(kafka: KafkaSettings, timeout_s: float) -> list[str]
 
 
 async def apply_migrations(dsn: str) -> None:
-    """Applies `podium_recorder.migrations`; says so and goes on when it does not exist."""
-    try:
-        module = importlib.import_module(MIGRATIONS)
-    except ModuleNotFoundError as error:
-        if error.name not in {"podium_recorder", MIGRATIONS}:
-            raise
-        print(f"migrations   none ({MIGRATIONS} is not installed)")
-        return
-    apply = cast(Callable[[str], Awaitable[None]], module.apply)
     await apply(dsn)
     print("migrations   applied")
