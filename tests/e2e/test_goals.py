@@ -116,3 +116,32 @@ async def test_unknown_goal_is_404_and_bad_body_is_a_clear_4xx(gateway: httpx.As
     bad = await gateway.post("/goals", json={"goal": 42})
     assert bad.status_code == 422
     assert any(f["field"] == "goal" for f in bad.json()["error"]["fields"])
+
+
+async def test_a_cancelled_goal_fails_as_cancelled_and_dispatches_nothing_more(
+    gateway: httpx.AsyncClient,
+) -> None:
+    # A long chain: the cancellation arrives long before the last task could be released.
+    goal_id = await submit(gateway, "Write a long saga, one chapter at a time [chain=6]")
+    cancelled = await gateway.delete(f"/goals/{goal_id}", params={"reason": "changed my mind"})
+    assert cancelled.status_code == 202, cancelled.text
+
+    deadline = time.monotonic() + 60
+    body = await wait_for_end(gateway, goal_id, 60)
+    while body["completed_at"] is None and time.monotonic() < deadline:  # the outcome's row
+        await asyncio.sleep(0.25)
+        body = (await gateway.get(f"/goals/{goal_id}")).json()
+    assert body["status"] == "failed", body
+    assert body["reason"] == {
+        "kind": "cancelled",
+        "message": "cancelled by anonymous: changed my mind",
+    }
+    dispatched = {task["task_id"] for task in body["tasks"] if task["attempts"] > 0}
+    assert not any(task["final"] and task["attempts"] for task in body["tasks"])
+
+    await asyncio.sleep(2)  # late results are ignored: nothing more is dispatched
+    later = (await gateway.get(f"/goals/{goal_id}")).json()
+    assert {task["task_id"] for task in later["tasks"] if task["attempts"] > 0} == dispatched
+    assert later["status"] == "failed"
+    again = await gateway.delete(f"/goals/{goal_id}")
+    assert again.status_code == 409

@@ -8,6 +8,7 @@ import pytest
 
 from podium_common.events import (
     Event,
+    GoalCancelled,
     GoalFailed,
     GoalTotals,
     PlanCreated,
@@ -168,3 +169,25 @@ def test_migrations_are_numbered_in_order() -> None:
     assert found, "no migration shipped"
     assert [m.version for m in found] == list(range(1, len(found) + 1))
     assert all("CREATE" in m.sql for m in found[:1])
+
+
+def test_a_cancellation_fails_the_goal_below_its_outcome() -> None:
+    goal_id = uuid.uuid4()
+    cancelled = GoalCancelled(
+        event_id=derived_id("cancel", goal_id, 1),
+        goal_id=goal_id,
+        occurred_at=utcnow(),
+        trace=Trace.new(),
+        requested_by="ops",
+        reason="wrong goal",
+    )
+
+    change = goal_change(cancelled)
+
+    assert (change.status, change.status_rank) == (GoalStatus.FAILED, Rank.CANCEL_REQUESTED)
+    assert (change.reason_kind, change.reason_message) == (
+        "cancelled",
+        "cancelled by ops: wrong goal",
+    )
+    assert Rank.RUNNING < change.status_rank < Rank.OUTCOME
+    assert project(cancelled).event.topic == "plans"

@@ -143,6 +143,18 @@ class GoalSubmitted(Event):
     options: GoalOptions
 
 
+class GoalCancelled(Event):
+    """A request to stop a run; on `plans`, in order with its plan and its results' joins."""
+
+    requested_by: str = "anonymous"
+    reason: str = ""
+
+    def describe(self) -> str:
+        """One line for a person, e.g. `cancelled by ops: not needed any more`."""
+        said = f"cancelled by {self.requested_by}"
+        return f"{said}: {self.reason}" if self.reason else said
+
+
 class PlanningStarted(Event):
     attempt: int
     model: str
@@ -211,6 +223,7 @@ class GoalFailed(Event):
 
 EVENT_TYPES: tuple[type[Event], ...] = (
     GoalSubmitted,
+    GoalCancelled,
     PlanningStarted,
     PlanCreated,
     PlanRejected,
@@ -226,7 +239,7 @@ def topic_for(event: Event, topics: Topics) -> str:
     match event:
         case GoalSubmitted():
             return topics.goals
-        case PlanningStarted() | PlanCreated() | PlanRejected():
+        case PlanningStarted() | PlanCreated() | PlanRejected() | GoalCancelled():
             return topics.plans
         case TaskAssigned():
             return topics.tasks(event.type)

@@ -33,6 +33,7 @@ from podium_common.avro import codec
 from podium_common.errors import PoisonRecord, UnexpectedEvent
 from podium_common.events import (
     Event,
+    GoalCancelled,
     PlanCreated,
     PlanningStarted,
     PlanRejected,
@@ -153,7 +154,9 @@ class Aggregator:
         message = record.message
         try:
             event = codec().decode(record.value or b"")  # a tombstone is no event
-            if not isinstance(event, PlanningStarted | PlanCreated | PlanRejected | TaskResult):
+            if not isinstance(
+                event, PlanningStarted | PlanCreated | PlanRejected | TaskResult | GoalCancelled
+            ):
                 raise UnexpectedEvent(
                     f"{type(event).__name__} does not belong on {message.topic}",
                     goal_id=event.goal_id,

@@ -13,7 +13,9 @@ and each `(task_id, attempt)` counts once, however often it is delivered.
   checks again, at most `max_validation_rounds` times; after that the verdict is accepted.
 - When every planned task has succeeded, the final synthesis is asked for, with every
   planned task's output; its answer completes the goal.
-- A rejected plan or a passed deadline fails the goal. An ended goal ignores everything.
+- A rejected plan, a passed deadline or a cancellation fails the goal. An ended goal
+  ignores everything: a cancelled goal has no task released and its late results and
+  its plan, if that comes after the cancellation, change nothing.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from podium_aggregator import outcomes
 from podium_aggregator.state import GoalState, Limits, Phase, TaskState
 from podium_common.events import (
     Event,
+    GoalCancelled,
     PlanCreated,
     PlanRejected,
     TaskResult,
@@ -44,6 +47,8 @@ def handle(state: GoalState, event: Event, now: datetime, limits: Limits) -> lis
             return on_plan_rejected(state, event, now)
         case TaskResult():
             return on_result(state, event, now, limits)
+        case GoalCancelled():
+            return on_cancelled(state, event, now)
     return []  # e.g. PlanningStarted: progress for the read model only
 
 
@@ -96,6 +101,15 @@ def on_result(state: GoalState, result: TaskResult, now: datetime, limits: Limit
     if state.plan is None:
         return []  # applied when the plan arrives
     return _settle(state, result.trace.child(), now, limits)
+
+
+def on_cancelled(state: GoalState, cancelled: GoalCancelled, now: datetime) -> list[Event]:
+    """Fails the run at once, with or without its plan; an ended run stays as it ended."""
+    if state.ended:
+        return []
+    if state.submitted_at is None:
+        state.submitted_at = cancelled.occurred_at
+    return [outcomes.failed(state, "cancelled", cancelled.describe(), cancelled.trace.child(), now)]
 
 
 def on_tick(state: GoalState, now: datetime) -> list[Event]:

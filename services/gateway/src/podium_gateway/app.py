@@ -78,6 +78,7 @@ def create_app(settings: GatewaySettings, publisher: EventPublisher, store: Goal
             Route("/goals", goals.submit, methods=["POST"]),
             Route("/goals", goals.index, methods=["GET"]),
             Route("/goals/{goal_id}", goals.show, methods=["GET"]),
+            Route("/goals/{goal_id}", goals.cancel, methods=["DELETE"]),
             Route("/goals/{goal_id}/events", goals.events, methods=["GET"]),
             Route("/healthz", health.healthz),
             Route("/readyz", health.readyz),

@@ -1,4 +1,5 @@
-"""HTTP → goals: accepts goals as GoalSubmitted events; reads them back from PostgreSQL."""
+"""HTTP → goals, plans: accepts goals (GoalSubmitted) and cancellations (GoalCancelled);
+reads goals back from PostgreSQL."""
 
 from __future__ import annotations
 
@@ -16,16 +17,17 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from podium_common.errors import Unavailable
-from podium_common.events import Event, GoalSubmitted, Trace, derived_id, utcnow
+from podium_common.events import Event, GoalCancelled, GoalSubmitted, Trace, derived_id, utcnow
 from podium_gateway import views
 from podium_gateway.metrics import GOALS_SUBMITTED
-from podium_gateway.models import ApiError, ListQuery, Submission, invalid
+from podium_gateway.models import ApiError, CancelQuery, ListQuery, Submission, invalid
 from podium_gateway.settings import GatewaySettings
 from podium_gateway.stream import Cursor, EventSource, progress
 
 log = logging.getLogger(__name__)
 
 Row = Mapping[str, Any]
+ENDED = frozenset({"completed", "failed"})
 _TRACEPARENT = re.compile(r"^00-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}$")
 
 
@@ -95,6 +97,33 @@ class Goals:
             raise ApiError(404, "not_found", f"no goal {goal_id}")
         goal, tasks = found
         return JSONResponse(views.detail(goal, tasks, utcnow()))
+
+    async def cancel(self, request: Request) -> Response:
+        """Asks the aggregator to fail the goal's latest run with kind `cancelled`."""
+        goal_id = parse_goal_id(request)
+        try:
+            query = CancelQuery.model_validate(dict(request.query_params))
+        except ValidationError as error:
+            raise invalid(error, status=400, code="invalid_query", what="query") from error
+        found = await self.store.goal(goal_id)
+        if found is None:
+            raise ApiError(404, "not_found", f"no goal {goal_id}")
+        goal = found[0]
+        if goal["status"] in ENDED:
+            raise ApiError(409, "ended", f"goal {goal_id} has already {goal['status']}")
+        run = int(goal["run"])
+        event = GoalCancelled(
+            event_id=derived_id("cancel", goal_id, run),
+            goal_id=goal_id,
+            run=run,
+            occurred_at=utcnow(),
+            trace=trace_of(request),
+            requested_by=query.requested_by,
+            reason=query.reason,
+        )
+        await self.publisher.publish([event])
+        body = {"goal_id": str(goal_id), "run": run, "status": "cancelling"}
+        return JSONResponse(body, status_code=202, headers={"Location": f"/goals/{goal_id}"})
 
     async def index(self, request: Request) -> Response:
         try:

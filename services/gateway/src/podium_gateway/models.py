@@ -61,6 +61,15 @@ class ListQuery(BaseModel):
     before: int | None = Field(default=None, ge=1, description="the `next` of a previous page")
 
 
+class CancelQuery(BaseModel):
+    """The query of `DELETE /goals/{id}`: who asks, and why (both optional)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    requested_by: str = Field(default="anonymous", min_length=1, max_length=200)
+    reason: str = Field(default="", max_length=2000)
+
+
 class ApiError(Exception):
     """An answer other than success, as `{"error": {"code", "message", ...}}`."""
 

@@ -13,6 +13,7 @@ from typing import Any, Protocol
 from podium_common.avro import as_json
 from podium_common.events import (
     Event,
+    GoalCancelled,
     GoalCompleted,
     GoalFailed,
     GoalSubmitted,
@@ -97,6 +98,14 @@ def goal_change(event: Event) -> GoalChange:
                 planning_completion_tokens=event.usage.completion_tokens,
                 reason_kind="plan_rejected",
                 reason_message="; ".join([event.reason, *event.errors]),
+            )
+        case GoalCancelled():
+            return _change(
+                event,
+                GoalStatus.FAILED,
+                Rank.CANCEL_REQUESTED,
+                reason_kind="cancelled",
+                reason_message=event.describe(),
             )
         case GoalCompleted():
             return _outcome(event, GoalStatus.COMPLETED, output=event.output)

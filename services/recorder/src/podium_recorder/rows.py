@@ -26,9 +26,11 @@ class Rank(IntEnum):
     QUEUED = 0
     PLANNING = 1
     RUNNING = 2
-    # A rejected plan fails the goal, but the goal's outcome, when one follows, has the
-    # last word on status and reason.
+    # A rejected plan, or a cancellation, fails the goal, but the goal's outcome, when one
+    # follows, has the last word on status and reason (a goal that completed before its
+    # cancellation reached the aggregator stays completed).
     PLAN_REJECTED = 3
+    CANCEL_REQUESTED = 3  # the same rank: whichever of the two is recorded first stays
     OUTCOME = 4
 
 
