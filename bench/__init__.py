@@ -1,0 +1,1 @@
+"""Podium's benchmark: throughput, overhead, concurrency, scaling and a Celery baseline."""

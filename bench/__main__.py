@@ -1,0 +1,70 @@
+"""`python -m bench [--quick] [scenario ...]`: runs the scenarios, prints a table, writes JSON."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import os
+import platform
+from pathlib import Path
+from typing import Any
+
+from bench.infra import Infra
+from bench.report import table
+from bench.scenarios import pipeline
+
+SCENARIOS = ("pipeline",)
+RESULTS = Path(__file__).parent / "results.json"
+
+
+def machine() -> str:
+    model = next(
+        (
+            line.split(":", 1)[1].strip()
+            for line in Path("/proc/cpuinfo").read_text().splitlines()
+            if line.startswith("model name")
+        ),
+        platform.processor(),
+    )
+    return f"{os.cpu_count()} x {model}, Python {platform.python_version()}"
+
+
+async def main(args: argparse.Namespace) -> dict[str, Any]:
+    infra = Infra.from_env()
+    results: dict[str, Any] = {"machine": machine(), "quick": args.quick}
+    if "pipeline" in args.scenarios:
+        config = (
+            pipeline.PipelineConfig(duration_s=15, warmup_s=5, overhead_s=10)
+            if args.quick
+            else pipeline.PipelineConfig()
+        )
+        figures = await pipeline.run(infra, config)
+        results["pipeline"] = figures
+        results.update(
+            goals_per_s=figures["goals_per_s"],
+            tasks_per_s=figures["tasks_per_s"],
+            cpu_s_per_goal=figures["cpu_s_per_goal"],
+            overhead_ms=figures["overhead"]["overhead_ms"],
+            rss_mb_idle=figures["rss_mb_idle"],
+        )
+    return results
+
+
+def cli() -> None:
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
+    parser.add_argument("--quick", action="store_true", help="short runs: a smoke test")
+    parser.add_argument("--out", type=Path, default=RESULTS)
+    parser.add_argument("scenarios", nargs="*", choices=[*SCENARIOS, []], default=[])
+    args = parser.parse_args()
+    args.scenarios = args.scenarios or list(SCENARIOS)
+    logging.basicConfig(level=logging.WARNING)
+    results = asyncio.run(main(args))
+    print(table(results))
+    args.out.write_text(json.dumps(results, indent=2, ensure_ascii=False) + "\n")
+    print(f"\nwritten to {args.out}")
+
+
+if __name__ == "__main__":
+    cli()

@@ -1,0 +1,108 @@
+"""Per-goal timings from the read model: each hop, and the LLM time on the critical path.
+
+Every event carries `occurred_at` (set by the process that produced it) and the recorder
+adds `recorded_at`; all processes share this machine's clock.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+import asyncpg
+
+HOPS = (
+    "gateway→planner",
+    "dispatch→worker start",
+    "result→aggregator",
+    "aggregator→output",
+    "output→PostgreSQL",
+)
+
+
+@dataclass
+class GoalTimings:
+    hops: dict[str, list[float]] = field(default_factory=lambda: defaultdict(list))
+    llm_critical_ms: float = 0.0
+
+
+def _ms(delta: timedelta) -> float:
+    return delta.total_seconds() * 1000
+
+
+async def fetch_events(dsn: str, goal_ids: list[uuid.UUID]) -> dict[uuid.UUID, list[Any]]:
+    connection = await asyncpg.connect(dsn)
+    try:
+        rows = await connection.fetch(
+            "SELECT goal_id, type, occurred_at, recorded_at, payload::text AS payload"
+            " FROM events WHERE goal_id = ANY($1::uuid[]) ORDER BY occurred_at",
+            goal_ids,
+        )
+    finally:
+        await connection.close()
+    by_goal: dict[uuid.UUID, list[Any]] = defaultdict(list)
+    for row in rows:
+        by_goal[row["goal_id"]].append(row)
+    return by_goal
+
+
+def timings(events: list[Any]) -> GoalTimings:
+    """Hops and critical-path LLM time of one goal, from its recorded events."""
+    first: dict[str, datetime] = {}
+    assigned: dict[str, datetime] = {}
+    results: dict[str, tuple[datetime, float]] = {}
+    depends: dict[str, list[str]] = {}
+    out = GoalTimings()
+    for row in events:
+        payload = json.loads(row["payload"])
+        kind, at = row["type"], row["occurred_at"]
+        first.setdefault(kind, at)
+        if kind == "PlanCreated":
+            depends = {t["task_id"]: t["depends_on"] for t in payload["tasks"]}
+        elif kind == "TaskAssigned":
+            assigned.setdefault(payload["task_id"], at)
+            depends.setdefault(payload["task_id"], payload["depends_on"])
+        elif kind == "TaskResult":
+            results[payload["task_id"]] = (at, float(payload["latency_ms"]))
+        elif kind in ("GoalCompleted", "GoalFailed"):
+            out.hops["output→PostgreSQL"].append(_ms(row["recorded_at"] - at))
+    if "PlanningStarted" in first and "GoalSubmitted" in first:
+        out.hops["gateway→planner"].append(_ms(first["PlanningStarted"] - first["GoalSubmitted"]))
+    for task_id, (done, latency) in results.items():
+        if task_id in assigned:
+            start = done - timedelta(milliseconds=latency)
+            out.hops["dispatch→worker start"].append(_ms(start - assigned[task_id]))
+        if task_id.endswith(".final"):
+            end = first.get("GoalCompleted") or first.get("GoalFailed")
+            if end is not None:
+                out.hops["aggregator→output"].append(_ms(end - done))
+    for task_id, inputs in depends.items():
+        ready = [results[d][0] for d in inputs if d in results]
+        if inputs and len(ready) == len(inputs) and task_id in assigned:
+            out.hops["result→aggregator"].append(_ms(assigned[task_id] - max(ready)))
+    planning = 0.0
+    if "PlanCreated" in first and "PlanningStarted" in first:
+        planning = _ms(first["PlanCreated"] - first["PlanningStarted"])
+    out.llm_critical_ms = planning + _critical_path(depends, results)
+    return out
+
+
+def _critical_path(
+    depends: dict[str, list[str]], results: dict[str, tuple[datetime, float]]
+) -> float:
+    """The longest chain of LLM latencies through the plan, the final synthesis after it."""
+    memo: dict[str, float] = {}
+
+    def longest(task_id: str) -> float:
+        if task_id not in memo:
+            before = max((longest(d) for d in depends.get(task_id, [])), default=0.0)
+            memo[task_id] = before + results.get(task_id, (None, 0.0))[1]
+        return memo[task_id]
+
+    planned = max((longest(t) for t in depends if not t.endswith(".final")), default=0.0)
+    final = next((lat for t, (_, lat) in results.items() if t.endswith(".final")), 0.0)
+    return planned + final

@@ -1,0 +1,68 @@
+"""Where the broker and PostgreSQL are, and fresh topics and a fresh database on them."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+
+import asyncpg
+
+from podium_common.admin import ensure_topics
+from podium_common.settings import KafkaSettings
+from podium_recorder.migrations import apply as apply_migrations
+
+PARTITIONS = 6
+
+
+@dataclass(frozen=True)
+class Infra:
+    bootstrap: str
+    admin_dsn: str
+
+    @classmethod
+    def from_env(cls) -> Infra:
+        """PODIUM_BENCH_BOOTSTRAP and PODIUM_BENCH_PG_DSN (`make bench` sets both)."""
+        try:
+            return cls(os.environ["PODIUM_BENCH_BOOTSTRAP"], os.environ["PODIUM_BENCH_PG_DSN"])
+        except KeyError as missing:
+            raise SystemExit(
+                f"{missing.args[0]} is unset: run `make bench`, or set it to a running server"
+            ) from None
+
+
+@dataclass(frozen=True)
+class Run:
+    """One scenario's fresh topics and database."""
+
+    kafka: KafkaSettings
+    dsn: str
+
+
+@asynccontextmanager
+async def fresh_run(infra: Infra) -> AsyncIterator[Run]:
+    """Topics under a new prefix and a new database with the read model; the database is
+    dropped afterwards (topics stay: the broker is shared and they are small)."""
+    tag = uuid.uuid4().hex[:10]
+    kafka = KafkaSettings(
+        bootstrap_servers=infra.bootstrap, topic_prefix=f"bench{tag}.", partitions=PARTITIONS
+    )
+    await ensure_topics(kafka)
+    name = f"podium_bench_{tag}"
+    await _admin(infra, f'CREATE DATABASE "{name}"')
+    dsn = f"{infra.admin_dsn.rpartition('/')[0]}/{name}"
+    try:
+        await apply_migrations(dsn)
+        yield Run(kafka=kafka, dsn=dsn)
+    finally:
+        await _admin(infra, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+async def _admin(infra: Infra, statement: str) -> None:
+    connection = await asyncpg.connect(infra.admin_dsn)
+    try:
+        await connection.execute(statement)
+    finally:
+        await connection.close()

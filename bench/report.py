@@ -1,0 +1,50 @@
+"""The table `make bench` prints, from the figures results.json holds."""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+def _row(name: str, value: object, goal: str = "") -> str:
+    return f"{name:<44} {value!s:>22}   {goal}"
+
+
+def table(results: dict[str, Any]) -> str:
+    lines = [
+        f"Podium benchmark on {results['machine']}",
+        _row("figure", "value", "where we want to be"),
+    ]
+    pipeline = results.get("pipeline")
+    if pipeline:
+        lines.append(_row("throughput goals/s (0 ms LLM)", pipeline["goals_per_s"], "≥ 100"))
+        lines.append(_row("throughput tasks/s", pipeline["tasks_per_s"]))
+        for name, cpu in pipeline["cpu_s_per_goal"].items():
+            lines.append(_row(f"  CPU-s per goal: {name}", cpu))
+        over = pipeline["overhead"]
+        lines.append(
+            _row(
+                f"overhead ms at {over['goals_per_s']} goals/s p50",
+                over["overhead_ms"]["p50"],
+                "≤ 15",
+            )
+        )
+        lines.append(_row("overhead ms p95", over["overhead_ms"]["p95"]))
+        lines.append(_row("overhead ms p99", over["overhead_ms"]["p99"], "≤ 50"))
+        for hop, values in over["hops_ms"].items():
+            lines.append(_row(f"  hop {hop} p50/p99 ms", f"{values['p50']} / {values['p99']}"))
+        for name, rss in pipeline["rss_mb_idle"].items():
+            lines.append(_row(f"idle RSS MB: {name}", rss, "≤ 70"))
+    for limit, figures in results.get("inflight", {}).items():
+        value = f"{figures['tasks_per_s']} ({figures['efficiency']:.0%})"
+        lines.append(_row(f"in flight {limit} @2 s: tasks/s (Little)", value, "≥ 90% at 1024"))
+        lines.append(_row(f"  RSS MB at {limit}", figures["rss_mb"]))
+    for replicas, figures in results.get("scaling", {}).items():
+        lines.append(
+            _row(f"researcher replicas {replicas} @200 ms tasks/s", figures["tasks_per_s"])
+        )
+    celery = results.get("celery")
+    if celery:
+        for key, value in celery.items():
+            lines.append(_row(f"celery {key}", value))
+        lines.append(_row("ratio vs celery at 2 s", results.get("ratio_vs_celery"), "≥ 3"))
+    return "\n".join(lines)

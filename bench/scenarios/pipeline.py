@@ -1,0 +1,125 @@
+"""Items 1 and 2: throughput at a zero-latency LLM, then the overhead at half of it.
+
+Both run on one stack of every service: goals go in through the gateway, outcomes are
+read from `outputs`, per-hop timings from the read model in PostgreSQL.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+from bench.hops import HOPS, fetch_events, timings
+from bench.infra import Infra, fresh_run
+from bench.load import TASKS_PER_GOAL, GoalDriver
+from bench.stack import ALL_SERVICES, Stack
+from bench.stats import rate, summary
+
+
+@dataclass(frozen=True)
+class PipelineConfig:
+    duration_s: float = 60.0
+    warmup_s: float = 10.0
+    overhead_s: float = 30.0
+    # Goals kept outstanding while throughput is measured (a closed loop).
+    outstanding: int = 200
+
+
+async def run(infra: Infra, config: PipelineConfig) -> dict[str, Any]:
+    async with fresh_run(infra) as run_:
+        stack = Stack(run_)
+        stack.start_llm()
+        for service in ALL_SERVICES:
+            stack.start(service)
+        try:
+            await stack.wait_ready()
+            await asyncio.sleep(3)  # let start-up settle before idle memory is read
+            idle = stack.rss()
+            async with GoalDriver(stack.gateway_url, run_.kafka) as driver:
+                await driver.run_one()  # every consumer has joined and fetched once
+                figures = await throughput(stack, driver, config)
+                figures["overhead"] = await overhead(
+                    stack, driver, run_.dsn, figures["goals_per_s"] / 2, config.overhead_s
+                )
+            figures["rss_mb_idle"] = idle
+            return figures
+        finally:
+            stack.stop()
+
+
+async def _closed_loop(driver: GoalDriver, outstanding: int, stop: asyncio.Event) -> None:
+    async def client() -> None:
+        while not stop.is_set():
+            await driver.run_one()
+
+    clients = [asyncio.create_task(client()) for _ in range(outstanding)]
+    await stop.wait()
+    for task in clients:
+        task.cancel()
+    await asyncio.gather(*clients, return_exceptions=True)
+
+
+async def throughput(stack: Stack, driver: GoalDriver, config: PipelineConfig) -> dict[str, Any]:
+    """Sustained goals/s with `outstanding` goals in flight, and CPU-seconds per goal."""
+    stop = asyncio.Event()
+    loop = asyncio.create_task(_closed_loop(driver, config.outstanding, stop))
+    await asyncio.sleep(config.warmup_s)
+    cpu_before, started = stack.cpu(), time.monotonic()
+    await asyncio.sleep(config.duration_s)
+    cpu_after, ended = stack.cpu(), time.monotonic()
+    stack.check_alive()
+    stop.set()
+    await loop
+    window = [e for e in driver.ended.values() if started <= e.at < ended]
+    goals = len(window)
+    seconds = ended - started
+    return {
+        "duration_s": round(seconds, 1),
+        "outstanding": config.outstanding,
+        "goals": goals,
+        "failed": sum(1 for e in window if not e.completed),
+        "goals_per_s": rate(goals, seconds),
+        "tasks_per_s": rate(goals * TASKS_PER_GOAL, seconds),
+        "cpu_s_per_goal": {
+            name: round((cpu_after[name] - cpu_before[name]) / max(goals, 1), 4)
+            for name in cpu_after
+        },
+    }
+
+
+async def overhead(
+    stack: Stack, driver: GoalDriver, dsn: str, goals_per_s: float, duration_s: float
+) -> dict[str, Any]:
+    """Goals at a fixed rate; end-to-end latency minus the LLM time on the critical path."""
+    await asyncio.sleep(2)  # the throughput run's tail drains
+    interval = 1 / max(goals_per_s, 0.1)
+    ids: list[uuid.UUID] = []
+    pending: list[asyncio.Task[uuid.UUID]] = []
+    start = time.monotonic()
+    while time.monotonic() - start < duration_s:
+        pending.append(asyncio.create_task(driver.run_one()))
+        await asyncio.sleep(max(0.0, start + len(pending) * interval - time.monotonic()))
+    ids = list(await asyncio.wait_for(asyncio.gather(*pending), timeout=120))
+    latencies = driver.latencies_ms(ids)
+    await asyncio.sleep(2)  # the recorder writes the last outcomes
+    events = await fetch_events(dsn, ids)
+    overheads: list[float] = []
+    hops: dict[str, list[float]] = {hop: [] for hop in HOPS}
+    llm: list[float] = []
+    for goal_id, latency in latencies.items():
+        timing = timings(events.get(goal_id, []))
+        overheads.append(latency - timing.llm_critical_ms)
+        llm.append(timing.llm_critical_ms)
+        for hop, values in timing.hops.items():
+            hops[hop].extend(values)
+    return {
+        "goals_per_s": round(goals_per_s, 2),
+        "goals": len(ids),
+        "latency_ms": summary(list(latencies.values())),
+        "llm_critical_ms": summary(llm),
+        "overhead_ms": summary(overheads),
+        "hops_ms": {hop: summary(values) for hop, values in hops.items()},
+    }

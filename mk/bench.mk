@@ -1,0 +1,29 @@
+# make bench: throughput, overhead, concurrency, scaling and a Celery baseline (docs/benchmarks.md).
+#   BENCH_ARGS="--quick"               short runs, a smoke test
+#   BENCH_ARGS="pipeline scaling"      some scenarios only
+# Kafka and PostgreSQL: PODIUM_BENCH_BOOTSTRAP and PODIUM_BENCH_PG_DSN when both are set,
+# else the local stack's (`podium up --infra` starts it if needed; `make down` stops it).
+# The Celery baseline needs redis-server: installed from Debian packages when missing (as root).
+
+bench_default_goal := $(.DEFAULT_GOAL)
+BENCH_ARGS ?=
+
+.PHONY: bench bench-redis
+
+bench-redis:
+	@command -v redis-server >/dev/null 2>&1 || { \
+		if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+			echo "installing redis-server from Debian packages"; \
+			apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server; \
+		else echo "make bench: redis-server is missing (apt-get install redis-server); the Celery baseline is skipped" >&2; fi; }
+
+bench: sync bench-redis
+	@if [ -z "$$PODIUM_BENCH_BOOTSTRAP" ] || [ -z "$$PODIUM_BENCH_PG_DSN" ]; then \
+		$(PODIUM) up --infra || exit 1; \
+		exports="$$($(PODIUM) test-env)" || exit 1; eval "$$exports"; \
+		export PODIUM_BENCH_BOOTSTRAP="$$PODIUM_TEST_BOOTSTRAP" PODIUM_BENCH_PG_DSN="$$PODIUM_TEST_PG_DSN"; \
+	fi; \
+	echo "bench uses Kafka at $$PODIUM_BENCH_BOOTSTRAP and PostgreSQL at $$PODIUM_BENCH_PG_DSN"; \
+	$(UV) run python -m bench $(BENCH_ARGS)
+
+.DEFAULT_GOAL := $(bench_default_goal)
