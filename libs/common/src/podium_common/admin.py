@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import TopicAlreadyExistsError
 
-from podium_common.errors import ConfigError
+from podium_common.errors import ConfigError, Unavailable
 from podium_common.kafka import client_options
 from podium_common.settings import KafkaSettings
 from podium_common.topics import CO_PARTITIONED
@@ -33,10 +34,20 @@ async def ensure_topics(settings: KafkaSettings) -> list[str]:
                 pass  # created meanwhile by another process: what we wanted
         if created:
             log.info("created %d topics with %d partitions", len(created), settings.partitions)
+            await _until_listed(admin, created)
         await _check_co_partitioned(admin, settings)
         return created
     finally:
         await admin.close()
+
+
+async def _until_listed(admin: AIOKafkaAdminClient, names: list[str], within_s: float = 15) -> None:
+    """Waits until the broker's metadata lists topics it has just created."""
+    deadline = asyncio.get_running_loop().time() + within_s
+    while missing := set(names) - set(await admin.list_topics()):
+        if asyncio.get_running_loop().time() > deadline:
+            raise Unavailable(f"created topics not listed after {within_s}s: {sorted(missing)}")
+        await asyncio.sleep(0.1)
 
 
 async def partition_counts(settings: KafkaSettings, names: list[str]) -> dict[str, int]:
