@@ -8,7 +8,7 @@ from collections.abc import Callable, Sequence
 
 from pydantic import ValidationError
 
-from podium_cli.commands import goals, setup, stack
+from podium_cli.commands import dlq, goals, replay, setup, stack
 from podium_common.errors import PodiumError
 
 Command = Callable[[argparse.Namespace], int]
@@ -23,6 +23,8 @@ def parser() -> argparse.ArgumentParser:
     stack.register(commands)
     goals.register(commands)
     setup.register(commands)
+    dlq.register(commands)
+    replay.register(commands)
     return top
 
 

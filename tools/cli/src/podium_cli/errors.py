@@ -1,4 +1,4 @@
-"""The error the stack commands raise when a part of the local stack cannot run."""
+"""The errors the `podium` commands raise; `__main__` reports them in one line."""
 
 from __future__ import annotations
 
@@ -9,3 +9,9 @@ class StackError(PodiumError):
     """A server of the local stack would not start, stop or answer; the message says what to do."""
 
     kind = "stack"
+
+
+class CommandError(PodiumError):
+    """A command cannot do what it was asked; the message says why."""
+
+    kind = "command"
