@@ -8,6 +8,7 @@ import json
 import logging
 import os
 import platform
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -40,6 +41,8 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
             if args.quick
             else pipeline.PipelineConfig()
         )
+        if args.duration:
+            config = replace(config, duration_s=args.duration)
         figures = await pipeline.run(infra, config)
         results["pipeline"] = figures
         results.update(
@@ -55,6 +58,7 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
 def cli() -> None:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
     parser.add_argument("--quick", action="store_true", help="short runs: a smoke test")
+    parser.add_argument("--duration", type=float, help="seconds each measurement lasts")
     parser.add_argument("--out", type=Path, default=RESULTS)
     parser.add_argument("scenarios", nargs="*", choices=[*SCENARIOS, []], default=[])
     args = parser.parse_args()

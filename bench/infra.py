@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import uuid
 from collections.abc import AsyncIterator
@@ -11,6 +12,7 @@ from dataclasses import dataclass
 import asyncpg
 
 from podium_common.admin import ensure_topics
+from podium_common.errors import ConfigError
 from podium_common.settings import KafkaSettings
 from podium_recorder.migrations import apply as apply_migrations
 
@@ -49,7 +51,7 @@ async def fresh_run(infra: Infra) -> AsyncIterator[Run]:
     kafka = KafkaSettings(
         bootstrap_servers=infra.bootstrap, topic_prefix=f"bench{tag}.", partitions=PARTITIONS
     )
-    await ensure_topics(kafka)
+    await _ensure_topics(kafka)
     name = f"podium_bench_{tag}"
     await _admin(infra, f'CREATE DATABASE "{name}"')
     dsn = f"{infra.admin_dsn.rpartition('/')[0]}/{name}"
@@ -58,6 +60,18 @@ async def fresh_run(infra: Infra) -> AsyncIterator[Run]:
         yield Run(kafka=kafka, dsn=dsn)
     finally:
         await _admin(infra, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+async def _ensure_topics(kafka: KafkaSettings, attempts: int = 5) -> None:
+    """Creates the topics; a busy broker may not list new topics at once, so re-checks."""
+    for attempt in range(1, attempts + 1):
+        try:
+            await ensure_topics(kafka)
+            return
+        except ConfigError:
+            if attempt == attempts:
+                raise
+            await asyncio.sleep(attempt)
 
 
 async def _admin(infra: Infra, statement: str) -> None:

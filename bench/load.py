@@ -109,6 +109,14 @@ class GoalDriver:
             await waiter
         return goal_id
 
+    async def drain(self, within_s: float = 120) -> None:
+        """Returns once every goal submitted so far has its outcome."""
+        deadline = time.monotonic() + within_s
+        while any(gid not in self.ended for gid in self.submitted):
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"goals without an outcome after {within_s}s")
+            await asyncio.sleep(0.1)
+
     def latencies_ms(self, goal_ids: list[uuid.UUID]) -> dict[uuid.UUID, float]:
         return {
             gid: (self.ended[gid].at - self.submitted[gid]) * 1000

@@ -73,6 +73,7 @@ async def throughput(stack: Stack, driver: GoalDriver, config: PipelineConfig) -
     stack.check_alive()
     stop.set()
     await loop
+    await driver.drain()
     window = [e for e in driver.ended.values() if started <= e.at < ended]
     goals = len(window)
     seconds = ended - started
@@ -94,7 +95,6 @@ async def overhead(
     stack: Stack, driver: GoalDriver, dsn: str, goals_per_s: float, duration_s: float
 ) -> dict[str, Any]:
     """Goals at a fixed rate; end-to-end latency minus the LLM time on the critical path."""
-    await asyncio.sleep(2)  # the throughput run's tail drains
     interval = 1 / max(goals_per_s, 0.1)
     ids: list[uuid.UUID] = []
     pending: list[asyncio.Task[uuid.UUID]] = []
