@@ -50,6 +50,8 @@ class Stack:
     gateway: str
     llm: str
     logs: Path
+    kafka: KafkaSettings
+    pg_dsn: str
     processes: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
 
     def log_tail(self, lines: int = 30) -> str:
@@ -125,6 +127,8 @@ async def stack(
         gateway=f"http://127.0.0.1:{gateway_port}",
         llm=f"http://127.0.0.1:{llm_port}",
         logs=logs,
+        kafka=kafka,
+        pg_dsn=module_pg_dsn,
     )
     stack.processes["scripted-llm"] = _spawn(
         "scripted-llm",

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import time
+import uuid
 from typing import Any
 
 import httpx
 import pytest
 
+from podium_cli.rerun import rerun
+from podium_common.settings import PostgresSettings
 from tests.e2e.conftest import Stack
 
 pytestmark = pytest.mark.e2e
@@ -145,3 +148,26 @@ async def test_a_cancelled_goal_fails_as_cancelled_and_dispatches_nothing_more(
     assert later["status"] == "failed"
     again = await gateway.delete(f"/goals/{goal_id}")
     assert again.status_code == 409
+
+
+async def test_a_rerun_completes_as_the_goals_second_run(
+    stack: Stack, gateway: httpx.AsyncClient
+) -> None:
+    goal_id = await submit(gateway, "Name three uses of a paperclip")
+    first = await wait_for_end(gateway, goal_id, 60)
+    assert (first["run"], first["status"]) == (1, "completed")
+
+    postgres = PostgresSettings(dsn=stack.pg_dsn)
+    (resubmitted,) = await rerun(stack.kafka, postgres, [uuid.UUID(goal_id)])
+    assert resubmitted.run == 2
+
+    deadline = time.monotonic() + 60
+    body = first
+    while body["run"] != 2 or body["status"] not in ("completed", "failed"):
+        assert time.monotonic() < deadline, body
+        await asyncio.sleep(0.25)
+        body = (await gateway.get(f"/goals/{goal_id}")).json()
+    assert body["status"] == "completed", body
+    assert body["goal"] == "Name three uses of a paperclip"
+    assert body["output"]
+    assert all(task["task_id"].startswith(f"{goal_id}.2.") for task in body["tasks"])
