@@ -60,7 +60,8 @@ def test_positions_remember_single_re_drives_until_they_join_the_committed_offse
     position = Position.of(None, start=3)
     assert (position.below, position.done(2), position.done(3)) == (3, True, False)
     position.mark(5)
-    assert position.done(5) and not position.done(4)
+    assert position.done(5)
+    assert not position.done(4)
     assert position.commit() == OffsetAndMetadata(3, "[5]")
 
     again = Position.of(position.commit(), start=0)
