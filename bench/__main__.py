@@ -14,9 +14,9 @@ from typing import Any
 
 from bench.infra import Infra
 from bench.report import table
-from bench.scenarios import pipeline
+from bench.scenarios import concurrency, pipeline, scaling
 
-SCENARIOS = ("pipeline",)
+SCENARIOS = ("pipeline", "concurrency", "scaling")
 RESULTS = Path(__file__).parent / "results.json"
 
 
@@ -52,6 +52,17 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
             overhead_ms=figures["overhead"]["overhead_ms"],
             rss_mb_idle=figures["rss_mb_idle"],
         )
+    window = (
+        {"duration_s": 8.0, "warmup_s": 3.0}
+        if args.quick
+        else {"duration_s": 30.0, "warmup_s": 5.0}
+    )
+    if args.duration:
+        window["duration_s"] = args.duration
+    if "concurrency" in args.scenarios:
+        results["inflight"] = await concurrency.run(infra, **window)
+    if "scaling" in args.scenarios:
+        results["scaling"] = await scaling.run(infra, **window)
     return results
 
 

@@ -1,0 +1,23 @@
+"""Item 3: one worker process, LLM latency 2 s, against Little's law at several in-flight limits."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from bench.infra import Infra
+from bench.tasks import WorkerLoad, measure
+
+LIMITS = (64, 256, 1024)
+
+
+async def run(infra: Infra, *, duration_s: float, warmup_s: float) -> dict[str, Any]:
+    """`inflight`: {limit: {tasks_per_s, ideal_tasks_per_s, efficiency, rss_mb}}."""
+    return {
+        str(limit): await measure(
+            infra,
+            WorkerLoad(
+                latency_ms=2000, max_in_flight=limit, duration_s=duration_s, warmup_s=warmup_s
+            ),
+        )
+        for limit in LIMITS
+    }
