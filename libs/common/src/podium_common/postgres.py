@@ -45,11 +45,19 @@ async def _init_connection(connection: asyncpg.Connection[Any]) -> None:
         )
 
 
+async def _keep_session(connection: asyncpg.Connection[Any]) -> None:
+    """A release that skips asyncpg's session reset (open transactions still roll back)."""
+
+
 async def create_pool(
-    settings: PostgresSettings, *, min_size: int | None = None
+    settings: PostgresSettings, *, min_size: int | None = None, reset_session: bool = True
 ) -> asyncpg.Pool[asyncpg.Record]:
     """A connection pool; with `min_size=0` it connects lazily, so creating it never fails
-    while the server is down."""
+    while the server is down.
+
+    `reset_session=False` saves the round trip asyncpg makes on every release to reset the
+    session (UNLISTEN, RESET ALL, CLOSE ALL, advisory locks): for callers that use none of
+    these and acquire a connection per record, like the recorder."""
     async with transient_as_unavailable():
         return await asyncpg.create_pool(
             settings.dsn.get_secret_value(),
@@ -58,4 +66,5 @@ async def create_pool(
             timeout=settings.connect_timeout_s,
             command_timeout=settings.command_timeout_s,
             init=_init_connection,
+            reset=None if reset_session else _keep_session,
         )

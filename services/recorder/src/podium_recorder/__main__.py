@@ -34,7 +34,8 @@ async def migrate(settings: RecorderSettings) -> None:
 async def serve(settings: RecorderSettings) -> None:
     """Records events until SIGTERM or SIGINT, then drains, commits and returns."""
     await migrate(settings)
-    pool = await create_pool(settings.postgres)
+    # One short transaction per record, nothing else: no session state to reset on release.
+    pool = await create_pool(settings.postgres, reset_session=False)
     try:
         await run_consumer(
             service=SERVICE,
