@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import socket
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -45,6 +46,10 @@ def test_a_pidfile_counts_only_for_its_own_live_process(tmp_path: Path):
         pidfile=pidfile,
     )
     try:
+        # Until the child has exec'd, its command line is still the parent's.
+        deadline = time.monotonic() + 10
+        while not processes.is_ours(child.pid, marker) and time.monotonic() < deadline:
+            time.sleep(0.05)
         assert processes.running_pid(pidfile, marker) == child.pid
         assert processes.running_pid(pidfile, "another-marker") is None
         assert not pidfile.exists(), "a pid that runs something else is stale"
