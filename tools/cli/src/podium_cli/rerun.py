@@ -50,7 +50,9 @@ async def rerun(
 def _next_run(row: asyncpg.Record | None, goal_id: uuid.UUID) -> GoalSubmitted:
     if row is None:
         raise CommandError(f"no goal {goal_id} in the read model")
-    if row["status"] not in ENDED or row["goal"] is None:
+    if row["goal"] is None:
+        raise CommandError(f"goal {goal_id} has no recorded submission: nothing to run again")
+    if row["status"] not in ENDED:
         raise CommandError(
             f"goal {goal_id} run {row['run']} is {row['status']}: wait for it to end, "
             "or cancel it (DELETE /goals/{id}), then rerun"
