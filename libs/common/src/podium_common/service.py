@@ -63,6 +63,8 @@ async def run_consumer(
                 group_id=kafka.topics.group(service),
                 topics=topics,
                 max_in_flight=max_in_flight,
+                max_poll_interval_ms=kafka.max_poll_interval_ms,
+                session_timeout_ms=kafka.session_timeout_ms,
             ),
             handler,
             publisher,

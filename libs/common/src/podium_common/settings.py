@@ -22,6 +22,10 @@ class KafkaSettings(BaseModel):
     sasl_username: str | None = None
     sasl_password: SecretStr | None = None
     ssl_cafile: str | None = None
+    # Consumers: the longest pause between two polls before the group drops the member,
+    # and how long a silent (crashed) member keeps its partitions.
+    max_poll_interval_ms: int = Field(default=300_000, ge=1)
+    session_timeout_ms: int = Field(default=10_000, ge=1)
 
     @property
     def topics(self) -> Topics:
