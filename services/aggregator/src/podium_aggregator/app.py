@@ -105,6 +105,8 @@ def create_app(settings: AggregatorSettings) -> faust.App:
         stream_buffer_maxsize=settings.max_in_flight,
         # Faust waits this long after a rebalance before recovering tables (default 3 s).
         stream_recovery_delay=settings.recovery_delay_s,
+        # A crashed aggregator holds its goals this long (faust's own default is 60 s).
+        broker_session_timeout=kafka.session_timeout_ms / 1000,
         web_enabled=False,  # health endpoints come from podium_common.health
         autodiscover=False,
     )

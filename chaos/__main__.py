@@ -1,0 +1,148 @@
+"""`python -m chaos [--quick]`: a private stack, goals through its gateway while services are
+SIGKILLed and restarted, the broker restarted and PostgreSQL stopped; then one summary line
+on stdout (progress goes to stderr) and a non-zero exit if a goal was lost or doubled."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import logging
+import random
+import shutil
+import sys
+import time
+import uuid
+
+import httpx
+
+from chaos.check import Findings, findings, wait_for_outcomes
+from chaos.faults import FaultPlan, Tally, run_faults
+from chaos.load import submit_all
+from chaos.stack import SERVICES, ChaosStack
+
+log = logging.getLogger("chaos")
+
+# The LLM faults of a `--llm-faults` run: 20% 429, 10% 500, 5% timeouts, 5% malformed.
+LLM_FAULTS = {"p_429": 0.2, "p_500": 0.1, "p_timeout": 0.05, "p_malformed": 0.05}
+
+
+# A killed consumer's partitions wait this long for it (the broker's minimum is 6 s).
+STACK_ENV = {"PODIUM_KAFKA__SESSION_TIMEOUT_MS": "6000", "PODIUM_LLM__BACKOFF_BASE_S": "0.2"}
+
+
+def parse(argv: list[str] | None = None) -> argparse.Namespace:
+    cli = argparse.ArgumentParser(prog="python -m chaos", description=__doc__)
+    cli.add_argument("--quick", action="store_true", help="a short run for CI")
+    cli.add_argument("--goals", type=int, help="goals to submit (500; quick: 40)")
+    cli.add_argument("--rate", type=float, help="goals per second (2; quick: 0.5)")
+    cli.add_argument("--rounds", type=int, help="kills per service (3; quick: 1)")
+    cli.add_argument("--interval", type=float, help="mean seconds between faults (5; quick: 2.5)")
+    cli.add_argument("--pg-outage", type=float, help="PostgreSQL outage in s (30; quick: 8)")
+    cli.add_argument("--broker-down", type=float, default=3.0, help="broker down for s")
+    cli.add_argument("--deadline", type=int, default=600, help="each goal's deadline in s")
+    cli.add_argument("--llm-faults", action="store_true", help="also 429/500/timeouts/malformed")
+    cli.add_argument("--seed", type=int, default=None, help="seed of the fault schedule")
+    cli.add_argument("--keep", action="store_true", help="keep the stack's state folder")
+    args = cli.parse_args(argv)
+    quick = args.quick
+    for name, full, short in (
+        ("goals", 500, 40),
+        ("rate", 2.0, 0.5),
+        ("rounds", 3, 1),
+        ("interval", 5.0, 2.5),
+        ("pg_outage", 30.0, 8.0),
+    ):
+        if getattr(args, name) is None:
+            setattr(args, name, short if quick else full)
+    return args
+
+
+def summary(found: Findings, tally: Tally) -> str:
+    return (
+        f"chaos: goals={found.goals} completed={found.completed} failed={found.failed} "
+        f"lost={found.lost} duplicate_outputs={found.duplicate_outputs} "
+        f"kills={sum(tally.kills.values())} broker_restarts={tally.broker_restarts} "
+        f"pg_outages={tally.pg_outages} redelivered_tasks={found.redelivered_tasks} "
+        f"duplicate_llm_calls={found.duplicate_llm_calls}"
+    )
+
+
+async def configure_llm(stack: ChaosStack, args: argparse.Namespace) -> str:
+    url = stack.settings.llm_base_url.removesuffix("/v1")
+    config: dict[str, object] = {"latency_ms": 50, "latency_max_ms": 500, "seed": args.seed or 0}
+    if args.llm_faults:
+        config |= LLM_FAULTS | {"retry_after_s": 1, "timeout_hold_s": 5}
+    async with httpx.AsyncClient() as client:
+        (await client.post(f"{url}/_scripted/config", json=config)).raise_for_status()
+    return url
+
+
+async def llm_stats(url: str) -> dict[str, object]:
+    async with httpx.AsyncClient() as client:
+        response = await client.get(f"{url}/_scripted/stats")
+        response.raise_for_status()
+        stats: dict[str, object] = response.json()
+        return stats
+
+
+async def run(stack: ChaosStack, args: argparse.Namespace) -> tuple[Findings, Tally]:
+    await asyncio.to_thread(stack.podium, "up")
+    llm = await configure_llm(stack, args)
+    rng = random.Random(args.seed)  # noqa: S311 - a fault schedule, not a secret
+    plan = FaultPlan(args.rounds, args.interval, args.broker_down, args.pg_outage)
+    tally = Tally()
+    started = time.monotonic()
+    faults = asyncio.create_task(run_faults(stack, plan, tally, rng, args.deadline))
+    gateway = stack.settings.gateway_url
+    accepted = await submit_all(gateway, args.goals, args.rate, args.deadline)
+    await faults
+    log.info(
+        "%d goals accepted, faults done after %.0fs", len(accepted), time.monotonic() - started
+    )
+    await asyncio.to_thread(stack.podium, "up")  # anything a fault left down
+    goals = [uuid.UUID(g) for g in [*accepted, *tally.probe_goals]]
+    kafka, dsn = stack.settings.kafka_for_stack(), stack.settings.postgres_dsn
+    await wait_for_outcomes(kafka, dsn, goals, within_s=args.deadline + 60)
+    found = await findings(kafka, dsn, goals, await llm_stats(llm))
+    log.info("run took %.0fs; kills %s", time.monotonic() - started, dict(tally.kills))
+    return found, tally
+
+
+def verdict(found: Findings, tally: Tally, args: argparse.Namespace) -> list[str]:
+    """Every broken promise, one line each; none means the run passed."""
+    broken = [*found.violations, *tally.violations]
+    if found.goals < args.goals:
+        broken.append(f"only {found.goals} of {args.goals} goals were accepted")
+    if found.failed and not args.llm_faults:
+        broken.append(f"{found.failed} goals failed with no LLM faults injected")
+    short = {name: tally.kills[name] for name in SERVICES if tally.kills[name] < args.rounds}
+    if short:
+        broken.append(f"services killed fewer than {args.rounds} times: {short}")
+    return broken
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse(argv)
+    logging.basicConfig(level=logging.INFO, stream=sys.stderr, format="%(asctime)s %(message)s")
+    for noisy in ("httpx", "aiokafka"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+    stack = ChaosStack.create(partitions=3, extra_env=STACK_ENV)
+    log.info("chaos stack in %s", stack.state)
+    # stdout carries the summary line alone; what the stack code prints goes to stderr.
+    with contextlib.redirect_stdout(sys.stderr):
+        try:
+            found, tally = asyncio.run(run(stack, args))
+        finally:
+            stack.down()
+            if not args.keep:
+                shutil.rmtree(stack.state, ignore_errors=True)
+    broken = verdict(found, tally, args)
+    for line in broken:
+        log.error("chaos: %s", line)
+    print(summary(found, tally), flush=True)
+    return 1 if found.lost or found.duplicate_outputs or broken else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,111 @@
+"""The faults of a chaos run, one after another every few seconds: each service SIGKILLed
+and restarted a number of times in random order, the broker restarted once, PostgreSQL
+stopped once (while it is down, the gateway must accept goals and answer reads with 503
+and Retry-After)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+import uuid
+from collections import Counter
+from dataclasses import dataclass, field
+
+import httpx
+
+from chaos.stack import SERVICES, ChaosStack
+
+log = logging.getLogger("chaos")
+
+BROKER, POSTGRES = "broker", "postgres"
+
+
+@dataclass(frozen=True)
+class FaultPlan:
+    rounds: int  # each service is killed this many times
+    interval_s: float  # mean pause between two faults
+    broker_down_s: float
+    pg_outage_s: float
+
+
+@dataclass
+class Tally:
+    kills: Counter[str] = field(default_factory=Counter)
+    broker_restarts: int = 0
+    pg_outages: int = 0
+    # Goals accepted by the probe during the PostgreSQL outage.
+    probe_goals: list[str] = field(default_factory=list)
+    violations: list[str] = field(default_factory=list)
+
+
+def steps(plan: FaultPlan, rng: random.Random) -> list[str]:
+    """Kills in rounds (every service once per round, shuffled), the broker restart a third
+    of the way in and the PostgreSQL outage two thirds in."""
+    order: list[str] = []
+    for _ in range(plan.rounds):
+        services = list(SERVICES)
+        rng.shuffle(services)
+        order += services
+    if plan.broker_down_s >= 0:
+        order.insert(len(order) // 3, BROKER)
+    if plan.pg_outage_s > 0:
+        order.insert(2 * len(order) // 3, POSTGRES)
+    return order
+
+
+async def run_faults(
+    stack: ChaosStack, plan: FaultPlan, tally: Tally, rng: random.Random, deadline_s: int
+) -> None:
+    for step in steps(plan, rng):
+        await asyncio.sleep(plan.interval_s * rng.uniform(0.5, 1.5))
+        if step == BROKER:
+            log.info("restarting the broker (down %.0fs)", plan.broker_down_s)
+            await stack.restart_broker(plan.broker_down_s)
+            tally.broker_restarts += 1
+        elif step == POSTGRES:
+            await _postgres_outage(stack, plan.pg_outage_s, tally, deadline_s)
+        else:
+            await _kill_and_restart(stack, step, tally, rng)
+
+
+async def _kill_and_restart(stack: ChaosStack, name: str, tally: Tally, rng: random.Random) -> None:
+    if not await stack.kill(name):
+        tally.violations.append(f"{name} was not running when its turn to be killed came")
+    else:
+        tally.kills[name] += 1
+    await asyncio.sleep(rng.uniform(0, 1.5))
+    took = await stack.restart(name)
+    log.info("killed %s (kill %d), ready again in %.1fs", name, tally.kills[name], took)
+
+
+async def _postgres_outage(
+    stack: ChaosStack, seconds: float, tally: Tally, deadline_s: int
+) -> None:
+    log.info("stopping PostgreSQL for %.0fs", seconds)
+    outage = asyncio.create_task(stack.postgres_outage(seconds))
+    await asyncio.sleep(min(2.0, seconds / 3))
+    gateway = stack.settings.gateway_url
+    async with httpx.AsyncClient(base_url=gateway, timeout=10) as client:
+        read = await client.get(f"/goals/{uuid.uuid4()}")
+        if read.status_code != 503 or "Retry-After" not in read.headers:
+            tally.violations.append(
+                f"a read during the PostgreSQL outage answered {read.status_code} "
+                f"(Retry-After {read.headers.get('Retry-After')}), not 503 with Retry-After"
+            )
+        response = await client.post(
+            "/goals",
+            json={
+                "goal": "Chaos probe during the PostgreSQL outage",
+                "options": {"deadline_s": deadline_s},
+            },
+        )
+        if response.status_code == 202:
+            tally.probe_goals.append(response.json()["goal_id"])
+        else:
+            tally.violations.append(
+                f"a goal during the PostgreSQL outage was refused: {response.status_code}"
+            )
+    await outage
+    tally.pg_outages += 1
+    log.info("PostgreSQL is back")

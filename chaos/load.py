@@ -1,0 +1,67 @@
+"""Goals submitted through the gateway at a steady rate, each retried until it is accepted:
+a gateway that is down (killed, restarting) or answers 503 is asked again."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+
+import httpx
+
+log = logging.getLogger("chaos")
+
+# Plans with parallel and dependent tasks, in turn.
+SHAPES = (
+    "[parallel=2][chain=2]",
+    "[parallel=3]",
+    "[chain=3]",
+    "[parallel=2][chain=1]",
+    "",
+)
+GIVE_UP_S = 300.0
+
+
+def goal_text(index: int) -> str:
+    return f"Chaos goal #{index}: weigh option {index % 7} {SHAPES[index % len(SHAPES)]}"
+
+
+async def submit(client: httpx.AsyncClient, index: int, deadline_s: int) -> str | None:
+    """The id of the accepted goal, or None if the gateway never accepted it."""
+    body = {"goal": goal_text(index), "options": {"deadline_s": deadline_s}}
+    give_up = time.monotonic() + GIVE_UP_S
+    while time.monotonic() < give_up:
+        wait = 0.5
+        try:
+            response = await client.post("/goals", json=body)
+        except httpx.TransportError as error:
+            log.debug("goal %d: gateway unreachable (%r)", index, error)
+        else:
+            if response.status_code == 202:
+                goal_id: str = response.json()["goal_id"]
+                return goal_id
+            if response.status_code != 503:
+                log.error("goal %d refused: %d %s", index, response.status_code, response.text)
+                return None
+            wait = float(response.headers.get("Retry-After", wait))
+        await asyncio.sleep(wait)
+    log.error("goal %d: not accepted within %.0fs", index, GIVE_UP_S)
+    return None
+
+
+async def submit_all(gateway: str, goals: int, rate: float, deadline_s: int) -> list[str]:
+    """Submits `goals` goals, `rate` per second; returns the ids the gateway accepted."""
+    async with httpx.AsyncClient(base_url=gateway, timeout=10) as client:
+        pending = []
+        for index in range(goals):
+            pending.append(asyncio.create_task(submit(client, index, deadline_s)))
+            await asyncio.sleep(1 / rate)
+        accepted = await asyncio.gather(*pending)
+    return [goal_id for goal_id in accepted if goal_id is not None]
+
+
+async def probe_reads(gateway: str, goal_id: str) -> tuple[int, str | None]:
+    """A read of one goal: its status code and Retry-After (the PostgreSQL outage check)."""
+    async with httpx.AsyncClient(base_url=gateway, timeout=10) as client:
+        response = await client.get(f"/goals/{goal_id}")
+    return response.status_code, response.headers.get("Retry-After")

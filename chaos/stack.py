@@ -1,0 +1,177 @@
+"""The chaos run's own local stack (`podium up` on free ports, a private state folder) and
+the faults it suffers: a service SIGKILLed and restarted, the broker restarted, PostgreSQL
+stopped for a while."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import psutil  # type: ignore[import-untyped]
+
+from podium_cli.settings import CliSettings
+from podium_cli.stack.kafka import Kafka
+from podium_cli.stack.layout import Layout, find_checkout
+from podium_cli.stack.postgres import Postgres
+from podium_cli.stack.services import SERVICES, Process, Runner, processes_of
+
+CHECKOUT = find_checkout(Path(__file__).resolve().parent)
+PORTS = (
+    "KAFKA_PORT",
+    "CONTROLLER_PORT",
+    "PG_PORT",
+    "GATEWAY_PORT",
+    "LLM_PORT",
+)
+# Consumers serve /readyz on consecutive ports from the base: keep a block free.
+HEALTH_BLOCK = 16
+
+
+def free_ports(count: int) -> list[int]:
+    held = []
+    try:
+        for _ in range(count):
+            sock = socket.socket()
+            sock.bind(("127.0.0.1", 0))
+            held.append(sock)
+        return [sock.getsockname()[1] for sock in held]
+    finally:
+        for sock in held:
+            sock.close()
+
+
+def free_block(size: int) -> int:
+    """The first port of `size` consecutive free ports."""
+    for _ in range(50):
+        base = free_ports(1)[0]
+        if base + size < 65535 and not any(_in_use(base + i) for i in range(size)):
+            return base
+    raise RuntimeError(f"no {size} consecutive free ports found")
+
+
+def _in_use(port: int) -> bool:
+    with socket.socket() as sock:
+        return sock.connect_ex(("127.0.0.1", port)) == 0
+
+
+def private_env(state: Path, partitions: int, extra: dict[str, str]) -> dict[str, str]:
+    """This environment without any PODIUM_ setting (but the jar cache), plus a private
+    stack's: its state folder and free ports."""
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        if not key.startswith("PODIUM_") or key == "PODIUM_CACHE_DIR"
+    }
+    ports = dict(zip(PORTS, free_ports(len(PORTS)), strict=True))
+    env.update({f"PODIUM_DEV__{name}": str(port) for name, port in ports.items()})
+    env["PODIUM_DEV__HEALTH_PORT_BASE"] = str(free_block(HEALTH_BLOCK))
+    env["PODIUM_DEV__STATE_DIR"] = str(state)
+    env["PODIUM_KAFKA__PARTITIONS"] = str(partitions)
+    env.update(extra)
+    return env
+
+
+@dataclass
+class ChaosStack:
+    """A private stack; the environment is this process's too, so restarts see the same."""
+
+    state: Path
+    settings: CliSettings
+    layout: Layout
+    # What this process started (restarted services, the broker): stopped and reaped here,
+    # since `podium down` cannot wait for another process's children.
+    children: list[subprocess.Popen[bytes]] = field(default_factory=list)
+    broker: subprocess.Popen[bytes] | None = None
+
+    @classmethod
+    def create(cls, partitions: int, extra_env: dict[str, str]) -> ChaosStack:
+        # Under the system temp folder, which PostgreSQL's own user may enter when we are root.
+        state = Path(tempfile.mkdtemp(prefix="podium-chaos-"))
+        state.chmod(0o755)
+        os.environ.clear()
+        os.environ.update(private_env(state, partitions, extra_env))
+        settings = CliSettings()
+        return cls(state, settings, Layout.of(settings, cwd=CHECKOUT))
+
+    @property
+    def driver_log(self) -> Path:
+        return self.state / "logs" / "chaos.log"
+
+    def podium(self, *args: str) -> None:
+        """Runs the `podium` CLI on this stack, its output in the driver's log."""
+        self.driver_log.parent.mkdir(parents=True, exist_ok=True)
+        with self.driver_log.open("ab") as out:
+            done = subprocess.run(  # noqa: S603 - fixed argv
+                [sys.executable, "-m", "podium_cli", *args],
+                cwd=CHECKOUT,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                check=False,
+            )
+        if done.returncode != 0:
+            raise RuntimeError(f"podium {' '.join(args)} failed; see {self.driver_log}")
+
+    def _process(self, name: str) -> Process:
+        return next(p for p in processes_of(self.settings) if p.name == name)
+
+    def pid(self, name: str) -> int | None:
+        return Runner(self.layout, self.settings).pid(self._process(name))
+
+    async def kill(self, name: str) -> bool:
+        """SIGKILLs the service's process group; False if it was not running."""
+        pid = self.pid(name)
+        if pid is None:
+            return False
+        os.killpg(pid, signal.SIGKILL)
+        await asyncio.to_thread(_wait_gone, pid)
+        self._reap()
+        return True
+
+    async def restart(self, name: str) -> float:
+        """Starts the service again and waits until it is ready; returns the seconds it took."""
+        runner, process = Runner(self.layout, self.settings), self._process(name)
+        spawned = runner.start(process)
+        if spawned is not None:
+            self.children.append(spawned)
+        return await asyncio.to_thread(runner.wait_ready, process, spawned)
+
+    async def restart_broker(self, down_s: float) -> None:
+        kafka = Kafka(self.layout, self.settings.dev, self.settings.kafka.partitions)
+        await asyncio.to_thread(kafka.stop)
+        await asyncio.sleep(down_s)
+        self.broker = await asyncio.to_thread(kafka.start) or self.broker
+
+    async def postgres_outage(self, seconds: float) -> None:
+        postgres = Postgres(self.layout, self.settings.dev)
+        await asyncio.to_thread(postgres.stop)
+        await asyncio.sleep(seconds)
+        await asyncio.to_thread(postgres.start)
+
+    def _reap(self) -> None:
+        self.children = [child for child in self.children if child.poll() is None]
+
+    def down(self) -> None:
+        """`podium down`, while threads reap what this process started (services it
+        restarted, the broker): a child left unreaped would look alive to `down`."""
+        children = [*self.children, *([self.broker] if self.broker else [])]
+        for child in children:
+            threading.Thread(target=child.wait, daemon=True).start()
+        self.podium("down")
+
+
+def _wait_gone(pid: int) -> None:
+    try:
+        psutil.Process(pid).wait(timeout=10)
+    except psutil.NoSuchProcess:
+        return
+
+
+__all__ = ["SERVICES", "ChaosStack"]

@@ -1,0 +1,19 @@
+# make chaos: 500 goals through a private stack (its own broker, PostgreSQL, scripted LLM at
+# 50-500 ms, free ports, a temporary state folder) while every service is SIGKILLed and
+# restarted 3 times, the broker is restarted and PostgreSQL is down for 30 s. It ends with
+# one line, `chaos: goals=N completed=C ... duplicate_llm_calls=X`, and fails if a goal was
+# lost or doubled. `make chaos-quick` is the short run CI makes (tests/e2e/test_chaos_quick.py).
+#   CHAOS_ARGS="--goals 200 --llm-faults --keep"   see `uv run python -m chaos --help`
+
+chaos_default_goal := $(.DEFAULT_GOAL)
+CHAOS_ARGS ?=
+
+.PHONY: chaos chaos-quick
+
+chaos: sync
+	$(UV) run python -m chaos $(CHAOS_ARGS)
+
+chaos-quick: sync
+	$(UV) run python -m chaos --quick $(CHAOS_ARGS)
+
+.DEFAULT_GOAL := $(chaos_default_goal)
