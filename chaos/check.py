@@ -8,7 +8,7 @@ import logging
 import time
 import uuid
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -138,12 +138,12 @@ async def findings(
 def judge_outcomes(
     found: Findings,
     accepted: Sequence[uuid.UUID],
-    ended: dict[uuid.UUID, list[Event]],
-    rows: dict[uuid.UUID, dict[str, Any]],
+    ended: Mapping[uuid.UUID, Sequence[Event]],
+    rows: Mapping[uuid.UUID, Mapping[str, Any]],
     recorded: Counter[uuid.UUID],
 ) -> None:
     for goal_id in accepted:
-        outcomes, row = ended.get(goal_id, []), rows.get(goal_id)
+        outcomes, row = ended.get(goal_id, ()), rows.get(goal_id)
         found.duplicate_outputs += max(0, len(outcomes) - 1) + max(0, recorded[goal_id] - 1)
         if not outcomes or row is None or row["status"] not in ("completed", "failed"):
             found.lost += 1

@@ -11,9 +11,9 @@ CHAOS_ARGS ?=
 .PHONY: chaos chaos-quick
 
 chaos: sync
-	$(UV) run python -m chaos $(CHAOS_ARGS)
+	@$(UV) run python -m chaos $(CHAOS_ARGS)
 
 chaos-quick: sync
-	$(UV) run python -m chaos --quick $(CHAOS_ARGS)
+	@$(UV) run python -m chaos --quick $(CHAOS_ARGS)
 
 .DEFAULT_GOAL := $(chaos_default_goal)

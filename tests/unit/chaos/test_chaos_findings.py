@@ -1,0 +1,145 @@
+"""The chaos driver's judgement, without a stack: its fault schedule, lost and doubled
+goals, repeated LLM calls, results counted twice, and the summary line."""
+
+from __future__ import annotations
+
+import random
+import uuid
+from collections import Counter
+from typing import Any
+
+from chaos.__main__ import summary
+from chaos.check import Findings, counted_twice, duplicate_calls, judge_outcomes
+from chaos.faults import BROKER, POSTGRES, FaultPlan, Tally, steps
+from chaos.stack import SERVICES
+from podium_common.events import (
+    GoalCompleted,
+    GoalFailed,
+    GoalTotals,
+    PlanCreated,
+    PlanningStarted,
+    TaskResult,
+    TaskStatus,
+    TokenUsage,
+    Trace,
+    derived_id,
+    utcnow,
+)
+from podium_common.topics import TaskType
+
+USAGE = TokenUsage(prompt_tokens=10, completion_tokens=5)
+
+
+def common(goal_id: uuid.UUID, event_id: uuid.UUID) -> dict[str, Any]:
+    return {"event_id": event_id, "goal_id": goal_id, "occurred_at": utcnow(), "trace": Trace.new()}
+
+
+def totals(usage: TokenUsage) -> GoalTotals:
+    return GoalTotals(tasks=2, succeeded=2, failed=0, usage=usage, wall_ms=1)
+
+
+def completed(goal_id: uuid.UUID, usage: TokenUsage = USAGE) -> GoalCompleted:
+    event_id = derived_id("outcome", goal_id, 1)
+    return GoalCompleted(**common(goal_id, event_id), output="Answer: x", totals=totals(usage))
+
+
+def failed(goal_id: uuid.UUID, reason: str) -> GoalFailed:
+    event_id = derived_id("outcome", goal_id, 1)
+    return GoalFailed(**common(goal_id, event_id), kind="llm", reason=reason, totals=totals(USAGE))
+
+
+def result(goal_id: uuid.UUID, local: str, attempt: int = 1) -> TaskResult:
+    task_id = f"{goal_id}.1.{local}"
+    return TaskResult(
+        **common(goal_id, derived_id("result", task_id, attempt)),
+        task_id=task_id,
+        type=TaskType.RESEARCHER,
+        status=TaskStatus.SUCCEEDED,
+        output="done",
+        model="m",
+        usage=USAGE,
+        latency_ms=1,
+        worker_id="w",
+        attempt=attempt,
+    )
+
+
+def plan(goal_id: uuid.UUID) -> PlanCreated:
+    return PlanCreated(
+        **common(goal_id, derived_id("plan", goal_id, 1)),
+        goal="g",
+        options={},
+        deadline=utcnow(),
+        tasks=[],
+        model="m",
+        usage=USAGE,
+        attempts=1,
+    )
+
+
+def planning(goal_id: uuid.UUID) -> PlanningStarted:
+    return PlanningStarted(
+        **common(goal_id, derived_id("planning", goal_id, 1, 1)), attempt=1, model="m"
+    )
+
+
+def test_the_schedule_kills_every_service_each_round_and_restarts_the_infra_once():
+    order = steps(
+        FaultPlan(rounds=3, interval_s=1, broker_down_s=3, pg_outage_s=30), random.Random(1)
+    )
+    assert Counter(order) == Counter({**dict.fromkeys(SERVICES, 3), BROKER: 1, POSTGRES: 1})
+    assert order.index(BROKER) < order.index(POSTGRES)
+
+
+def test_a_goal_without_an_outcome_is_lost_and_two_outcomes_are_doubled():
+    done, lost, doubled = uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
+    ended = {done: [completed(done)], doubled: [completed(doubled), completed(doubled)]}
+    rows = {g: {"status": "completed"} for g in (done, doubled)} | {lost: {"status": "running"}}
+    found = Findings(goals=3)
+    judge_outcomes(found, [done, lost, doubled], ended, rows, Counter({done: 1, doubled: 2}))
+    assert (found.completed, found.lost, found.duplicate_outputs) == (2, 1, 2)
+    assert len(found.violations) == 1
+    assert str(lost) in found.violations[0]
+
+
+def test_a_failed_goal_needs_a_reason_and_the_same_status_in_postgres():
+    quiet, disagreeing = uuid.uuid4(), uuid.uuid4()
+    ended = {quiet: [failed(quiet, "")], disagreeing: [failed(disagreeing, "LLM refused")]}
+    rows = {quiet: {"status": "failed"}, disagreeing: {"status": "completed"}}
+    found = Findings(goals=2)
+    judge_outcomes(found, [quiet, disagreeing], ended, rows, Counter({quiet: 1, disagreeing: 1}))
+    assert found.failed == 2
+    assert any("without a reason" in line for line in found.violations)
+    assert any("completed in PG" in line for line in found.violations)
+
+
+def test_llm_calls_beyond_one_per_attempt_and_ask_are_duplicates():
+    goal_id = uuid.uuid4()
+    results = [result(goal_id, "t1"), result(goal_id, "t1"), result(goal_id, "t2")]
+    stats = {
+        "by_role_outcome": {
+            "researcher": {"ok": 3, "429": 4},  # t1 answered twice (a redelivery), t2 once
+            "planner": {"ok": 1},
+        }
+    }
+    assert duplicate_calls(stats, results, [planning(goal_id)]) == 1
+
+
+def test_totals_that_count_a_result_twice_are_reported():
+    right, wrong = uuid.uuid4(), uuid.uuid4()
+    results = [result(g, local) for g in (right, wrong) for local in ("t1", "t2")]
+    results.append(result(wrong, "t1"))  # a redelivered duplicate: counted once
+    three = USAGE + USAGE + USAGE
+    outputs = [completed(right, three), completed(wrong, three + USAGE)]
+    reported = counted_twice(outputs, results, [plan(right), plan(wrong)])
+    assert len(reported) == 1
+    assert str(wrong) in reported[0]
+
+
+def test_the_summary_is_one_line_in_the_issue_s_form():
+    found = Findings(goals=5, completed=4, failed=1, redelivered_tasks=2, duplicate_llm_calls=3)
+    tally = Tally(kills=Counter({"planner": 2, "gateway": 1}), broker_restarts=1, pg_outages=1)
+    assert summary(found, tally) == (
+        "chaos: goals=5 completed=4 failed=1 lost=0 duplicate_outputs=0 kills=3 "
+        "broker_restarts=1 pg_outages=1 redelivered_tasks=2 duplicate_llm_calls=3"
+    )
