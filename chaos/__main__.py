@@ -35,7 +35,7 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
     cli = argparse.ArgumentParser(prog="python -m chaos", description=__doc__)
     cli.add_argument("--quick", action="store_true", help="a short run for CI")
     cli.add_argument("--goals", type=int, help="goals to submit (500; quick: 40)")
-    cli.add_argument("--rate", type=float, help="goals per second (2; quick: 0.5)")
+    cli.add_argument("--rate", type=float, help="goals per second (1.6; quick: 0.5)")
     cli.add_argument("--rounds", type=int, help="kills per service (3; quick: 1)")
     cli.add_argument("--interval", type=float, help="mean seconds between faults (5; quick: 2.5)")
     cli.add_argument("--pg-outage", type=float, help="PostgreSQL outage in s (30; quick: 8)")
@@ -48,7 +48,7 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
     quick = args.quick
     for name, full, short in (
         ("goals", 500, 40),
-        ("rate", 2.0, 0.5),
+        ("rate", 1.6, 0.5),
         ("rounds", 3, 1),
         ("interval", 5.0, 2.5),
         ("pg_outage", 30.0, 8.0),
