@@ -10,8 +10,9 @@ What happens to a failure is decided here, and only here:
 - a retriable error (`retriable = True`) is retried with backoff and jitter until it
   succeeds or the loop stops (the record is then redelivered, never skipped).
 
-When the loop is at capacity it pauses its partitions but keeps polling, so a long LLM
-call never exceeds the consumer's poll interval and causes no rebalance.
+When the loop is at capacity it waits for a handler to finish; a longer wait pauses its
+partitions but keeps polling, so a long LLM call never exceeds the consumer's poll
+interval and causes no rebalance.
 """
 
 from __future__ import annotations
@@ -43,6 +44,9 @@ class LoopConfig:
     topics: Sequence[str]
     max_in_flight: int = 64
     commit_interval_s: float = 1.0
+    # At capacity, the longest wait for a handler to finish before polling (paused); never
+    # more than a fifth of max_poll_interval_ms.
+    capacity_poll_s: float = 1.0
     drain_timeout_s: float = 30.0
     retry_base_s: float = 0.2
     retry_cap_s: float = 10.0
@@ -122,18 +126,30 @@ class RunLoop:
         next_commit = loop.time() + self.config.commit_interval_s
         while not self._stopping.is_set():
             room = self.config.max_in_flight - len(self._tasks)
-            assigned = self._consumer.assignment()
             if room <= 0:
-                self._consumer.pause(*assigned)
-            elif self._consumer.paused():
-                self._consumer.resume(*self._consumer.paused())
-            batches = await self._consumer.getmany(timeout_ms=100, max_records=max(room, 1))
-            for tp, records in batches.items():
-                for record in records:
-                    self._start(tp, record)
+                await self._wait_for_room()
+            else:
+                if self._consumer.paused():
+                    self._consumer.resume(*self._consumer.paused())
+                batches = await self._consumer.getmany(timeout_ms=100, max_records=room)
+                for tp, records in batches.items():
+                    for record in records:
+                        self._start(tp, record)
             if loop.time() >= next_commit:
                 await self.commit()
                 next_commit = loop.time() + self.config.commit_interval_s
+
+    async def _wait_for_room(self) -> None:
+        """At capacity: returns as soon as a handler finishes. Only a long wait pauses the
+        partitions and polls (pausing drops the records fetched ahead, costing a fetch
+        round trip on resume), so the consumer keeps polling without taking more."""
+        timeout = min(self.config.capacity_poll_s, self.config.max_poll_interval_ms / 5000)
+        done, _pending = await asyncio.wait(
+            self._tasks, timeout=timeout, return_when=asyncio.FIRST_COMPLETED
+        )
+        if not done:
+            self._consumer.pause(*self._consumer.assignment())
+            await self._consumer.getmany(timeout_ms=0)
 
     def _start(self, tp: TopicPartition, record: ConsumerRecord[bytes, bytes]) -> None:
         ticket = self.tracker.started(tp, record.offset)
