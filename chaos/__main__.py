@@ -100,7 +100,10 @@ async def run(stack: ChaosStack, args: argparse.Namespace) -> tuple[Findings, Ta
     log.info(
         "%d goals accepted, faults done after %.0fs", len(accepted), time.monotonic() - started
     )
-    await asyncio.to_thread(stack.podium, "up")  # anything a fault left down
+    stopped = [name for name in SERVICES if stack.pid(name) is None]
+    if stopped:
+        tally.violations.append(f"services that stopped on their own: {stopped}")
+        await asyncio.to_thread(stack.podium, "up")
     goals = [uuid.UUID(g) for g in [*accepted, *tally.probe_goals]]
     kafka, dsn = stack.settings.kafka_for_stack(), stack.settings.postgres_dsn
     await wait_for_outcomes(kafka, dsn, goals, within_s=args.deadline + 60)

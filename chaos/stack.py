@@ -5,6 +5,7 @@ stopped for a while."""
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 import signal
 import socket
@@ -17,11 +18,15 @@ from pathlib import Path
 
 import psutil  # type: ignore[import-untyped]
 
+from podium_cli.errors import StackError
 from podium_cli.settings import CliSettings
 from podium_cli.stack.kafka import Kafka
 from podium_cli.stack.layout import Layout, find_checkout
 from podium_cli.stack.postgres import Postgres
+from podium_cli.stack.prepare import topics_when_ready
 from podium_cli.stack.services import SERVICES, Process, Runner, processes_of
+
+log = logging.getLogger("chaos")
 
 CHECKOUT = find_checkout(Path(__file__).resolve().parent)
 PORTS = (
@@ -135,8 +140,17 @@ class ChaosStack:
         self._reap()
         return True
 
-    async def restart(self, name: str) -> float:
-        """Starts the service again and waits until it is ready; returns the seconds it took."""
+    async def restart(self, name: str, tries: int = 3) -> float:
+        """Starts the service again and waits until it is ready; returns the seconds it took.
+        A process that exits while starting is started again, as a supervisor would."""
+        for _ in range(tries - 1):
+            try:
+                return await self._start(name)
+            except StackError as error:
+                log.warning("%s did not start, starting it again: %s", name, error)
+        return await self._start(name)
+
+    async def _start(self, name: str) -> float:
         runner, process = Runner(self.layout, self.settings), self._process(name)
         spawned = runner.start(process)
         if spawned is not None:
@@ -148,6 +162,8 @@ class ChaosStack:
         await asyncio.to_thread(kafka.stop)
         await asyncio.sleep(down_s)
         self.broker = await asyncio.to_thread(kafka.start) or self.broker
+        settings = self.settings
+        await topics_when_ready(settings.kafka_for_stack(), settings.dev.ready_timeout_s)
 
     async def postgres_outage(self, seconds: float) -> None:
         postgres = Postgres(self.layout, self.settings.dev)
