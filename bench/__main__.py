@@ -8,15 +8,16 @@ import json
 import logging
 import os
 import platform
+import shutil
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 from bench.infra import Infra
 from bench.report import table
-from bench.scenarios import concurrency, pipeline, scaling
+from bench.scenarios import celery_baseline, concurrency, pipeline, scaling
 
-SCENARIOS = ("pipeline", "concurrency", "scaling")
+SCENARIOS = ("pipeline", "concurrency", "scaling", "celery")
 RESULTS = Path(__file__).parent / "results.json"
 
 
@@ -63,7 +64,27 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
         results["inflight"] = await concurrency.run(infra, **window)
     if "scaling" in args.scenarios:
         results["scaling"] = await scaling.run(infra, **window)
+    if "celery" in args.scenarios and shutil.which("redis-server") is None:
+        results["celery"] = {"skipped": "redis-server is not installed"}
+    elif "celery" in args.scenarios:
+        results["celery"] = await asyncio.to_thread(celery_baseline.run, celery_config(args))
+        results["ratio_vs_celery"] = ratio(results)
     return results
+
+
+def celery_config(args: argparse.Namespace) -> celery_baseline.CeleryConfig:
+    if args.quick:
+        return celery_baseline.CeleryConfig(duration_s=10, warmup_s=3, overhead_s=8)
+    config = celery_baseline.CeleryConfig()
+    return replace(config, duration_s=args.duration) if args.duration else config
+
+
+def ratio(results: dict[str, Any]) -> float | None:
+    """Podium's goals/s at 2 s over Celery's best at 2 s."""
+    podium = results.get("pipeline", {}).get("at_2s", {}).get("goals_per_s")
+    celery = results["celery"]
+    best = max(celery.get(f"{pool}_goals_per_s_at_2s", 0.0) for pool in ("prefork", "threads"))
+    return round(podium / best, 2) if podium and best else None
 
 
 def cli() -> None:

@@ -20,6 +20,8 @@ def table(results: dict[str, Any]) -> str:
         lines.append(_row("throughput tasks/s", pipeline["tasks_per_s"]))
         for name, cpu in pipeline["cpu_s_per_goal"].items():
             lines.append(_row(f"  CPU-s per goal: {name}", cpu))
+        if "at_2s" in pipeline:
+            lines.append(_row("throughput goals/s (2 s LLM)", pipeline["at_2s"]["goals_per_s"]))
         over = pipeline["overhead"]
         lines.append(
             _row(
@@ -45,6 +47,9 @@ def table(results: dict[str, Any]) -> str:
     celery = results.get("celery")
     if celery:
         for key, value in celery.items():
+            if isinstance(value, dict):
+                value = f"{value['p50']} / {value['p99']}"
+                key = f"{key} p50/p99"
             lines.append(_row(f"celery {key}", value))
         lines.append(_row("ratio vs celery at 2 s", results.get("ratio_vs_celery"), "≥ 3"))
     return "\n".join(lines)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from bench.hops import HOPS, fetch_events, timings
@@ -44,6 +44,7 @@ async def run(infra: Infra, config: PipelineConfig) -> dict[str, Any]:
                 figures["overhead"] = await overhead(
                     stack, driver, run_.dsn, figures["goals_per_s"] / 2, config.overhead_s
                 )
+                figures["at_2s"] = await throughput_at_2s(stack, driver, config)
             figures["rss_mb_idle"] = idle
             return figures
         finally:
@@ -89,6 +90,17 @@ async def throughput(stack: Stack, driver: GoalDriver, config: PipelineConfig) -
             for name in cpu_after
         },
     }
+
+
+async def throughput_at_2s(
+    stack: Stack, driver: GoalDriver, config: PipelineConfig
+) -> dict[str, Any]:
+    """The same closed loop with every LLM call taking 2 s (a goal then needs at least 8 s)."""
+    await stack.configure_llm(2000)
+    slow = replace(config, warmup_s=max(config.warmup_s, 15.0))
+    figures = await throughput(stack, driver, slow)
+    await stack.configure_llm(0)
+    return {key: figures[key] for key in ("goals_per_s", "tasks_per_s", "goals", "failed")}
 
 
 async def overhead(

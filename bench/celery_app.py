@@ -1,0 +1,99 @@
+"""The Celery baseline: the same goal flow as Celery tasks over Redis, the same scripted LLM.
+
+A goal is one `run_goal` task: it asks the planner, then replaces itself with a chord
+(the independent tasks as a group, fanning in to the dependent ones, in order), then the
+final synthesis. Each task returns its output and the LLM time on its path, so the driver
+can subtract the LLM time from the end-to-end latency. The prompts are Podium's own.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from typing import Any
+
+import httpx
+from celery import Celery, chain, chord, group  # type: ignore[import-untyped]
+
+from podium_planner.prompts import SYSTEM as PLANNER
+from podium_worker_researcher.prompts import SYSTEM as RESEARCHER
+from podium_worker_specialist.prompts import SYSTEM as SPECIALIST
+from podium_worker_synthesizer.prompts import SYSTEM as SYNTHESIZER
+from podium_worker_validator.prompts import SYSTEM as VALIDATOR
+
+SYSTEMS = {
+    "researcher": RESEARCHER,
+    "specialist": SPECIALIST,
+    "validator": VALIDATOR,
+    "synthesizer": SYNTHESIZER,
+}
+LLM_URL = os.environ.get("PODIUM_BENCH_CELERY_LLM", "http://127.0.0.1:8099/v1")
+DONE = "podium_bench:done"
+BROKER = os.environ.get("PODIUM_BENCH_CELERY_BROKER", "redis://127.0.0.1:6379/0")
+
+app = Celery("podium_bench", broker=BROKER, backend=BROKER)
+app.conf.update(
+    task_serializer="json",
+    result_serializer="json",
+    accept_content=["json"],
+    worker_prefetch_multiplier=1,
+    task_acks_late=True,
+    result_expires=3600,
+    broker_connection_retry_on_startup=True,
+)
+_client: httpx.Client | None = None
+
+
+def ask(system: str, user: str, *, json_reply: bool = False) -> tuple[str, float]:
+    """One chat completion from the scripted LLM: its content and how long it took (ms)."""
+    global _client
+    if _client is None:  # one per process, created after the fork
+        _client = httpx.Client(timeout=120, limits=httpx.Limits(max_connections=1024))
+    body: dict[str, Any] = {
+        "model": "scripted",
+        "messages": [{"role": "system", "content": system}, {"role": "user", "content": user}],
+    }
+    if json_reply:
+        body["response_format"] = {"type": "json_object"}
+    started = time.perf_counter()
+    response = _client.post(f"{LLM_URL}/chat/completions", json=body)
+    response.raise_for_status()
+    content: str = response.json()["choices"][0]["message"]["content"]
+    return content, (time.perf_counter() - started) * 1000
+
+
+def _user(goal: str, task: dict[str, Any], inputs: list[dict[str, Any]]) -> str:
+    sections = [f"Goal: {goal}", f"Task: {task['description']}"]
+    sections += [f"Input {i['id']} ({i['type']}):\n{i['output']}" for i in inputs]
+    return "\n\n".join(sections)
+
+
+@app.task  # type: ignore[untyped-decorator]
+def work(inputs: Any, goal: str, task: dict[str, Any]) -> dict[str, Any]:
+    """One task of the plan; `inputs` is what its dependencies returned (a list, or one)."""
+    given = inputs if isinstance(inputs, list) else [inputs] if inputs else []
+    output, llm_ms = ask(SYSTEMS[task["type"]], _user(goal, task, given))
+    before = max((i["llm_ms"] for i in given), default=0.0)
+    return {"id": task["id"], "type": task["type"], "output": output, "llm_ms": before + llm_ms}
+
+
+@app.task(bind=True)  # type: ignore[untyped-decorator]
+def run_goal(self: Any, goal_id: str, goal: str, max_tasks: int = 8) -> Any:
+    """Plans the goal, then becomes the flow of its tasks and the final synthesis."""
+    reply, planning_ms = ask(PLANNER, f"Most tasks: {max_tasks}\nGoal: {goal}", json_reply=True)
+    tasks = json.loads(reply)["tasks"]
+    first = [t for t in tasks if not t["depends_on"]]
+    rest = [t for t in tasks if t["depends_on"]]
+    final = {"id": "final", "type": "synthesizer", "description": f"Final answer to: {goal}"}
+    fan_out = group(work.s(None, goal, t) for t in first)
+    steps = [work.s(goal, t) for t in rest] + [work.s(goal, final), done.s(goal_id, planning_ms)]
+    flow = chord(fan_out, chain(*steps)) if steps else fan_out
+    raise self.replace(flow)
+
+
+@app.task  # type: ignore[untyped-decorator]
+def done(last: dict[str, Any], goal_id: str, planning_ms: float) -> None:
+    """The goal's outcome, pushed where the driver waits for it (DONE, a Redis list)."""
+    outcome = {"goal_id": goal_id, "at": time.time(), "llm_ms": planning_ms + last["llm_ms"]}
+    app.backend.client.rpush(DONE, json.dumps(outcome))
