@@ -19,7 +19,8 @@ import httpx
 from chaos.check import Findings, findings, wait_for_outcomes
 from chaos.faults import FaultPlan, Tally, run_faults
 from chaos.load import submit_all
-from chaos.stack import SERVICES, ChaosStack
+from chaos.stack import ChaosStack
+from podium_cli.stack.services import SERVICES
 
 log = logging.getLogger("chaos")
 

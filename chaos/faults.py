@@ -14,7 +14,8 @@ from dataclasses import dataclass, field
 
 import httpx
 
-from chaos.stack import SERVICES, ChaosStack
+from chaos.stack import ChaosStack
+from podium_cli.stack.services import SERVICES
 
 log = logging.getLogger("chaos")
 

@@ -58,10 +58,3 @@ async def submit_all(gateway: str, goals: int, rate: float, deadline_s: int) -> 
             await asyncio.sleep(1 / rate)
         accepted = await asyncio.gather(*pending)
     return [goal_id for goal_id in accepted if goal_id is not None]
-
-
-async def probe_reads(gateway: str, goal_id: str) -> tuple[int, str | None]:
-    """A read of one goal: its status code and Retry-After (the PostgreSQL outage check)."""
-    async with httpx.AsyncClient(base_url=gateway, timeout=10) as client:
-        response = await client.get(f"/goals/{goal_id}")
-    return response.status_code, response.headers.get("Retry-After")

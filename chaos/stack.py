@@ -24,7 +24,7 @@ from podium_cli.stack.kafka import Kafka
 from podium_cli.stack.layout import Layout, find_checkout
 from podium_cli.stack.postgres import Postgres
 from podium_cli.stack.prepare import topics_when_ready
-from podium_cli.stack.services import SERVICES, Process, Runner, processes_of
+from podium_cli.stack.services import Process, Runner, processes_of
 
 log = logging.getLogger("chaos")
 
@@ -188,6 +188,3 @@ def _wait_gone(pid: int) -> None:
         psutil.Process(pid).wait(timeout=10)
     except psutil.NoSuchProcess:
         return
-
-
-__all__ = ["SERVICES", "ChaosStack"]

@@ -11,7 +11,7 @@ from typing import Any
 from chaos.__main__ import summary
 from chaos.check import Findings, counted_twice, duplicate_calls, judge_outcomes
 from chaos.faults import BROKER, POSTGRES, FaultPlan, Tally, steps
-from chaos.stack import SERVICES
+from podium_cli.stack.services import SERVICES
 from podium_common.events import (
     GoalCompleted,
     GoalFailed,
