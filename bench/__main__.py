@@ -9,6 +9,8 @@ import logging
 import os
 import platform
 import shutil
+import sys
+from collections.abc import Awaitable, Callable
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -17,8 +19,8 @@ from bench.infra import Infra
 from bench.report import table
 from bench.scenarios import celery_baseline, concurrency, pipeline, scaling
 
-SCENARIOS = ("pipeline", "concurrency", "scaling", "celery")
 RESULTS = Path(__file__).parent / "results.json"
+log = logging.getLogger("bench")
 
 
 def machine() -> str:
@@ -33,50 +35,49 @@ def machine() -> str:
     return f"{os.cpu_count()} x {model}, Python {platform.python_version()}"
 
 
-async def main(args: argparse.Namespace) -> dict[str, Any]:
-    infra = Infra.from_env()
-    results: dict[str, Any] = {"machine": machine(), "quick": args.quick}
-    if "pipeline" in args.scenarios:
-        config = (
-            pipeline.PipelineConfig(duration_s=15, warmup_s=5, overhead_s=10)
-            if args.quick
-            else pipeline.PipelineConfig()
-        )
-        if args.duration:
-            config = replace(config, duration_s=args.duration)
-        figures = await pipeline.run(infra, config)
-        results["pipeline"] = figures
-        results.update(
-            goals_per_s=figures["goals_per_s"],
-            tasks_per_s=figures["tasks_per_s"],
-            cpu_s_per_goal=figures["cpu_s_per_goal"],
-            overhead_ms=figures["overhead"]["overhead_ms"],
-            rss_mb_idle=figures["rss_mb_idle"],
-        )
-    window = (
-        {"duration_s": 8.0, "warmup_s": 3.0}
+async def run_pipeline(args: argparse.Namespace, results: dict[str, Any]) -> None:
+    config = (
+        pipeline.PipelineConfig(duration_s=15, warmup_s=5, overhead_s=10)
         if args.quick
-        else {"duration_s": 30.0, "warmup_s": 5.0}
+        else pipeline.PipelineConfig()
     )
     if args.duration:
-        window["duration_s"] = args.duration
-    if "concurrency" in args.scenarios:
-        results["inflight"] = await concurrency.run(infra, **window)
-    if "scaling" in args.scenarios:
-        results["scaling"] = await scaling.run(infra, **window)
-    if "celery" in args.scenarios and shutil.which("redis-server") is None:
+        config = replace(config, duration_s=args.duration)
+    figures = await pipeline.run(Infra.from_env(), config)
+    results["pipeline"] = figures
+    results.update(
+        goals_per_s=figures["goals_per_s"],
+        tasks_per_s=figures["tasks_per_s"],
+        cpu_s_per_goal=figures["cpu_s_per_goal"],
+        overhead_ms=figures["overhead"]["overhead_ms"],
+        rss_mb_idle=figures["rss_mb_idle"],
+    )
+
+
+def window(args: argparse.Namespace) -> dict[str, float]:
+    duration, warmup = (8.0, 3.0) if args.quick else (30.0, 5.0)
+    return {"duration_s": args.duration or duration, "warmup_s": warmup}
+
+
+async def run_concurrency(args: argparse.Namespace, results: dict[str, Any]) -> None:
+    results["inflight"] = await concurrency.run(Infra.from_env(), **window(args))
+
+
+async def run_scaling(args: argparse.Namespace, results: dict[str, Any]) -> None:
+    results["scaling"] = await scaling.run(Infra.from_env(), **window(args))
+
+
+async def run_celery(args: argparse.Namespace, results: dict[str, Any]) -> None:
+    if shutil.which("redis-server") is None:
         results["celery"] = {"skipped": "redis-server is not installed"}
-    elif "celery" in args.scenarios:
-        results["celery"] = await asyncio.to_thread(celery_baseline.run, celery_config(args))
-        results["ratio_vs_celery"] = ratio(results)
-    return results
-
-
-def celery_config(args: argparse.Namespace) -> celery_baseline.CeleryConfig:
-    if args.quick:
-        return celery_baseline.CeleryConfig(duration_s=10, warmup_s=3, overhead_s=8)
+        return
     config = celery_baseline.CeleryConfig()
-    return replace(config, duration_s=args.duration) if args.duration else config
+    if args.quick:
+        config = celery_baseline.CeleryConfig(duration_s=10, warmup_s=3, overhead_s=8)
+    if args.duration:
+        config = replace(config, duration_s=args.duration)
+    results["celery"] = await asyncio.to_thread(celery_baseline.run, config)
+    results["ratio_vs_celery"] = ratio(results)
 
 
 def ratio(results: dict[str, Any]) -> float | None:
@@ -85,6 +86,28 @@ def ratio(results: dict[str, Any]) -> float | None:
     celery = results["celery"]
     best = max(celery.get(f"{pool}_goals_per_s_at_2s", 0.0) for pool in ("prefork", "threads"))
     return round(podium / best, 2) if podium and best else None
+
+
+Scenario = Callable[[argparse.Namespace, dict[str, Any]], Awaitable[None]]
+SCENARIOS: dict[str, Scenario] = {
+    "pipeline": run_pipeline,
+    "concurrency": run_concurrency,
+    "scaling": run_scaling,
+    "celery": run_celery,
+}
+
+
+async def main(args: argparse.Namespace) -> tuple[dict[str, Any], list[str]]:
+    results: dict[str, Any] = {"machine": machine(), "quick": args.quick}
+    failed = []
+    for name in args.scenarios:
+        try:
+            await SCENARIOS[name](args, results)
+        except Exception:  # one broken scenario leaves the others' figures
+            log.exception("scenario %s failed", name)
+            failed.append(name)
+    results["failed"] = failed
+    return results, failed
 
 
 def cli() -> None:
@@ -96,10 +119,12 @@ def cli() -> None:
     args = parser.parse_args()
     args.scenarios = args.scenarios or list(SCENARIOS)
     logging.basicConfig(level=logging.WARNING)
-    results = asyncio.run(main(args))
+    results, failed = asyncio.run(main(args))
     print(table(results))
     args.out.write_text(json.dumps(results, indent=2, ensure_ascii=False) + "\n")
     print(f"\nwritten to {args.out}")
+    if failed:
+        sys.exit(f"failed: {', '.join(failed)}")
 
 
 if __name__ == "__main__":

@@ -97,7 +97,7 @@ async def throughput_at_2s(
 ) -> dict[str, Any]:
     """The same closed loop with every LLM call taking 2 s (a goal then needs at least 8 s)."""
     await stack.configure_llm(2000)
-    slow = replace(config, warmup_s=max(config.warmup_s, 15.0))
+    slow = replace(config, warmup_s=max(config.warmup_s, 25.0))
     figures = await throughput(stack, driver, slow)
     await stack.configure_llm(0)
     return {key: figures[key] for key in ("goals_per_s", "tasks_per_s", "goals", "failed")}
