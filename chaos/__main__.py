@@ -16,7 +16,7 @@ import uuid
 
 import httpx
 
-from chaos.check import Findings, findings, wait_for_outcomes
+from chaos.check import Findings, describe_stuck, findings, wait_for_outcomes
 from chaos.faults import FaultPlan, Tally, run_faults
 from chaos.load import submit_all
 from chaos.stack import ChaosStack
@@ -41,7 +41,8 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
     cli.add_argument("--interval", type=float, help="mean seconds between faults (5; quick: 2.5)")
     cli.add_argument("--pg-outage", type=float, help="PostgreSQL outage in s (30; quick: 8)")
     cli.add_argument("--broker-down", type=float, default=3.0, help="broker down for s")
-    cli.add_argument("--deadline", type=int, default=600, help="each goal's deadline in s")
+    cli.add_argument("--deadline", type=int, help="each goal's deadline in s (600; quick: 150)")
+    cli.add_argument("--budget", type=float, help="the run's limit in s (5400; quick: 420)")
     cli.add_argument("--llm-faults", action="store_true", help="also 429/500/timeouts/malformed")
     cli.add_argument("--seed", type=int, default=None, help="seed of the fault schedule")
     cli.add_argument("--keep", action="store_true", help="keep the stack's state folder")
@@ -53,6 +54,8 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
         ("rounds", 3, 1),
         ("interval", 5.0, 2.5),
         ("pg_outage", 30.0, 8.0),
+        ("deadline", 600, 150),
+        ("budget", 5400.0, 420.0),
     ):
         if getattr(args, name) is None:
             setattr(args, name, short if quick else full)
@@ -90,34 +93,48 @@ async def llm_stats(url: str) -> dict[str, object]:
 async def run(stack: ChaosStack, args: argparse.Namespace) -> tuple[Findings, Tally]:
     await asyncio.to_thread(stack.podium, "up")
     llm = await configure_llm(stack, args)
+    tally = Tally()
+    started = time.monotonic()
+    kafka, dsn = stack.settings.kafka_for_stack(), stack.settings.postgres_dsn
+    try:
+        async with asyncio.timeout(args.budget):
+            stuck = await drive(stack, args, tally)
+    except TimeoutError:
+        tally.violations.append(f"the run took over its budget of {args.budget:.0f}s")
+        stuck = await wait_for_outcomes(kafka, dsn, tally.goals, within_s=0)
+    found = await findings(kafka, dsn, tally.goals, await llm_stats(llm))
+    found.violations += await describe_stuck(dsn, stuck)
+    log.info("run took %.0fs; kills %s", time.monotonic() - started, dict(tally.kills))
+    return found, tally
+
+
+async def drive(stack: ChaosStack, args: argparse.Namespace, tally: Tally) -> list[uuid.UUID]:
+    """Goals in while the faults happen; returns the goals that did not end in time."""
     rng = random.Random(args.seed)  # noqa: S311 - a fault schedule, not a secret
     plan = FaultPlan(args.rounds, args.interval, args.broker_down, args.pg_outage)
-    tally = Tally()
     started = time.monotonic()
     faults = asyncio.create_task(run_faults(stack, plan, tally, rng, args.deadline))
     gateway = stack.settings.gateway_url
-    accepted = await submit_all(gateway, args.goals, args.rate, args.deadline)
+    await submit_all(gateway, args.goals, args.rate, args.deadline, into=tally.accepted)
     await faults
     log.info(
-        "%d goals accepted, faults done after %.0fs", len(accepted), time.monotonic() - started
+        "%d goals accepted, faults done after %.0fs",
+        len(tally.accepted),
+        time.monotonic() - started,
     )
     stopped = [name for name in SERVICES if stack.pid(name) is None]
     if stopped:
         tally.violations.append(f"services that stopped on their own: {stopped}")
         await asyncio.to_thread(stack.podium, "up")
-    goals = [uuid.UUID(g) for g in [*accepted, *tally.probe_goals]]
     kafka, dsn = stack.settings.kafka_for_stack(), stack.settings.postgres_dsn
-    await wait_for_outcomes(kafka, dsn, goals, within_s=args.deadline + 60)
-    found = await findings(kafka, dsn, goals, await llm_stats(llm))
-    log.info("run took %.0fs; kills %s", time.monotonic() - started, dict(tally.kills))
-    return found, tally
+    return await wait_for_outcomes(kafka, dsn, tally.goals, within_s=args.deadline + 60)
 
 
 def verdict(found: Findings, tally: Tally, args: argparse.Namespace) -> list[str]:
     """Every broken promise, one line each; none means the run passed."""
     broken = [*found.violations, *tally.violations]
-    if found.goals < args.goals:
-        broken.append(f"only {found.goals} of {args.goals} goals were accepted")
+    if len(tally.accepted) < args.goals:
+        broken.append(f"only {len(tally.accepted)} of {args.goals} goals were accepted")
     if found.failed and not args.llm_faults:
         broken.append(f"{found.failed} goals failed with no LLM faults injected")
     short = {name: tally.kills[name] for name in SERVICES if tally.kills[name] < args.rounds}
@@ -133,15 +150,18 @@ def main(argv: list[str] | None = None) -> int:
         logging.getLogger(noisy).setLevel(logging.WARNING)
     stack = ChaosStack.create(partitions=3, extra_env=STACK_ENV)
     log.info("chaos stack in %s", stack.state)
+    broken = ["the run did not finish"]
     # stdout carries the summary line alone; what the stack code prints goes to stderr.
     with contextlib.redirect_stdout(sys.stderr):
         try:
             found, tally = asyncio.run(run(stack, args))
+            broken = verdict(found, tally, args)
         finally:
             stack.down()
-            if not args.keep:
+            if broken:
+                log.error("chaos: the stack's state and logs are kept in %s", stack.state)
+            elif not args.keep:
                 shutil.rmtree(stack.state, ignore_errors=True)
-    broken = verdict(found, tally, args)
     for line in broken:
         log.error("chaos: %s", line)
     print(summary(found, tally), flush=True)

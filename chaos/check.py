@@ -80,8 +80,9 @@ def outcomes_by_goal(events: Iterable[Event]) -> dict[uuid.UUID, list[Event]]:
 
 async def wait_for_outcomes(
     kafka: KafkaSettings, dsn: str, goals: Sequence[uuid.UUID], within_s: float
-) -> None:
-    """Waits until every goal has an outcome on `outputs` and a final status in PostgreSQL."""
+) -> list[uuid.UUID]:
+    """Waits until every goal has an outcome on `outputs` and a final status in PostgreSQL;
+    returns the goals still without one after `within_s`."""
     give_up = time.monotonic() + within_s
     while True:
         ended = outcomes_by_goal(await read_topic(kafka, kafka.topics.outputs))
@@ -90,9 +91,34 @@ async def wait_for_outcomes(
             g for g in goals if g not in ended or statuses.get(g) not in ("completed", "failed")
         ]
         if not waiting or time.monotonic() > give_up:
-            return
+            return waiting
         log.info("waiting for %d goals to end, e.g. %s", len(waiting), waiting[0])
         await asyncio.sleep(3)
+
+
+async def describe_stuck(dsn: str, goals: Sequence[uuid.UUID]) -> list[str]:
+    """A line per goal that never ended: its status and the events PostgreSQL holds for it."""
+    conn = await asyncpg.connect(dsn)
+    try:
+        rows = await conn.fetch(
+            "SELECT g.goal_id, g.status, "
+            "  (SELECT string_agg(e.type, ' ' ORDER BY e.seq) FROM events e "
+            "   WHERE e.goal_id = g.goal_id AND e.run = g.run) AS events "
+            "FROM goals g WHERE g.run = 1 AND g.goal_id = ANY($1::uuid[])",
+            list(goals),
+        )
+    finally:
+        await conn.close()
+    known = {row["goal_id"]: row for row in rows}
+    return [
+        f"goal {goal_id} never ended: "
+        + (
+            f"{known[goal_id]['status']}; events {known[goal_id]['events']}"
+            if goal_id in known
+            else "no row in PostgreSQL"
+        )
+        for goal_id in goals
+    ]
 
 
 async def pg_statuses(dsn: str) -> dict[uuid.UUID, str]:

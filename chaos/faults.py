@@ -20,6 +20,8 @@ from podium_cli.stack.services import SERVICES
 log = logging.getLogger("chaos")
 
 BROKER, POSTGRES = "broker", "postgres"
+# A fault (with the restart after it) that takes longer is a finding, and the run goes on.
+STEP_LIMIT_S = 120.0
 
 
 @dataclass(frozen=True)
@@ -35,9 +37,14 @@ class Tally:
     kills: Counter[str] = field(default_factory=Counter)
     broker_restarts: int = 0
     pg_outages: int = 0
-    # Goals accepted by the probe during the PostgreSQL outage.
+    # Goals the gateway accepted, and those the probe sent during the PostgreSQL outage.
+    accepted: list[str] = field(default_factory=list)
     probe_goals: list[str] = field(default_factory=list)
     violations: list[str] = field(default_factory=list)
+
+    @property
+    def goals(self) -> list[uuid.UUID]:
+        return [uuid.UUID(goal) for goal in [*self.accepted, *self.probe_goals]]
 
 
 def steps(plan: FaultPlan, rng: random.Random) -> list[str]:
@@ -60,14 +67,30 @@ async def run_faults(
 ) -> None:
     for step in steps(plan, rng):
         await asyncio.sleep(plan.interval_s * rng.uniform(0.5, 1.5))
-        if step == BROKER:
-            log.info("restarting the broker (down %.0fs)", plan.broker_down_s)
-            await stack.restart_broker(plan.broker_down_s)
-            tally.broker_restarts += 1
-        elif step == POSTGRES:
-            await _postgres_outage(stack, plan.pg_outage_s, tally, deadline_s)
-        else:
-            await _kill_and_restart(stack, step, tally, rng)
+        try:
+            async with asyncio.timeout(STEP_LIMIT_S):
+                await _fault(stack, step, plan, tally, rng, deadline_s)
+        except TimeoutError:
+            tally.violations.append(f"{step}: the fault and recovery took over {STEP_LIMIT_S}s")
+            log.error("%s: the fault and recovery took over %.0fs", step, STEP_LIMIT_S)
+
+
+async def _fault(
+    stack: ChaosStack,
+    step: str,
+    plan: FaultPlan,
+    tally: Tally,
+    rng: random.Random,
+    deadline_s: int,
+) -> None:
+    if step == BROKER:
+        log.info("restarting the broker (down %.0fs)", plan.broker_down_s)
+        await stack.restart_broker(plan.broker_down_s)
+        tally.broker_restarts += 1
+    elif step == POSTGRES:
+        await _postgres_outage(stack, plan.pg_outage_s, tally, deadline_s)
+    else:
+        await _kill_and_restart(stack, step, tally, rng)
 
 
 async def _kill_and_restart(stack: ChaosStack, name: str, tally: Tally, rng: random.Random) -> None:

@@ -8,7 +8,7 @@ import uuid
 from collections import Counter
 from typing import Any
 
-from chaos.__main__ import summary
+from chaos.__main__ import parse, summary, verdict
 from chaos.check import Findings, counted_twice, duplicate_calls, judge_outcomes
 from chaos.faults import BROKER, POSTGRES, FaultPlan, Tally, steps
 from podium_cli.stack.services import SERVICES
@@ -143,3 +143,18 @@ def test_the_summary_is_one_line_in_the_issue_s_form():
         "chaos: goals=5 completed=4 failed=1 lost=0 duplicate_outputs=0 kills=3 "
         "broker_restarts=1 pg_outages=1 redelivered_tasks=2 duplicate_llm_calls=3"
     )
+
+
+def test_the_quick_run_is_bounded_well_inside_the_ci_test_s_limit():
+    quick, full = parse(["--quick"]), parse([])
+    assert (quick.goals, quick.deadline, quick.budget) == (40, 150, 420.0)
+    assert (full.goals, full.deadline, full.rounds, full.pg_outage) == (500, 600, 3, 30.0)
+    # Every goal may end by its deadline plus the wait's margin, within the budget.
+    assert quick.deadline + 60 < quick.budget < 540
+
+
+def test_a_probe_goal_does_not_stand_in_for_a_goal_the_gateway_refused():
+    args = parse(["--quick", "--goals", "2", "--rounds", "0"])
+    tally = Tally(accepted=[str(uuid.uuid4())], probe_goals=[str(uuid.uuid4())])
+    found = Findings(goals=2, completed=2)
+    assert verdict(found, tally, args) == ["only 1 of 2 goals were accepted"]
