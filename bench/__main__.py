@@ -15,6 +15,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+from bench import profile
 from bench.infra import Infra
 from bench.report import table
 from bench.scenarios import celery_baseline, concurrency, pipeline, scaling
@@ -43,6 +44,7 @@ async def run_pipeline(args: argparse.Namespace, results: dict[str, Any]) -> Non
     )
     if args.duration:
         config = replace(config, duration_s=args.duration)
+    config = replace(config, profile_dir=args.profile)
     figures = await pipeline.run(Infra.from_env(), config)
     results["pipeline"] = figures
     results.update(
@@ -115,12 +117,23 @@ def cli() -> None:
     parser.add_argument("--quick", action="store_true", help="short runs: a smoke test")
     parser.add_argument("--duration", type=float, help="seconds each measurement lasts")
     parser.add_argument("--out", type=Path, default=RESULTS)
+    parser.add_argument(
+        "--profile",
+        type=Path,
+        metavar="DIR",
+        help="profile every service (py-spy) while the pipeline's throughput is measured",
+    )
     parser.add_argument("scenarios", nargs="*", choices=[*SCENARIOS, []], default=[])
     args = parser.parse_args()
     args.scenarios = args.scenarios or list(SCENARIOS)
     logging.basicConfig(level=logging.WARNING)
     results, failed = asyncio.run(main(args))
+    results["profiled"] = args.profile is not None
     print(table(results))
+    if args.profile is not None:
+        print(f"\nProfiles (py-spy, collapsed stacks) in {args.profile}")
+        print(profile.report(args.profile))
+    args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(results, indent=2, ensure_ascii=False) + "\n")
     print(f"\nwritten to {args.out}")
     if failed:

@@ -128,6 +128,9 @@ class Stack:
             parts.append(f"==> {name}\n" + "\n".join(text[-lines:]))
         return "\n".join(parts)
 
+    def pids(self) -> dict[str, int]:
+        return {name: proc.pid for name, proc in self.processes.items()}
+
     def cpu(self) -> dict[str, float]:
         return {name: cpu_seconds(proc.pid) for name, proc in self.processes.items()}
 

@@ -1,6 +1,8 @@
 # make bench: throughput, overhead, concurrency, scaling and a Celery baseline (docs/benchmarks.md).
 #   BENCH_ARGS="--quick"               short runs, a smoke test
 #   BENCH_ARGS="pipeline scaling"      some scenarios only
+# make profile: the short pipeline run with py-spy on every service; collapsed stacks under
+# .dev/profiles/ and the hottest functions of each service printed (figures are skewed).
 # Kafka and PostgreSQL: PODIUM_BENCH_BOOTSTRAP and PODIUM_BENCH_PG_DSN when both are set,
 # else the local stack's (`podium up --infra` starts it if needed; `make down` stops it).
 # The Celery baseline needs redis-server: installed from Debian packages when missing (as root).
@@ -8,7 +10,7 @@
 bench_default_goal := $(.DEFAULT_GOAL)
 BENCH_ARGS ?=
 
-.PHONY: bench bench-redis
+.PHONY: bench bench-redis profile
 
 bench-redis:
 	@command -v redis-server >/dev/null 2>&1 || { \
@@ -16,6 +18,9 @@ bench-redis:
 			echo "installing redis-server from Debian packages"; \
 			apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server; \
 		else echo "make bench: redis-server is missing (apt-get install redis-server); the Celery baseline is skipped" >&2; fi; }
+
+profile: BENCH_ARGS = --quick --profile .dev/profiles --out .dev/profiles/results.json pipeline
+profile: bench
 
 bench: sync bench-redis
 	@if [ -z "$$PODIUM_BENCH_BOOTSTRAP" ] || [ -z "$$PODIUM_BENCH_PG_DSN" ]; then \

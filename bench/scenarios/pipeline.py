@@ -10,11 +10,13 @@ import asyncio
 import time
 import uuid
 from dataclasses import dataclass, replace
+from pathlib import Path
 from typing import Any
 
 from bench.hops import HOPS, fetch_events, timings
 from bench.infra import Infra, fresh_run
 from bench.load import TASKS_PER_GOAL, GoalDriver
+from bench.profile import recording
 from bench.stack import ALL_SERVICES, Stack
 from bench.stats import rate, summary
 
@@ -26,6 +28,8 @@ class PipelineConfig:
     overhead_s: float = 30.0
     # Goals kept outstanding while throughput is measured (a closed loop).
     outstanding: int = 200
+    # With a folder, every service is profiled (py-spy) while throughput is measured.
+    profile_dir: Path | None = None
 
 
 async def run(infra: Infra, config: PipelineConfig) -> dict[str, Any]:
@@ -40,7 +44,7 @@ async def run(infra: Infra, config: PipelineConfig) -> dict[str, Any]:
             idle = stack.rss()
             async with GoalDriver(stack.gateway_url, run_.kafka) as driver:
                 await driver.run_one()  # every consumer has joined and fetched once
-                figures = await throughput(stack, driver, config)
+                figures = await throughput(stack, driver, config, config.profile_dir)
                 figures["overhead"] = await overhead(
                     stack, driver, run_.dsn, figures["goals_per_s"] / 2, config.overhead_s
                 )
@@ -63,13 +67,19 @@ async def _closed_loop(driver: GoalDriver, outstanding: int, stop: asyncio.Event
     await asyncio.gather(*clients, return_exceptions=True)
 
 
-async def throughput(stack: Stack, driver: GoalDriver, config: PipelineConfig) -> dict[str, Any]:
+async def throughput(
+    stack: Stack, driver: GoalDriver, config: PipelineConfig, profile_dir: Path | None = None
+) -> dict[str, Any]:
     """Sustained goals/s with `outstanding` goals in flight, and CPU-seconds per goal."""
     stop = asyncio.Event()
     loop = asyncio.create_task(_closed_loop(driver, config.outstanding, stop))
     await asyncio.sleep(config.warmup_s)
     cpu_before, started = stack.cpu(), time.monotonic()
-    await asyncio.sleep(config.duration_s)
+    if profile_dir is None:
+        await asyncio.sleep(config.duration_s)
+    else:
+        with recording(stack.pids(), config.duration_s, profile_dir):
+            await asyncio.sleep(config.duration_s)
     cpu_after, ended = stack.cpu(), time.monotonic()
     stack.check_alive()
     stop.set()
