@@ -93,6 +93,28 @@ async def test_projection_is_the_same_in_any_order(pool: asyncpg.Pool[Any]) -> N
         assert normalised(got, told.goal_id) == normalised(expected, reference.goal_id), seed
 
 
+async def test_batches_record_the_same_as_one_event_at_a_time(pool: asyncpg.Pool[Any]) -> None:
+    """A batch may hold a goal's events in any order, and an event twice (redelivered)."""
+    repository = Repository(pool)
+    start = utcnow()
+    reference = story(start=start)
+    for event in reference.events:
+        await repository.record(project(event))
+    expected = await snapshot(pool, reference.goal_id)
+    for seed in range(3):
+        told = story(start=start)
+        events = [*told.events, *told.events[:3]]
+        rng = random.Random(seed)
+        rng.shuffle(events)
+        while events:
+            size = rng.randint(1, 6)
+            await repository.record_many([project(event) for event in events[:size]])
+            del events[:size]
+        await repository.record_many([project(event) for event in told.events])  # all again
+        got = await snapshot(pool, told.goal_id)
+        assert normalised(got, told.goal_id) == normalised(expected, reference.goal_id), seed
+
+
 def normalised(snap: dict[str, Any], goal_id: uuid.UUID) -> str:
     """The snapshot with the goal id blanked out, to compare two goals."""
     return repr(snap).replace(repr(goal_id), "GOAL").replace(str(goal_id), "GOAL")

@@ -53,7 +53,7 @@ class Publisher:
             client_id=client_id,
             acks="all",
             enable_idempotence=True,
-            linger_ms=2,
+            linger_ms=settings.linger_ms,
             max_batch_size=256 * 1024,
             request_timeout_ms=30_000,
         )

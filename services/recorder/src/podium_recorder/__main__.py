@@ -11,6 +11,7 @@ from podium_common.postgres import create_pool
 from podium_common.service import main as run_main
 from podium_common.service import run_consumer, setup_logging
 from podium_recorder import migrations
+from podium_recorder.batching import GroupCommit
 from podium_recorder.handler import handle
 from podium_recorder.repository import Repository
 from podium_recorder.settings import RecorderSettings
@@ -34,14 +35,14 @@ async def migrate(settings: RecorderSettings) -> None:
 async def serve(settings: RecorderSettings) -> None:
     """Records events until SIGTERM or SIGINT, then drains, commits and returns."""
     await migrate(settings)
-    # One short transaction per record, nothing else: no session state to reset on release.
+    # Short transactions, nothing else: no session state to reset on release.
     pool = await create_pool(settings.postgres, reset_session=False)
     try:
         await run_consumer(
             service=SERVICE,
             kafka=settings.kafka,
             topics=settings.kafka.topics.all(with_dlq=False),
-            handler=functools.partial(handle, store=Repository(pool)),
+            handler=functools.partial(handle, store=GroupCommit(Repository(pool))),
             max_in_flight=settings.max_in_flight,
             health=(settings.health_host, settings.health_port),
         )

@@ -1,4 +1,5 @@
-"""The recorder's SQL: one transaction per event, recording it and upserting its projection.
+"""The recorder's SQL: one transaction per batch of events, recording each new one and
+upserting its projection (a batch of one when the events come one at a time).
 
 Every upsert commutes with every other: the goal's status moves only to a higher rank,
 fields an event does not know keep their value, and attempts are keyed by
@@ -7,7 +8,9 @@ fields an event does not know keep their value, and attempts are keyed by
 
 from __future__ import annotations
 
+import json
 import logging
+from collections.abc import Sequence
 from dataclasses import fields
 from typing import Any
 
@@ -17,7 +20,6 @@ from podium_common.postgres import transient_as_unavailable
 from podium_recorder.rows import (
     Assignment,
     AttemptResult,
-    EventRow,
     GoalChange,
     Projection,
     TaskRow,
@@ -40,7 +42,14 @@ def _values(row: Any) -> tuple[Any, ...]:
     return tuple(getattr(row, field.name) for field in fields(row))
 
 
-INSERT_EVENT = _insert("events", EventRow, "event_id", "NOTHING RETURNING seq")
+# Many events in one statement; it returns the ids of those not recorded before.
+INSERT_EVENTS = """INSERT INTO events (event_id, goal_id, run, type, topic, occurred_at, payload)
+SELECT event_id, goal_id, run, type, topic, occurred_at, payload::jsonb
+FROM unnest($1::uuid[], $2::uuid[], $3::integer[], $4::text[], $5::text[],
+            $6::timestamptz[], $7::text[])
+    AS new (event_id, goal_id, run, type, topic, occurred_at, payload)
+ON CONFLICT (event_id) DO NOTHING
+RETURNING event_id"""
 
 # A later status wins only with a higher rank; what an event does not know stays.
 UPSERT_GOAL = _insert(
@@ -113,24 +122,50 @@ class Repository:
         self._pool = pool
 
     async def record(self, projection: Projection) -> None:
-        """Records the event and applies its projection, atomically; raises Unavailable
-        while PostgreSQL is down."""
-        event = projection.event
+        await self.record_many([projection])
+
+    async def record_many(self, projections: Sequence[Projection]) -> None:
+        """Records the events and applies the projections of those not recorded before, in
+        one transaction; raises Unavailable while PostgreSQL is down."""
+        unique = list({p.event.event_id: p for p in projections}.values())
+        first = unique[0].event
         async with (
-            transient_as_unavailable(goal_id=event.goal_id, event_id=event.event_id),
+            transient_as_unavailable(goal_id=first.goal_id, event_id=first.event_id),
             self._pool.acquire() as connection,
             connection.transaction(),
         ):
-            seq = await connection.fetchval(INSERT_EVENT, *_values(event))
-            if seq is None:
-                log.debug("already recorded: %s %s", event.type, event.event_id)
-                return
-            await connection.execute(UPSERT_GOAL, *_values(projection.goal))
-            # Sorted, so that concurrent transactions lock a goal's task rows in one order.
-            tasks = sorted(projection.tasks, key=lambda task: task.task_id)
-            if tasks:
-                await connection.executemany(UPSERT_TASK, [_values(task) for task in tasks])
-            if projection.assignment is not None:
-                await connection.execute(UPSERT_ASSIGNMENT, *_values(projection.assignment))
-            if projection.result is not None:
-                await connection.execute(UPSERT_RESULT, *_values(projection.result))
+            new = {
+                row["event_id"] for row in await connection.fetch(INSERT_EVENTS, *_columns(unique))
+            }
+            fresh = [p for p in unique if p.event.event_id in new]
+            if len(fresh) < len(unique):
+                log.debug(
+                    "already recorded: %d of %d events", len(unique) - len(fresh), len(unique)
+                )
+            # In key order, so that concurrent transactions lock shared rows in one order.
+            goals = sorted((p.goal for p in fresh), key=lambda g: (g.goal_id, g.run))
+            tasks = sorted((t for p in fresh for t in p.tasks), key=lambda t: t.task_id)
+            assignments = sorted(
+                (p.assignment for p in fresh if p.assignment is not None), key=_attempt_key
+            )
+            results = sorted((p.result for p in fresh if p.result is not None), key=_attempt_key)
+            for statement, rows in (
+                (UPSERT_GOAL, goals),
+                (UPSERT_TASK, tasks),
+                (UPSERT_ASSIGNMENT, assignments),
+                (UPSERT_RESULT, results),
+            ):
+                if rows:
+                    await connection.executemany(statement, [_values(row) for row in rows])
+
+
+def _columns(projections: Sequence[Projection]) -> list[list[Any]]:
+    """The events' rows as one array per column, for `unnest`; payloads as JSON text."""
+    rows = [_values(p.event) for p in projections]
+    columns = [list(column) for column in zip(*rows, strict=True)]
+    columns[-1] = [json.dumps(payload) for payload in columns[-1]]
+    return columns
+
+
+def _attempt_key(row: Assignment | AttemptResult) -> tuple[str, int]:
+    return (row.task_id, row.attempt)

@@ -11,7 +11,8 @@ class RecorderSettings(BaseServiceSettings):
     model_config = service_config()
 
     postgres: PostgresSettings = PostgresSettings()
-    # Events recorded at once; each holds a pooled connection while it is written.
-    max_in_flight: int = Field(default=64, ge=1)
+    # Events handled at once; those that arrive while a write is under way are written
+    # together by the next one, in one transaction (group commit).
+    max_in_flight: int = Field(default=256, ge=1)
     # Waits between attempts to reach PostgreSQL at start-up.
     startup_retry_s: float = Field(default=2.0, gt=0)
