@@ -73,9 +73,7 @@ async def test_batches_are_capped() -> None:
 
 async def test_postgres_down_fails_every_event_of_the_batch_as_retriable() -> None:
     group = GroupCommit(Store(down=True))
-    outcomes = await asyncio.gather(
-        *(group.record(p) for p in EVENTS[:3]), return_exceptions=True
-    )
+    outcomes = await asyncio.gather(*(group.record(p) for p in EVENTS[:3]), return_exceptions=True)
     assert all(isinstance(outcome, Unavailable) for outcome in outcomes), outcomes
 
 
