@@ -22,3 +22,11 @@ def rss_mb(pid: int) -> float:
     """Resident set size in MiB (/proc/<pid>/statm)."""
     resident = int(Path(f"/proc/{pid}/statm").read_text().split()[1])
     return round(resident * _PAGE / 2**20, 1)
+
+
+def machine_busy_seconds() -> float:
+    """CPU seconds all cores have spent not idle since boot (/proc/stat)."""
+    first = Path("/proc/stat").read_text().splitlines()[0].split()
+    ticks = [int(value) for value in first[1:9]]  # user nice system idle iowait irq softirq steal
+    idle = ticks[3] + ticks[4]
+    return (sum(ticks) - idle) / _TICKS

@@ -20,6 +20,14 @@ def table(results: dict[str, Any]) -> str:
         lines.append(_row("throughput tasks/s", pipeline["tasks_per_s"]))
         for name, cpu in pipeline["cpu_s_per_goal"].items():
             lines.append(_row(f"  CPU-s per goal: {name}", cpu))
+        if "machine_cpu_busy" in pipeline:
+            lines.append(
+                _row(
+                    "  CPU-s per goal: broker, PostgreSQL, client",
+                    pipeline["cpu_s_per_goal_outside_services"],
+                )
+            )
+            lines.append(_row("  cores busy while measured", f"{pipeline['machine_cpu_busy']:.0%}"))
         if "at_2s" in pipeline:
             lines.append(_row("throughput goals/s (2 s LLM)", pipeline["at_2s"]["goals_per_s"]))
         over = pipeline["overhead"]

@@ -7,6 +7,7 @@ read from `outputs`, per-hop timings from the read model in PostgreSQL.
 from __future__ import annotations
 
 import asyncio
+import os
 import time
 import uuid
 from dataclasses import dataclass, replace
@@ -16,6 +17,7 @@ from typing import Any
 from bench.hops import HOPS, fetch_events, timings
 from bench.infra import Infra, fresh_run
 from bench.load import TASKS_PER_GOAL, GoalDriver
+from bench.procstat import machine_busy_seconds
 from bench.profile import recording
 from bench.stack import ALL_SERVICES, Stack
 from bench.stats import rate, summary
@@ -74,13 +76,13 @@ async def throughput(
     stop = asyncio.Event()
     loop = asyncio.create_task(_closed_loop(driver, config.outstanding, stop))
     await asyncio.sleep(config.warmup_s)
-    cpu_before, started = stack.cpu(), time.monotonic()
+    cpu_before, busy_before, started = stack.cpu(), machine_busy_seconds(), time.monotonic()
     if profile_dir is None:
         await asyncio.sleep(config.duration_s)
     else:
         with recording(stack.pids(), config.duration_s, profile_dir):
             await asyncio.sleep(config.duration_s)
-    cpu_after, ended = stack.cpu(), time.monotonic()
+    cpu_after, busy_after, ended = stack.cpu(), machine_busy_seconds(), time.monotonic()
     stack.check_alive()
     stop.set()
     await loop
@@ -99,6 +101,16 @@ async def throughput(
             name: round((cpu_after[name] - cpu_before[name]) / max(goals, 1), 4)
             for name in cpu_after
         },
+        # How busy the machine's cores were, and what outside the services used them: the
+        # broker, PostgreSQL and this benchmark's own client.
+        "machine_cpu_busy": round(
+            (busy_after - busy_before) / (seconds * (os.cpu_count() or 1)), 3
+        ),
+        "cpu_s_per_goal_outside_services": round(
+            (busy_after - busy_before - sum(cpu_after.values()) + sum(cpu_before.values()))
+            / max(goals, 1),
+            4,
+        ),
     }
 
 

@@ -26,9 +26,9 @@ class KafkaSettings(BaseModel):
     # and how long a silent (crashed) member keeps its partitions.
     max_poll_interval_ms: int = Field(default=300_000, ge=1)
     session_timeout_ms: int = Field(default=10_000, ge=1)
-    # Producers wait this long for more records to send in the same request (fewer writes
-    # under load, at most this much latency per hop).
-    linger_ms: int = Field(default=2, ge=0)
+    # Producers wait this long for more records to send in the same request. 0 measured
+    # best here (docs/benchmarks.md): records already batch while a request is in flight.
+    linger_ms: int = Field(default=0, ge=0)
 
     @property
     def topics(self) -> Topics:

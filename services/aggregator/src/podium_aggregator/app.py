@@ -101,7 +101,7 @@ def create_app(settings: AggregatorSettings) -> faust.App:
         # The timer ticks only active partitions; standby copies would be unused.
         table_standby_replicas=0,
         producer_acks=-1,  # all in-sync replicas
-        producer_linger=kafka.linger_ms / 1000,  # faust's default sends every record at once
+        producer_linger=kafka.linger_ms / 1000,
         consumer_auto_offset_reset="earliest",
         stream_buffer_maxsize=settings.max_in_flight,
         # Faust waits this long after a rebalance before recovering tables (default 3 s).
