@@ -34,11 +34,13 @@ async def scripted():
         yield llm
 
 
-@pytest.fixture
-async def client(scripted: ScriptedLLM):
+@pytest.fixture(params=["aiohttp", "httpx"])
+async def client(scripted: ScriptedLLM, request: pytest.FixtureRequest):
+    """The client on each HTTP transport it may be configured with."""
     llm = OpenAILLM(
         LLMSettings(
             base_url=scripted.base_url,
+            http_client=request.param,
             timeout_s=0.5,
             max_attempts=4,
             backoff_base_s=0.01,

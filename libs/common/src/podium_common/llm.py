@@ -65,6 +65,20 @@ def _retry_after(error: openai.APIStatusError) -> float | None:
         return None
 
 
+def http_client(settings: LLMSettings) -> httpx2.AsyncClient:
+    """The SDK's own client on the configured transport, pooling `max_connections`."""
+    client = (
+        openai.DefaultAioHttpClient
+        if settings.http_client == "aiohttp"
+        else openai.DefaultAsyncHttpx2Client
+    )
+    limits = httpx2.Limits(
+        max_connections=settings.max_connections,
+        max_keepalive_connections=settings.max_connections,
+    )
+    return client(limits=limits, timeout=settings.timeout_s)
+
+
 class OpenAILLM:
     def __init__(self, settings: LLMSettings) -> None:
         self._settings = settings
@@ -73,13 +87,7 @@ class OpenAILLM:
             api_key=settings.api_key.get_secret_value(),
             max_retries=0,  # retried below, with jitter and Retry-After
             timeout=settings.timeout_s,
-            http_client=openai.DefaultAsyncHttpx2Client(
-                limits=httpx2.Limits(
-                    max_connections=settings.max_connections,
-                    max_keepalive_connections=settings.max_connections,
-                ),
-                timeout=settings.timeout_s,
-            ),
+            http_client=http_client(settings),
         )
 
     async def close(self) -> None:

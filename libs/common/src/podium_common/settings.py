@@ -5,6 +5,8 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import BaseModel, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -51,6 +53,9 @@ class LLMSettings(BaseModel):
     backoff_base_s: float = Field(default=0.5, gt=0)
     backoff_max_s: float = Field(default=30.0, gt=0)
     max_connections: int = Field(default=1024, ge=1)
+    # The HTTP client under the OpenAI SDK: aiohttp's pool stays cheap with many calls in
+    # flight, where httpx's scans every pooled connection per request (docs/benchmarks.md).
+    http_client: Literal["aiohttp", "httpx"] = "aiohttp"
 
 
 def service_config(**overrides: object) -> SettingsConfigDict:
