@@ -62,7 +62,9 @@ def window(args: argparse.Namespace) -> dict[str, float]:
 
 
 async def run_concurrency(args: argparse.Namespace, results: dict[str, Any]) -> None:
-    results["inflight"] = await concurrency.run(Infra.from_env(), **window(args))
+    results["inflight"] = await concurrency.run(
+        Infra.from_env(), **window(args), profile_dir=args.profile
+    )
 
 
 async def run_scaling(args: argparse.Namespace, results: dict[str, Any]) -> None:
@@ -121,7 +123,7 @@ def cli() -> None:
         "--profile",
         type=Path,
         metavar="DIR",
-        help="profile every service (py-spy) while the pipeline's throughput is measured",
+        help="profile the processes (py-spy) while pipeline and concurrency measure",
     )
     parser.add_argument("scenarios", nargs="*", choices=[*SCENARIOS, []], default=[])
     args = parser.parse_args()

@@ -68,7 +68,7 @@ def hottest(collapsed: str, top: int = 8) -> list[tuple[str, float]]:
 
 def report(into: Path, top: int = 8) -> str:
     lines = []
-    for path in sorted(into.glob("*.txt")):
-        lines.append(f"{path.stem} (own time, share of samples)")
+    for path in sorted(into.rglob("*.txt")):
+        lines.append(f"{path.relative_to(into).with_suffix('')} (own time, share of samples)")
         lines += [f"  {share:6.1%}  {frame}" for frame, share in hottest(path.read_text(), top)]
     return "\n".join(lines)

@@ -5,12 +5,15 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 from bench.infra import Infra, fresh_run
 from bench.load import TopicWatcher
+from bench.profile import recording
 from bench.stack import Stack
 from bench.stats import rate
 from podium_common.events import Event, TaskAssigned, TaskResult, Trace, derived_id, utcnow
@@ -60,6 +63,8 @@ class WorkerLoad:
     replicas: int = 1
     warmup_s: float = 5.0
     duration_s: float = 20.0
+    # With a folder, the worker processes and the LLM are profiled (py-spy) in the window.
+    profile_dir: Path | None = None
 
 
 async def _feed(publisher: Publisher, counter: ResultCounter, backlog: int) -> None:
@@ -108,17 +113,26 @@ async def _window(
         stack.check_alive()
         await asyncio.sleep(0.1)
     await asyncio.sleep(load.warmup_s)
-    done_before, started = len(counter.times), time.monotonic()
+    done_before, started, cpu_before = len(counter.times), time.monotonic(), stack.cpu()
     rss = dict.fromkeys(names, 0.0)
-    while time.monotonic() - started < load.duration_s:
-        await asyncio.sleep(1)
-        rss = {name: max(rss[name], stack.rss()[name]) for name in names}
+    with (
+        nullcontext()
+        if load.profile_dir is None
+        else recording(stack.pids(), load.duration_s, load.profile_dir)
+    ):
+        while time.monotonic() - started < load.duration_s:
+            await asyncio.sleep(1)
+            rss = {name: max(rss[name], stack.rss()[name]) for name in names}
     stack.check_alive()
-    seconds = time.monotonic() - started
+    seconds, cpu_after = time.monotonic() - started, stack.cpu()
     tasks_per_s = rate(len(counter.times) - done_before, seconds)
     return {
         "tasks_per_s": tasks_per_s,
         "ideal_tasks_per_s": round(ideal, 1),
         "efficiency": round(tasks_per_s / ideal, 3),
         "rss_mb": max(rss.values()),
+        # The share of one core each process used: 1.0 is a process that is CPU-bound.
+        "cores_busy": {
+            name: round((cpu_after[name] - cpu_before[name]) / seconds, 2) for name in cpu_after
+        },
     }

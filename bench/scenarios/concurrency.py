@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from bench.infra import Infra
@@ -10,13 +11,19 @@ from bench.tasks import WorkerLoad, measure
 LIMITS = (64, 256, 1024)
 
 
-async def run(infra: Infra, *, duration_s: float, warmup_s: float) -> dict[str, Any]:
-    """`inflight`: {limit: {tasks_per_s, ideal_tasks_per_s, efficiency, rss_mb}}."""
+async def run(
+    infra: Infra, *, duration_s: float, warmup_s: float, profile_dir: Path | None = None
+) -> dict[str, Any]:
+    """`inflight`: {limit: {tasks_per_s, ideal_tasks_per_s, efficiency, rss_mb, cores_busy}}."""
     return {
         str(limit): await measure(
             infra,
             WorkerLoad(
-                latency_ms=2000, max_in_flight=limit, duration_s=duration_s, warmup_s=warmup_s
+                latency_ms=2000,
+                max_in_flight=limit,
+                duration_s=duration_s,
+                warmup_s=warmup_s,
+                profile_dir=None if profile_dir is None else profile_dir / f"inflight-{limit}",
             ),
         )
         for limit in LIMITS
