@@ -142,6 +142,8 @@ class Driver:
         self._redis.delete(DONE)
         self.submitted: dict[str, float] = {}
         self.ended: dict[str, tuple[float, float]] = {}
+        # Goals Celery never finished, given up on after a drain's wait.
+        self.lost: set[str] = set()
 
     def submit(self) -> None:
         goal_id = uuid.uuid4().hex
@@ -158,14 +160,21 @@ class Driver:
 
     @property
     def open(self) -> int:
-        return len(self.submitted) - len(self.ended)
+        return len(self.submitted) - len(self.ended) - len(self.lost)
 
     def drain(self, within_s: float = 180) -> None:
+        """Waits for every goal's outcome; those still without one after `within_s` are
+        counted as lost (Celery's, reported with the figures) and no longer waited for."""
         deadline = time.time() + within_s
         while self.open and time.time() < deadline:
             self.collect(0.2)
         if self.open:
-            raise TimeoutError(f"{self.open} Celery goals without an outcome after {within_s}s")
+            missing = set(self.submitted) - set(self.ended) - self.lost
+            print(
+                f"celery: {len(missing)} goals without an outcome after {within_s}s",
+                file=sys.stderr,
+            )
+            self.lost |= missing
 
 
 def throughput(driver: Driver, config: CeleryConfig, slots: int, warmup_s: float) -> float:
@@ -207,6 +216,8 @@ def warm_up(driver: Driver) -> None:
     """One goal end to end: the workers are up and connected."""
     driver.submit()
     driver.drain(within_s=120)
+    if driver.lost:
+        raise RuntimeError("the Celery workers did not finish a first goal within 120 s")
 
 
 def run(config: CeleryConfig) -> dict[str, Any]:
@@ -226,6 +237,10 @@ def run(config: CeleryConfig) -> dict[str, Any]:
                         if latency_ms == 0:
                             over = overhead(driver, goals_per_s / 2, config.overhead_s)
                             results[f"{pool}_overhead_ms"] = over
+                        if driver.lost:
+                            results[f"{pool}_lost_goals_at_{latency_ms // 1000}s"] = len(
+                                driver.lost
+                            )
                         print(
                             f"celery {pool} at {latency_ms} ms: {goals_per_s} goals/s",
                             file=sys.stderr,
