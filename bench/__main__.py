@@ -45,6 +45,10 @@ async def run_pipeline(args: argparse.Namespace, results: dict[str, Any]) -> Non
     if args.duration:
         config = replace(config, duration_s=args.duration)
     config = replace(config, profile_dir=args.profile)
+    if args.outstanding:
+        config = replace(config, outstanding=args.outstanding)
+    if args.in_flight:
+        config = replace(config, max_in_flight=args.in_flight)
     figures = await pipeline.run(Infra.from_env(), config)
     results["pipeline"] = figures
     results.update(
@@ -80,6 +84,10 @@ async def run_celery(args: argparse.Namespace, results: dict[str, Any]) -> None:
         config = celery_baseline.CeleryConfig(duration_s=10, warmup_s=3, overhead_s=8)
     if args.duration:
         config = replace(config, duration_s=args.duration)
+    if args.outstanding:
+        config = replace(config, outstanding=args.outstanding)
+    if args.in_flight:
+        config = replace(config, threads=args.in_flight)
     results["celery"] = await asyncio.to_thread(celery_baseline.run, config)
     results["ratio_vs_celery"] = ratio(results)
 
@@ -118,6 +126,14 @@ def cli() -> None:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
     parser.add_argument("--quick", action="store_true", help="short runs: a smoke test")
     parser.add_argument("--duration", type=float, help="seconds each measurement lasts")
+    parser.add_argument(
+        "--outstanding", type=int, help="goals kept in flight by the closed loops (200)"
+    )
+    parser.add_argument(
+        "--in-flight",
+        type=int,
+        help="each service's in-flight limit, and the Celery threads per process (64)",
+    )
     parser.add_argument("--out", type=Path, default=RESULTS)
     parser.add_argument(
         "--profile",

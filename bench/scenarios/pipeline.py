@@ -32,11 +32,18 @@ class PipelineConfig:
     outstanding: int = 200
     # With a folder, every service is profiled (py-spy) while throughput is measured.
     profile_dir: Path | None = None
+    # Every service's in-flight limit; None keeps their default (64).
+    max_in_flight: int | None = None
 
 
 async def run(infra: Infra, config: PipelineConfig) -> dict[str, Any]:
     async with fresh_run(infra) as run_:
-        stack = Stack(run_)
+        limit = (
+            {}
+            if config.max_in_flight is None
+            else {"PODIUM_MAX_IN_FLIGHT": str(config.max_in_flight)}
+        )
+        stack = Stack(run_, env_overrides=limit)
         stack.start_llm()
         for service in ALL_SERVICES:
             stack.start(service)
