@@ -6,14 +6,14 @@ import asyncio
 import random
 import signal
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 import asyncpg
 import pytest
 
 from podium_common.errors import Unavailable
-from podium_common.events import utcnow
+from podium_common.events import Event, utcnow
 from podium_common.kafka import Publisher
 from podium_common.postgres import create_pool
 from podium_common.settings import KafkaSettings, PostgresSettings
@@ -75,7 +75,27 @@ async def test_migrations_apply_once_when_started_concurrently(pg_dsn: str) -> N
     assert {"events", "goals", "tasks", "task_attempts"} <= {row["tablename"] for row in tables}
 
 
-async def test_projection_is_the_same_in_any_order(pool: asyncpg.Pool[Any]) -> None:
+async def one_at_a_time(repository: Repository, events: list[Event], rng: random.Random) -> None:
+    for event in events:
+        await repository.record(project(event))
+
+
+async def in_batches(repository: Repository, events: list[Event], rng: random.Random) -> None:
+    """Batches of random sizes, some events twice (redelivered), then every event again."""
+    again = [*events, *events[:3]]
+    rng.shuffle(again)
+    while again:
+        size = rng.randint(1, 6)
+        await repository.record_many([project(event) for event in again[:size]])
+        del again[:size]
+    await repository.record_many([project(event) for event in events])
+
+
+@pytest.mark.parametrize("write", [one_at_a_time, in_batches])
+async def test_projection_is_the_same_in_any_order(
+    pool: asyncpg.Pool[Any],
+    write: Callable[[Repository, list[Event], random.Random], Awaitable[None]],
+) -> None:
     repository = Repository(pool)
     start = utcnow()
     reference = story(start=start)
@@ -85,32 +105,10 @@ async def test_projection_is_the_same_in_any_order(pool: asyncpg.Pool[Any]) -> N
     for seed in range(4):
         # The same story for another goal id, so that every run compares the same rows.
         told = story(start=start)
-        shuffled = list(told.events)
-        random.Random(seed).shuffle(shuffled)
-        for event in shuffled:
-            await repository.record(project(event))
-        got = await snapshot(pool, told.goal_id)
-        assert normalised(got, told.goal_id) == normalised(expected, reference.goal_id), seed
-
-
-async def test_batches_record_the_same_as_one_event_at_a_time(pool: asyncpg.Pool[Any]) -> None:
-    """A batch may hold a goal's events in any order, and an event twice (redelivered)."""
-    repository = Repository(pool)
-    start = utcnow()
-    reference = story(start=start)
-    for event in reference.events:
-        await repository.record(project(event))
-    expected = await snapshot(pool, reference.goal_id)
-    for seed in range(3):
-        told = story(start=start)
-        events = [*told.events, *told.events[:3]]
         rng = random.Random(seed)
-        rng.shuffle(events)
-        while events:
-            size = rng.randint(1, 6)
-            await repository.record_many([project(event) for event in events[:size]])
-            del events[:size]
-        await repository.record_many([project(event) for event in told.events])  # all again
+        shuffled = list(told.events)
+        rng.shuffle(shuffled)
+        await write(repository, shuffled, rng)
         got = await snapshot(pool, told.goal_id)
         assert normalised(got, told.goal_id) == normalised(expected, reference.goal_id), seed
 
