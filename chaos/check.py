@@ -216,7 +216,12 @@ def counted_twice(
         if (result.task_id, result.attempt) not in seen:
             seen.add((result.task_id, result.attempt))
             usage[result.goal_id] = usage[result.goal_id] + result.usage
-    planned = {e.goal_id: e.usage for e in plans if isinstance(e, PlanCreated) and e.run == 1}
+    # A goal planned again after a crash has its plan twice (one event id, the usage of
+    # each ask): the first is the one the aggregator and the recorder keep.
+    planned: dict[uuid.UUID, TokenUsage] = {}
+    for event in plans:
+        if isinstance(event, PlanCreated) and event.run == 1:
+            planned.setdefault(event.goal_id, event.usage)
     wrong = []
     for outcome in outputs:
         if not isinstance(outcome, GoalCompleted) or outcome.goal_id not in planned:

@@ -136,6 +136,16 @@ def test_totals_that_count_a_result_twice_are_reported():
     assert str(wrong) in reported[0]
 
 
+def test_a_goal_planned_twice_counts_the_plan_its_outcome_used():
+    goal_id = uuid.uuid4()
+    results = [result(goal_id, "t1")]
+    first = plan(goal_id)
+    again = first.model_copy(update={"usage": USAGE + USAGE})  # asked again after a crash
+    outputs = [completed(goal_id, USAGE + USAGE)]  # the first plan's usage and one result
+    assert counted_twice(outputs, results, [first, again]) == []
+    assert len(counted_twice(outputs, results, [again, first])) == 1
+
+
 def test_the_summary_is_one_line_in_the_issue_s_form():
     found = Findings(goals=5, completed=4, failed=1, redelivered_tasks=2, duplicate_llm_calls=3)
     tally = Tally(kills=Counter({"planner": 2, "gateway": 1}), broker_restarts=1, pg_outages=1)
