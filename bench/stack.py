@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -17,6 +16,7 @@ import httpx
 
 from bench.infra import Run
 from bench.procstat import cpu_seconds, rss_mb
+from podium_cli.stack.processes import free_port
 
 BIN = Path(sys.executable).parent
 ALL_SERVICES = (
@@ -29,13 +29,6 @@ ALL_SERVICES = (
     "recorder",
     "gateway",
 )
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 @dataclass

@@ -8,7 +8,6 @@ import asyncio
 import logging
 import os
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -24,6 +23,7 @@ from podium_cli.stack.kafka import Kafka
 from podium_cli.stack.layout import Layout, find_checkout
 from podium_cli.stack.postgres import Postgres
 from podium_cli.stack.prepare import topics_when_ready
+from podium_cli.stack.processes import free_port, free_ports, port_open
 from podium_cli.stack.services import Process, Runner, processes_of
 
 log = logging.getLogger("chaos")
@@ -40,31 +40,13 @@ PORTS = (
 HEALTH_BLOCK = 16
 
 
-def free_ports(count: int) -> list[int]:
-    held = []
-    try:
-        for _ in range(count):
-            sock = socket.socket()
-            sock.bind(("127.0.0.1", 0))
-            held.append(sock)
-        return [sock.getsockname()[1] for sock in held]
-    finally:
-        for sock in held:
-            sock.close()
-
-
 def free_block(size: int) -> int:
     """The first port of `size` consecutive free ports."""
     for _ in range(50):
-        base = free_ports(1)[0]
-        if base + size < 65535 and not any(_in_use(base + i) for i in range(size)):
+        base = free_port()
+        if base + size < 65535 and not any(port_open(base + i) for i in range(size)):
             return base
     raise RuntimeError(f"no {size} consecutive free ports found")
-
-
-def _in_use(port: int) -> bool:
-    with socket.socket() as sock:
-        return sock.connect_ex(("127.0.0.1", port)) == 0
 
 
 def private_env(state: Path, partitions: int, extra: dict[str, str]) -> dict[str, str]:

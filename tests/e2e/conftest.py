@@ -9,7 +9,6 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -21,6 +20,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from podium_cli.stack.processes import free_port
 from podium_common.admin import ensure_topics
 from podium_common.settings import KafkaSettings
 from podium_recorder.migrations import apply as apply_migrations
@@ -36,13 +36,6 @@ SERVICES = (
     "podium-recorder",
     "podium-gateway",
 )
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 @dataclass

@@ -8,7 +8,6 @@ import asyncio
 import logging
 import os
 import signal
-import socket
 import sys
 import time
 import uuid
@@ -22,6 +21,7 @@ import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
+from podium_cli.stack.processes import free_port
 from podium_common.avro import codec
 from podium_common.events import (
     Event,
@@ -46,13 +46,6 @@ pytestmark = [pytest.mark.integration, pytest.mark.timeout(120)]
 
 log = logging.getLogger(__name__)
 Record: TypeAlias = ConsumerRecord[bytes, bytes]
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 async def spawn(kafka: KafkaSettings, workdir: Path, port: int) -> asyncio.subprocess.Process:

@@ -21,25 +21,13 @@ import asyncpg
 import pytest
 
 from podium_cli.stack.layout import find_checkout
+from podium_cli.stack.processes import free_ports
 from podium_common.admin import ensure_topics
 from podium_common.settings import KafkaSettings
 
 pytestmark = pytest.mark.integration
 
 CHECKOUT = find_checkout(Path(__file__).resolve().parent)
-
-
-def free_ports(count: int) -> list[int]:
-    held = []
-    try:
-        for _ in range(count):
-            sock = socket.socket()
-            sock.bind(("127.0.0.1", 0))
-            held.append(sock)
-        return [sock.getsockname()[1] for sock in held]
-    finally:
-        for sock in held:
-            sock.close()
 
 
 @pytest.fixture

@@ -22,12 +22,6 @@ def listener() -> Iterator[int]:
         yield sock.getsockname()[1]
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def test_read_pid_takes_the_first_line(tmp_path: Path):
     pidfile = tmp_path / "x.pid"
     assert processes.read_pid(pidfile) is None
@@ -90,7 +84,7 @@ def test_a_foreign_listener_is_refused_with_port_and_setting(listener: int):
     message = str(refused.value)
     assert f"port {listener} is in use by" in message
     assert "PODIUM_DEV__KAFKA_PORT=<port>" in message
-    processes.refuse_foreign_port(free_port(), "Kafka broker", "PODIUM_DEV__KAFKA_PORT")
+    processes.refuse_foreign_port(processes.free_port(), "Kafka broker", "PODIUM_DEV__KAFKA_PORT")
 
 
 def test_wait_until_fails_fast_when_the_process_dies(tmp_path: Path):

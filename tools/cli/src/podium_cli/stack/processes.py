@@ -61,6 +61,24 @@ def port_open(port: int, host: str = "127.0.0.1") -> bool:
         return probe.connect_ex((host, port)) == 0
 
 
+def free_ports(count: int) -> list[int]:
+    """`count` distinct ports free on the loopback now (each held until all are picked)."""
+    held = []
+    try:
+        for _ in range(count):
+            sock = socket.socket()
+            sock.bind(("127.0.0.1", 0))
+            held.append(sock)
+        return [sock.getsockname()[1] for sock in held]
+    finally:
+        for sock in held:
+            sock.close()
+
+
+def free_port() -> int:
+    return free_ports(1)[0]
+
+
 def port_owner(port: int) -> str:
     """Who listens on `port`, as well as this user may know: `pid 12 (java)` or `unknown`."""
     with contextlib.suppress(psutil.AccessDenied, PermissionError):
