@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 from aiokafka.abc import ConsumerRebalanceListener
 
+from podium_common import faults
 from podium_common.avro import codec
 from podium_common.backoff import delay
 from podium_common.errors import PodiumError
@@ -89,6 +90,8 @@ class RunLoop:
             heartbeat_interval_ms=config.session_timeout_ms // 3,
         )
         self._tasks: set[asyncio.Task[None]] = set()
+        # Finished records a `committed` fault waits for: (partition, offset, key).
+        self._fault_watch: list[tuple[TopicPartition, int, str]] = []
         self._room = asyncio.Event()
         self._stopping = asyncio.Event()
         self.handled = 0
@@ -119,8 +122,17 @@ class RunLoop:
         offsets = self.tracker.to_commit(partitions)
         if not offsets:
             return
+        await faults.reach("stored", self._watched(offsets))
         await self._consumer.commit(offsets)
         self.tracker.committed(offsets)
+        await faults.reach("committed", self._watched(offsets, forget=True))
+
+    def _watched(self, offsets: dict[TopicPartition, int], *, forget: bool = False) -> str:
+        """The key of a finished record a fault waits for that these offsets commit, or ''."""
+        covered = [watch for watch in self._fault_watch if watch[1] < offsets.get(watch[0], -1)]
+        if forget:
+            self._fault_watch = [watch for watch in self._fault_watch if watch not in covered]
+        return covered[0][2] if covered else ""
 
     async def _poll_until_stopped(self) -> None:
         loop = asyncio.get_running_loop()
@@ -177,6 +189,8 @@ class RunLoop:
         await asyncio.gather(*pending, return_exceptions=True)
 
     async def _handle(self, record: ConsumerRecord[bytes, bytes]) -> None:
+        key = (record.key or b"").decode(errors="replace")
+        await faults.reach("consumed", key)
         attempt = 0
         while True:
             try:
@@ -184,6 +198,9 @@ class RunLoop:
                 outputs = await self._handler(event)
                 await self._publisher.publish(outputs)
                 self.handled += 1
+                # Here the handler's work is stored: published, or (the recorder) written.
+                await faults.reach("published", key)
+                self._watch_for_commit(record, key)
                 return
             except asyncio.CancelledError:
                 raise
@@ -200,6 +217,11 @@ class RunLoop:
                 wait = delay(attempt, base=self.config.retry_base_s, cap=self.config.retry_cap_s)
                 log.warning("retry %d in %.2fs: %s (%s)", attempt, wait, error, _where(record))
                 await asyncio.sleep(wait)
+
+    def _watch_for_commit(self, record: ConsumerRecord[bytes, bytes], key: str) -> None:
+        if faults.armed("stored", key) or faults.armed("committed", key):
+            tp = TopicPartition(record.topic, record.partition)
+            self._fault_watch.append((tp, record.offset, key))
 
     async def _dead_letter(
         self, record: ConsumerRecord[bytes, bytes], error: BaseException

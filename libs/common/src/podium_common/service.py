@@ -11,6 +11,7 @@ import sys
 from collections.abc import Callable, Coroutine, Sequence
 from typing import Any
 
+from podium_common import faults
 from podium_common.health import serve_health
 from podium_common.kafka import Publisher
 from podium_common.runloop import Handler, LoopConfig, RunLoop
@@ -18,6 +19,8 @@ from podium_common.settings import KafkaSettings
 
 
 def setup_logging(level: str) -> None:
+    """What every service process does first: logging, and the test-only fault switch."""
+    faults.install()
     logging.basicConfig(
         level=level.upper(),
         stream=sys.stderr,

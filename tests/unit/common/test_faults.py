@@ -1,0 +1,45 @@
+"""The test-only fault switch: inert by default, parsed strictly, fires once."""
+
+from __future__ import annotations
+
+import pytest
+
+from podium_common import faults
+from podium_common.errors import ConfigError
+
+
+@pytest.fixture(autouse=True)
+def _inert():
+    yield
+    faults.install({})
+
+
+def test_no_variable_arms_nothing():
+    faults.install({})
+    assert faults.armed("consumed", "any") is None
+
+
+def test_a_point_with_a_match_and_a_stall():
+    faults.install({"PODIUM_FAULT": "published@abc=stall:2.5, consumed"})
+    assert faults.armed("published", "xxabcxx") == faults.Fault("published", "abc", 2.5)
+    assert faults.armed("published", "other") is None
+    assert faults.armed("consumed", "other") == faults.Fault("consumed", "", None)
+
+
+@pytest.mark.parametrize(
+    ("spec", "says"),
+    [
+        ("landed", "unknown fault point 'landed'"),
+        ("consumed=explode", "kill or stall:SECONDS, not 'explode'"),
+        ("consumed=stall:soon", "not 'stall:soon'"),
+    ],
+)
+def test_a_bad_spec_names_what_is_wrong(spec, says):
+    with pytest.raises(ConfigError, match=says):
+        faults.install({"PODIUM_FAULT": spec})
+
+
+async def test_a_stall_fires_once():
+    faults.install({"PODIUM_FAULT": "stored=stall:0"})
+    await faults.reach("stored", "k")
+    assert faults.armed("stored", "k") is None
