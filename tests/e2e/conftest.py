@@ -46,6 +46,7 @@ class Stack:
     kafka: KafkaSettings
     pg_dsn: str
     processes: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
+    env: dict[str, str] = field(default_factory=dict)  # every service's environment
 
     def log_tail(self, lines: int = 30) -> str:
         parts = []
@@ -57,9 +58,20 @@ class Stack:
     def dead(self) -> list[str]:
         return [name for name, proc in self.processes.items() if proc.poll() is not None]
 
+    def restart(self, name: str, **extra_env: str) -> subprocess.Popen[bytes]:
+        """Stops one service (if it still runs) and starts it again, with `extra_env` on top
+        of the stack's environment; its log goes on in the same file."""
+        _stop({name: self.processes[name]})
+        self.processes[name] = _spawn(name, [_bin(name)], {**self.env, **extra_env}, self.logs)
+        return self.processes[name]
+
+
+def _bin(name: str) -> str:
+    return str(Path(sys.executable).parent / name)
+
 
 def _spawn(name: str, args: list[str], env: dict[str, str], logs: Path) -> subprocess.Popen[bytes]:
-    with (logs / f"{name}.log").open("wb") as log:  # the child keeps its own descriptor
+    with (logs / f"{name}.log").open("ab") as log:  # the child keeps its own descriptor
         return subprocess.Popen(
             args, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
         )
@@ -103,7 +115,6 @@ async def stack(
     await apply_migrations(module_pg_dsn)
     logs = tmp_path_factory.mktemp("logs")
     llm_port, gateway_port = free_port(), free_port()
-    bin_dir = Path(sys.executable).parent
     env = {
         **os.environ,
         "PODIUM_KAFKA__BOOTSTRAP_SERVERS": BOOTSTRAP,
@@ -122,15 +133,16 @@ async def stack(
         logs=logs,
         kafka=kafka,
         pg_dsn=module_pg_dsn,
+        env=env,
     )
     stack.processes["scripted-llm"] = _spawn(
         "scripted-llm",
-        [str(bin_dir / "podium-scripted-llm"), "--host", "127.0.0.1", "--port", str(llm_port)],
+        [_bin("podium-scripted-llm"), "--host", "127.0.0.1", "--port", str(llm_port)],
         env,
         logs,
     )
     for service in SERVICES:
-        stack.processes[service] = _spawn(service, [str(bin_dir / service)], env, logs)
+        stack.processes[service] = _spawn(service, [_bin(service)], env, logs)
     try:
         await _wait_ready(f"{stack.llm}/healthz", stack)
         await _wait_ready(f"{stack.gateway}/readyz", stack)
