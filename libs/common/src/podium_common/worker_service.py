@@ -12,7 +12,8 @@ from pydantic import Field
 
 from podium_common.errors import UnexpectedEvent
 from podium_common.events import Event, TaskAssigned, TaskResult
-from podium_common.llm import LLM, OpenAILLM
+from podium_common.llm import LLM
+from podium_common.llm_cache import build_llm
 from podium_common.runloop import Handler
 from podium_common.service import main, run_consumer, setup_logging, worker_id
 from podium_common.settings import BaseServiceSettings, LLMSettings
@@ -74,7 +75,7 @@ async def serve_worker(
     """Consumes `tasks.<type>` and publishes results until SIGTERM, then drains and commits.
     The LLM client is built from the settings and closed here, unless the caller passes one."""
     if llm is None:
-        client = OpenAILLM(settings.llm)
+        client = build_llm(settings.llm)
         try:
             await serve_worker(task_type, handle, settings, llm=client)
         finally:

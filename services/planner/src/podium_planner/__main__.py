@@ -5,7 +5,8 @@ from __future__ import annotations
 import functools
 
 from podium_common.kafka import Publisher
-from podium_common.llm import LLM, OpenAILLM
+from podium_common.llm import LLM
+from podium_common.llm_cache import build_llm
 from podium_common.service import main as run_main
 from podium_common.service import run_consumer, setup_logging
 from podium_planner.handler import on_event
@@ -39,7 +40,7 @@ async def serve(settings: PlannerSettings, llm: LLM) -> None:
 async def start() -> None:
     settings = PlannerSettings()
     setup_logging(settings.log_level)
-    llm = OpenAILLM(settings.llm)
+    llm = build_llm(settings.llm)
     try:
         await serve(settings, llm)
     finally:
