@@ -8,7 +8,7 @@ from collections.abc import Callable, Sequence
 
 from pydantic import ValidationError
 
-from podium_cli.commands import dlq, goals, replay, setup, stack
+from podium_cli.commands import dlq, goals, rebuild, replay, setup, stack
 from podium_common.errors import PodiumError
 
 Command = Callable[[argparse.Namespace], int]
@@ -25,6 +25,7 @@ def parser() -> argparse.ArgumentParser:
     setup.register(commands)
     dlq.register(commands)
     replay.register(commands)
+    rebuild.register(commands)
     return top
 
 
