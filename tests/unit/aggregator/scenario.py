@@ -12,6 +12,7 @@ from podium_aggregator.state import GoalState, Limits
 from podium_common.events import (
     Event,
     GoalOptions,
+    GoalSubmitted,
     PlanCreated,
     PlannedTask,
     TaskError,
@@ -31,7 +32,10 @@ DEADLINE = T0 + timedelta(minutes=10)
 
 @dataclass
 class Goal:
-    """One run of one goal; tasks are given by local id, e.g. `{"t3": ["t1", "t2"]}`."""
+    """One run of one goal; tasks are given by local id, e.g. `{"t3": ["t1", "t2"]}`.
+
+    With a `digest`, task ids are the planner's `<goal_id>.<run>.<digest>.<local id>`: two
+    plans of one goal with different digests are two different plans of it."""
 
     shape: dict[str, list[str]]
     types: dict[str, TaskType] = field(default_factory=dict)
@@ -39,19 +43,35 @@ class Goal:
     goal_id: uuid.UUID = field(default_factory=uuid.uuid4)
     run: int = 1
     text: str = "Compare two message brokers"
+    digest: str | None = None
+    usage: TokenUsage = field(
+        default_factory=lambda: TokenUsage(prompt_tokens=100, completion_tokens=50)
+    )
 
     def tid(self, local: str) -> str:
-        return f"{self.goal_id}.{self.run}.{local}"
+        plan = f".{self.digest}" if self.digest else ""
+        return f"{self.goal_id}.{self.run}{plan}.{local}"
 
     def state(self) -> GoalState:
         return GoalState.new(self.goal_id, self.run)
+
+    def submitted(self, at: datetime = T0, deadline_s: int | None = None) -> GoalSubmitted:
+        return GoalSubmitted(
+            event_id=derived_id("goal", self.goal_id, self.run),
+            goal_id=self.goal_id,
+            run=self.run,
+            occurred_at=at,
+            trace=Trace.new(),
+            goal=self.text,
+            options=GoalOptions(models=self.models, deadline_s=deadline_s),
+        )
 
     def plan(self) -> PlanCreated:
         tasks = [
             PlannedTask(
                 task_id=self.tid(local),
                 type=self.types.get(local, TaskType.RESEARCHER),
-                description=f"do {local}",
+                description=f"do {local}" + (f" as plan {self.digest} says" if self.digest else ""),
                 requirements=[f"req {local}"],
                 depends_on=[self.tid(dep) for dep in deps],
             )
@@ -68,7 +88,7 @@ class Goal:
             deadline=DEADLINE,
             tasks=tasks,
             model="planner-model",
-            usage=TokenUsage(prompt_tokens=100, completion_tokens=50),
+            usage=self.usage,
             attempts=1,
         )
 

@@ -7,7 +7,7 @@ models and schemas agree field by field. Events are immutable values.
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Annotated, ClassVar
 
@@ -17,6 +17,11 @@ from podium_common.topics import TaskType, Topics
 
 # Deterministic ids (uuid5) make redelivered and replayed events recognisable.
 ID_NAMESPACE = uuid.UUID("0b6f3f8e-7c1a-4d5e-9a57-2f1c0d9e4b21")
+# How long a goal may take when its options name no deadline: the planner bounds its asks
+# by it and the aggregator fails the goal when it passes.
+DEFAULT_DEADLINE_S = 600
+# The last part of the final synthesis's task id; no planned task may take it.
+FINAL_LOCAL_ID = "final"
 
 
 def _utc(value: datetime) -> datetime:
@@ -142,6 +147,11 @@ class GoalSubmitted(Event):
     tenant: str = "default"
     options: GoalOptions
 
+    def deadline_at(self, default_s: int = DEFAULT_DEADLINE_S) -> datetime:
+        """When the goal must have ended: `options.deadline_s`, or `default_s`, after it was
+        accepted (its `occurred_at`)."""
+        return self.occurred_at + timedelta(seconds=self.options.deadline_s or default_s)
+
 
 class GoalCancelled(Event):
     """A request to stop a run; on `plans`, in order with its plan and its results' joins."""
@@ -168,6 +178,13 @@ class PlanCreated(Event):
     model: str
     usage: TokenUsage
     attempts: int
+
+    @property
+    def final_task_id(self) -> str:
+        """The final synthesis's task id: the plan's task-id prefix and `final`, e.g.
+        `<goal_id>.<run>.<plan digest>.final`, so it is as much the plan's as its tasks are."""
+        prefix = self.tasks[0].task_id.rpartition(".")[0] if self.tasks else ""
+        return f"{prefix or f'{self.goal_id}.{self.run}'}.{FINAL_LOCAL_ID}"
 
 
 class PlanRejected(Event):

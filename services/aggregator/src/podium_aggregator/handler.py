@@ -1,4 +1,4 @@
-"""plans + results → tasks.<type>, outputs: drives one goal's tasks to its final answer.
+"""goals + plans + results → tasks.<type>, outputs: drives one goal's tasks to its final answer.
 
 Every function takes the goal's `GoalState`, changes it in place and returns the events to
 publish. The outcome does not depend on the order events arrive in: a result that comes
@@ -13,6 +13,11 @@ and each `(task_id, attempt)` counts once, however often it is delivered.
   checks again, at most `max_validation_rounds` times; after that the verdict is accepted.
 - When every planned task has succeeded, the final synthesis is asked for, with every
   planned task's output; its answer completes the goal.
+- A goal's deadline runs from its submission (its plan's, if the plan comes first), so a
+  goal still being planned fails at its deadline too.
+- The first plan of a run is the one its results bind to: a goal planned twice (the
+  planner crashed before it committed) may get a different second plan, whose task ids
+  differ (they carry a digest of the plan), and whose results are ignored.
 - A rejected plan, a passed deadline or a cancellation fails the goal. An ended goal
   ignores everything: a cancelled goal has no task released and its late results and
   its plan, if that comes after the cancellation, change nothing.
@@ -28,6 +33,7 @@ from podium_aggregator.state import GoalState, Limits, Phase, TaskState
 from podium_common.events import (
     Event,
     GoalCancelled,
+    GoalSubmitted,
     PlanCreated,
     PlanRejected,
     TaskResult,
@@ -39,8 +45,12 @@ log = logging.getLogger(__name__)
 
 
 def handle(state: GoalState, event: Event, now: datetime, limits: Limits) -> list[Event]:
-    """Applies any event from `plans` or `results`; others are not the aggregator's."""
+    """Applies any event from `goals`, `plans` or `results`; others are not the aggregator's."""
+    if state.first_seen is None:
+        state.first_seen = now
     match event:
+        case GoalSubmitted():
+            return on_submitted(state, event, limits)
         case PlanCreated():
             return on_plan_created(state, event, now, limits)
         case PlanRejected():
@@ -52,14 +62,25 @@ def handle(state: GoalState, event: Event, now: datetime, limits: Limits) -> lis
     return []  # e.g. PlanningStarted: progress for the read model only
 
 
+def on_submitted(state: GoalState, goal: GoalSubmitted, limits: Limits) -> list[Event]:
+    """Starts the goal's deadline clock; a plan that came first keeps the deadline it carries."""
+    if state.ended:
+        return []
+    state.accepted_at = goal.occurred_at
+    state.deadline = state.deadline or goal.deadline_at(limits.deadline_s)
+    state.trace = state.trace or goal.trace
+    return []
+
+
 def on_plan_created(
     state: GoalState, plan: PlanCreated, now: datetime, limits: Limits
 ) -> list[Event]:
     if state.ended or state.plan is not None:
         return []
     state.plan = plan
-    state.submitted_at = plan.occurred_at
+    state.submitted_at = state.submitted_at or plan.occurred_at
     state.deadline = plan.deadline
+    state.trace = state.trace or plan.trace
     state.usage += plan.usage
     for task in plan.tasks:
         # The planner issues the first attempt of every task without dependencies.
@@ -67,14 +88,18 @@ def on_plan_created(
         state.tasks[task.task_id] = TaskState(
             task=task, phase=Phase.ISSUED if issued else Phase.WAITING, attempt=int(issued)
         )
-    state.buffered = [result for result in state.buffered if _belongs(state, result)]
+    waiting, state.buffered = state.buffered, []
+    others = [result.task_id for result in waiting if not _belongs(state, result)]
+    if others:
+        log.warning("ignored results of another plan of goal %s: %s", state.key, others)
+    _admit(state, [result for result in waiting if _belongs(state, result)])
     return _settle(state, plan.trace.child(), now, limits)
 
 
 def on_plan_rejected(state: GoalState, rejected: PlanRejected, now: datetime) -> list[Event]:
     if state.ended or state.plan is not None:
         return []
-    state.submitted_at = rejected.occurred_at
+    state.submitted_at = state.submitted_at or rejected.occurred_at
     state.usage += rejected.usage
     reason = f"{rejected.reason}: {'; '.join(rejected.errors)}" if rejected.errors else ""
     return [
@@ -92,14 +117,10 @@ def on_result(state: GoalState, result: TaskResult, now: datetime, limits: Limit
         log.warning("ignored a result for %s, not a task of goal %s", result.task_id, state.key)
         return []
     state.seen.add(key)
-    state.usage += result.usage
-    if result.status is TaskStatus.FAILED:
-        state.failed_attempts += 1
-    if state.is_stale(result):
-        return []
-    state.buffered.append(result)
     if state.plan is None:
-        return []  # applied when the plan arrives
+        state.buffered.append(result)
+        return []  # counted and applied when the plan arrives, if it is one of its tasks
+    _admit(state, [result])
     return _settle(state, result.trace.child(), now, limits)
 
 
@@ -113,18 +134,32 @@ def on_cancelled(state: GoalState, cancelled: GoalCancelled, now: datetime) -> l
 
 
 def on_tick(state: GoalState, now: datetime) -> list[Event]:
-    """Fails a goal whose deadline has passed; nothing otherwise."""
-    if state.ended or state.deadline is None or now < state.deadline or state.plan is None:
+    """Fails a goal whose deadline has passed, planned or not; nothing otherwise."""
+    if state.ended or state.deadline is None or now < state.deadline:
         return []
-    waiting = [s.task.task_id for s in state.tasks.values() if s.phase is not Phase.SUCCEEDED]
     reason = f"deadline {state.deadline.isoformat()} passed"
+    if state.plan is None:
+        reason += " while the goal was still being planned"
+    waiting = [s.task.task_id for s in state.tasks.values() if s.phase is not Phase.SUCCEEDED]
     if waiting:
         reason += f" with tasks unfinished: {', '.join(waiting)}"
-    return [outcomes.failed(state, "deadline", reason, state.plan.trace.child(), now)]
+    trace = state.plan.trace if state.plan is not None else state.trace or Trace.new()
+    return [outcomes.failed(state, "deadline", reason, trace.child(), now)]
 
 
 def _belongs(state: GoalState, result: TaskResult) -> bool:
+    """A result of a task of the adopted plan (another plan's task ids differ)."""
     return result.task_id in state.tasks or result.task_id == state.final_task_id
+
+
+def _admit(state: GoalState, results: list[TaskResult]) -> None:
+    """Counts results of the adopted plan once each; keeps those that may still apply."""
+    for result in results:
+        state.usage += result.usage
+        if result.status is TaskStatus.FAILED:
+            state.failed_attempts += 1
+        if not state.is_stale(result):
+            state.buffered.append(result)
 
 
 def _settle(state: GoalState, trace: Trace, now: datetime, limits: Limits) -> list[Event]:

@@ -58,7 +58,7 @@ def completed(state: GoalState, output: str, trace: Trace, now: datetime) -> Goa
         output=output,
         totals=totals(state, now),
     )
-    state.end(Outcome.COMPLETED)
+    state.end(Outcome.COMPLETED, now)
     return event
 
 
@@ -73,15 +73,15 @@ def failed(state: GoalState, kind: str, reason: str, trace: Trace, now: datetime
         reason=reason,
         totals=totals(state, now),
     )
-    state.end(Outcome.FAILED)
+    state.end(Outcome.FAILED, now)
     return event
 
 
 def totals(state: GoalState, now: datetime) -> GoalTotals:
     """Tasks include the final synthesis; usage includes planning; wall time runs from the
-    plan's creation (the aggregator never sees the submission itself)."""
+    goal's submission, or from its plan when the aggregator has not read the submission."""
     planned = len(state.plan.tasks) + 1 if state.plan is not None else 0
-    start = state.submitted_at or now
+    start = state.accepted_at or state.submitted_at or now
     return GoalTotals(
         tasks=planned,
         succeeded=sum(task.phase is Phase.SUCCEEDED for task in state.tasks.values()),

@@ -3,28 +3,31 @@
 A `GoalState` is a plain, JSON-serialisable value; the handler mutates it and the faust
 table stores it under `f"{goal_id}:{run}"`. Results are applied only to the attempt they
 answer: a result that arrives before its plan, or before its task's attempt was issued,
-waits in `buffered` until it applies.
+waits in `buffered` until it applies. `expires_at` says when the table may forget a state.
 """
 
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 
 from pydantic import BaseModel, Field
 
 from podium_common.events import (
+    DEFAULT_DEADLINE_S,
     DependencyOutput,
     PlanCreated,
     PlannedTask,
     TaskResult,
     TokenUsage,
+    Trace,
     Verdict,
 )
 from podium_common.topics import TaskType
 
-FINAL_LOCAL_ID = "final"
+# What `expires_at` takes for a time a state stored by an older version did not record.
+LONG_AGO = datetime(1970, 1, 1, tzinfo=UTC)
 FINAL_DESCRIPTION = "Synthesize the final answer to the goal from the inputs."
 
 
@@ -35,6 +38,20 @@ class Limits(BaseModel):
     max_task_attempts: int = Field(default=2, ge=1)
     # Times a failed validation sends the validated tasks back with the feedback.
     max_validation_rounds: int = Field(default=2, ge=0)
+    # A goal's deadline when its options name none: the planner's default too.
+    deadline_s: int = Field(default=DEFAULT_DEADLINE_S, ge=1)
+    # How long an ended goal stays in the table, where its late events find it ended.
+    retention_s: float = Field(default=3600, gt=0)
+    # How long results wait for a goal whose submission and plan never arrive.
+    unplanned_ttl_s: float = Field(default=3600, gt=0)
+
+    @property
+    def retention(self) -> timedelta:
+        return timedelta(seconds=self.retention_s)
+
+    @property
+    def unplanned_ttl(self) -> timedelta:
+        return timedelta(seconds=self.unplanned_ttl_s)
 
 
 class Phase(StrEnum):
@@ -81,9 +98,17 @@ class GoalState(BaseModel):
     failed_attempts: int = 0
     # Validators whose last verdict failed after every round was spent: accepted anyway.
     accepted_failed_validations: list[str] = Field(default_factory=list)
+    # When the aggregator first handled an event of this run (its own clock).
+    first_seen: datetime | None = None
+    # The goal's submission (`GoalSubmitted.occurred_at`), once the aggregator has read it.
+    accepted_at: datetime | None = None
+    # The first of its plan, rejection or cancellation: the start of its wall time when the
+    # submission was not read.
     submitted_at: datetime | None = None
     deadline: datetime | None = None
+    trace: Trace | None = None  # the goal's, for an outcome decided outside any event
     outcome: Outcome | None = None
+    ended_at: datetime | None = None
 
     @classmethod
     def new(cls, goal_id: uuid.UUID, run: int) -> GoalState:
@@ -99,7 +124,7 @@ class GoalState(BaseModel):
 
     @property
     def final_task_id(self) -> str:
-        return f"{self.goal_id}.{self.run}.{FINAL_LOCAL_ID}"
+        return self.the_plan().final_task_id
 
     def the_plan(self) -> PlanCreated:
         if self.plan is None:
@@ -151,10 +176,22 @@ class GoalState(BaseModel):
         self.tasks[final.task.task_id] = final
         return final
 
-    def end(self, outcome: Outcome) -> None:
+    def expires_at(self, retention: timedelta, unplanned_ttl: timedelta) -> datetime | None:
+        """When the table may forget this state: `retention` after the goal ended; for results
+        of a goal neither submitted nor planned (as far as the aggregator has read),
+        `unplanned_ttl` after they were first seen; None while the goal is open, because its
+        deadline ends it. A time an older version did not store counts as long ago."""
+        if self.ended:
+            return (self.ended_at or LONG_AGO) + retention
+        if self.plan is None and self.accepted_at is None:
+            return (self.first_seen or LONG_AGO) + unplanned_ttl
+        return None
+
+    def end(self, outcome: Outcome, now: datetime) -> None:
         """Marks the goal ended and drops the rest: an ended goal only ignores events, and
-        the table keeps it small for as long as the changelog keeps the goal."""
+        the table keeps it small until it expires."""
         self.outcome = outcome
+        self.ended_at = now
         self.plan = None
         self.tasks = {}
         self.seen = set()
