@@ -1,0 +1,117 @@
+"""Every consumer service SIGKILLed at each of its crash points: the goal still completes
+exactly once, with correct totals, and the read model agrees.
+
+Each case restarts one service with `PODIUM_FAULT=POINT@<goal id>` (`podium_common.faults`),
+submits a goal whose plan gives every worker type a task, checks that the service died by
+SIGKILL at that point for that goal, restarts it without the fault and waits for the goal's
+end and for every consumer group to commit all of its topics. Then `outputs`, read to its
+end offsets, holds exactly one outcome for the goal, a `GoalCompleted` whose totals are what
+the goal's adopted plan and its distinct `(task_id, attempt)` results add up to, and
+`GET /goals/{id}` says the same.
+
+How the fault is aimed at the case's goal: the gateway makes up goal ids, so the case
+chooses the id and publishes the `GoalSubmitted` to `goals` itself (as `podium rerun` does),
+after the faulted service was started. Records of `goals`, `plans`, `results` and `outputs`
+are keyed by goal id and task records by task id, which starts with the goal id: the one
+MATCH hits the first record of the goal each service reads. The faulted process runs with a
+short session timeout, so the group hands its partitions on soon after the kill.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import re
+import signal
+import subprocess
+import uuid
+from collections.abc import Iterator
+
+import httpx
+import pytest
+
+from podium_common.events import GoalCompleted
+from podium_common.topics import Topics
+from tests.e2e.conftest import Stack
+from tests.e2e.goal_log import GoalLog, caught_up, consumed, submit
+from tests.e2e.test_goals import wait_for_end
+
+pytestmark = [pytest.mark.e2e, pytest.mark.timeout(300)]
+
+# planner, each worker type, aggregator, recorder (by process name)
+CONSUMERS = tuple(consumed(Topics()))
+POINTS = ("consumed", "published", "stored", "committed")
+# Two researchers, a specialist on both, a validator on it, and the final synthesis.
+GOAL = "Recover from a kill at {point} in {service} [parallel=2][chain=1][validate]"
+FIRES_WITHIN_S = 45
+CASE_WITHIN_S = 240
+
+
+@pytest.fixture(scope="module", autouse=True)
+async def small_llm_latency(stack: Stack) -> None:
+    async with httpx.AsyncClient(base_url=stack.llm, timeout=10) as client:
+        set_latency = await client.post(
+            "/_scripted/config", json={"latency_ms": 10, "latency_max_ms": 40}
+        )
+        assert set_latency.status_code == 200, set_latency.text
+
+
+@contextlib.contextmanager
+def logs_on_failure(stack: Stack) -> Iterator[None]:
+    try:
+        yield
+    except BaseException:
+        print(stack.log_tail(80))
+        raise
+
+
+async def kill_at(stack: Stack, service: str, point: str, goal_id: uuid.UUID) -> None:
+    """Runs the goal into `service` killed at `point`, then restarts the service as usual."""
+    faulted = stack.restart(
+        service, PODIUM_FAULT=f"{point}@{goal_id}", PODIUM_KAFKA__SESSION_TIMEOUT_MS="6000"
+    )
+    try:
+        await submit(stack.kafka, goal_id, GOAL.format(point=point, service=service))
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            await asyncio.to_thread(faulted.wait, FIRES_WITHIN_S)
+    finally:
+        stack.restart(service)  # stops a faulted process that is still running
+    said = (stack.logs / f"{service}.log").read_text(errors="replace")
+    fired = re.search(rf"fault: SIGKILL at {point} for \S*{goal_id}", said)
+    aim = f"{service} was to be killed at {point} for goal {goal_id}"
+    assert faulted.returncode == -signal.SIGKILL, f"{aim}; it ended with {faulted.returncode}"
+    assert fired, f"{aim}; it was SIGKILLed, but its log has no fault line for the goal"
+
+
+@pytest.mark.parametrize(
+    ("service", "point"),
+    [(service, point) for service in CONSUMERS for point in POINTS],
+    ids=lambda value: value.removeprefix("podium-"),
+)
+async def test_a_kill_at_a_crash_point_completes_the_goal_once_with_correct_totals(
+    stack: Stack, gateway: httpx.AsyncClient, service: str, point: str
+) -> None:
+    goal_id = uuid.uuid4()
+    with logs_on_failure(stack):
+        async with asyncio.timeout(CASE_WITHIN_S):
+            await kill_at(stack, service, point, goal_id)
+            await wait_for_end(gateway, str(goal_id), within_s=120)
+            await caught_up(stack.kafka)
+            log = await GoalLog.read(stack.kafka, goal_id)
+            body = (await gateway.get(f"/goals/{goal_id}")).json()
+
+        assert len(log.outcomes) == 1, log.outcomes
+        (outcome,) = log.outcomes
+        assert isinstance(outcome, GoalCompleted), outcome
+        expected = log.expected_totals()
+        assert outcome.totals.model_copy(update={"wall_ms": 0}) == expected
+
+        assert body["status"] == "completed", body
+        assert body["output"] == outcome.output
+        assert [task["status"] for task in body["tasks"]] == ["succeeded"] * expected.tasks
+        read = body["totals"]
+        assert (read["tasks"], read["succeeded"]) == (expected.tasks, expected.succeeded), read
+        assert (read["prompt_tokens"], read["completion_tokens"]) == (
+            expected.usage.prompt_tokens,
+            expected.usage.completion_tokens,
+        ), read
