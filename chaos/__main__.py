@@ -1,6 +1,8 @@
-"""`python -m chaos [--quick]`: a private stack, goals through its gateway while services are
-SIGKILLed and restarted, the broker restarted and PostgreSQL stopped; then one summary line
-on stdout (progress goes to stderr) and a non-zero exit if a goal was lost or doubled."""
+"""`python -m chaos [--quick]`: a private stack with two replicas of each worker type and of
+the aggregator, goals through its gateway while every service instance is SIGKILLed and
+restarted, the broker restarted and PostgreSQL stopped; then one summary line on stdout
+(progress goes to stderr) and a non-zero exit if a goal was lost or doubled, or if no task
+was redelivered."""
 
 from __future__ import annotations
 
@@ -20,13 +22,16 @@ from chaos.check import Findings, describe_stuck, findings, wait_for_outcomes
 from chaos.faults import FaultPlan, Tally, run_faults
 from chaos.load import submit_all
 from chaos.stack import ChaosStack
-from podium_cli.stack.services import SERVICES
+from podium_cli.stack.services import CONSUMERS
 
 log = logging.getLogger("chaos")
 
 # The LLM faults of a `--llm-faults` run: 20% 429, 10% 500, 5% timeouts, 5% malformed.
 LLM_FAULTS = {"p_429": 0.2, "p_500": 0.1, "p_timeout": 0.05, "p_malformed": 0.05}
 
+
+# Two of each worker type and of the aggregator: a killed replica's partitions move to the other.
+REPLICAS = {name: 2 for name in CONSUMERS if name.startswith("worker-") or name == "aggregator"}
 
 # A killed consumer's partitions wait this long for it (the broker's minimum is 6 s).
 STACK_ENV = {"PODIUM_KAFKA__SESSION_TIMEOUT_MS": "6000", "PODIUM_LLM__BACKOFF_BASE_S": "0.2"}
@@ -91,7 +96,7 @@ async def llm_stats(url: str) -> dict[str, object]:
 
 
 async def run(stack: ChaosStack, args: argparse.Namespace) -> tuple[Findings, Tally]:
-    await asyncio.to_thread(stack.podium, "up")
+    await stack.up()
     llm = await configure_llm(stack, args)
     tally = Tally()
     started = time.monotonic()
@@ -122,24 +127,34 @@ async def drive(stack: ChaosStack, args: argparse.Namespace, tally: Tally) -> li
         len(tally.accepted),
         time.monotonic() - started,
     )
-    stopped = [name for name in SERVICES if stack.pid(name) is None]
+    stopped = [name for name in stack.instances if stack.pid(name) is None]
     if stopped:
         tally.violations.append(f"services that stopped on their own: {stopped}")
-        await asyncio.to_thread(stack.podium, "up")
+        for name in stopped:
+            await stack.restart(name)
     kafka, dsn = stack.settings.kafka_for_stack(), stack.settings.postgres_dsn
     return await wait_for_outcomes(kafka, dsn, tally.goals, within_s=args.deadline + 60)
 
 
-def verdict(found: Findings, tally: Tally, args: argparse.Namespace) -> list[str]:
+def verdict(
+    found: Findings, tally: Tally, args: argparse.Namespace, instances: list[str]
+) -> list[str]:
     """Every broken promise, one line each; none means the run passed."""
     broken = [*found.violations, *tally.violations]
     if len(tally.accepted) < args.goals:
         broken.append(f"only {len(tally.accepted)} of {args.goals} goals were accepted")
     if found.failed and not args.llm_faults:
         broken.append(f"{found.failed} goals failed with no LLM faults injected")
-    short = {name: tally.kills[name] for name in SERVICES if tally.kills[name] < args.rounds}
+    short = {name: tally.kills[name] for name in instances if tally.kills[name] < args.rounds}
     if short:
-        broken.append(f"services killed fewer than {args.rounds} times: {short}")
+        broken.append(f"service instances killed fewer than {args.rounds} times: {short}")
+    workers_killed = sum(n for name, n in tally.kills.items() if name.startswith("worker-"))
+    if workers_killed and not found.redelivered_tasks:
+        broken.append(
+            f"no task was redelivered although worker replicas were killed {workers_killed} "
+            "times: the run did not show recovery by redelivery (no task result came from "
+            "two worker processes)"
+        )
     return broken
 
 
@@ -148,14 +163,14 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, stream=sys.stderr, format="%(asctime)s %(message)s")
     for noisy in ("httpx", "aiokafka"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
-    stack = ChaosStack.create(partitions=3, extra_env=STACK_ENV)
+    stack = ChaosStack.create(partitions=3, extra_env=STACK_ENV, replicas=REPLICAS)
     log.info("chaos stack in %s", stack.state)
     broken = ["the run did not finish"]
     # stdout carries the summary line alone; what the stack code prints goes to stderr.
     with contextlib.redirect_stdout(sys.stderr):
         try:
             found, tally = asyncio.run(run(stack, args))
-            broken = verdict(found, tally, args)
+            broken = verdict(found, tally, args, stack.instances)
         finally:
             stack.down()
             if broken:

@@ -22,11 +22,13 @@ from podium_common.events import (
     GoalFailed,
     PlanCreated,
     PlanningStarted,
+    TaskAssigned,
     TaskResult,
     TokenUsage,
 )
 from podium_common.kafka import client_options
 from podium_common.settings import KafkaSettings
+from podium_common.topics import TaskType
 
 log = logging.getLogger("chaos")
 
@@ -152,13 +154,32 @@ async def findings(
     outputs = await read_topic(kafka, topics.outputs)
     results = [e for e in await read_topic(kafka, topics.results) if isinstance(e, TaskResult)]
     plans = await read_topic(kafka, topics.plans)
+    assigned = [
+        event
+        for task_type in TaskType
+        for event in await read_topic(kafka, topics.tasks(task_type))
+        if isinstance(event, TaskAssigned)
+    ]
     rows, recorded = await pg_outcomes(dsn)
     found = Findings(goals=len(accepted))
     judge_outcomes(found, accepted, outcomes_by_goal(outputs), rows, recorded)
-    found.redelivered_tasks = len(results) - len({r.event_id for r in results})
+    found.redelivered_tasks = redelivered(results, assigned)
     found.duplicate_llm_calls = duplicate_calls(llm_stats, results, plans)
     found.violations += counted_twice(outputs, results, plans)
     return found
+
+
+def redelivered(results: Sequence[TaskResult], assigned: Sequence[TaskAssigned]) -> int:
+    """Task records a worker process took over from another: for each task attempt, the
+    processes that published a result for it beyond the copies of it that were dispatched.
+    A record is handled by one process unless it is redelivered (a restarted process has a
+    new pid), so each process beyond the copies is a redelivery; an attempt dispatched twice
+    (a replayed plan or result) or one process publishing twice is not one."""
+    copies = Counter((task.task_id, task.attempt) for task in assigned)
+    processes: dict[tuple[str, int], set[str]] = defaultdict(set)
+    for result in results:
+        processes[(result.task_id, result.attempt)].add(result.worker_id)
+    return sum(max(0, len(seen) - copies[attempt]) for attempt, seen in processes.items())
 
 
 def judge_outcomes(

@@ -1,7 +1,11 @@
-"""The faults of a chaos run, one after another every few seconds: each service SIGKILLed
-and restarted a number of times in random order, the broker restarted once, PostgreSQL
-stopped once (while it is down, the gateway must accept goals and answer reads with 503
-and Retry-After)."""
+"""The faults of a chaos run, one after another every few seconds: each service instance
+(every replica on its own) SIGKILLed and restarted a number of times in random order, the
+broker restarted once, PostgreSQL stopped once (while it is down, the gateway must accept
+goals and answer reads with 503 and Retry-After).
+
+A worker replica is killed just after it published a result, before the offset commit that
+covers the task: the task is redelivered, to the other replica or to the restarted one.
+Other instances are killed whenever their turn comes."""
 
 from __future__ import annotations
 
@@ -10,18 +14,21 @@ import logging
 import random
 import uuid
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import httpx
 
 from chaos.stack import ChaosStack
-from podium_cli.stack.services import SERVICES
+from chaos.watch import ResultWatch
 
 log = logging.getLogger("chaos")
 
 BROKER, POSTGRES = "broker", "postgres"
 # A fault (with the restart after it) that takes longer is a finding, and the run goes on.
 STEP_LIMIT_S = 120.0
+# How long a worker replica's turn waits for it to publish a result before it is killed anyway.
+RESULT_WAIT_S = 15.0
 
 
 @dataclass(frozen=True)
@@ -47,14 +54,14 @@ class Tally:
         return [uuid.UUID(goal) for goal in [*self.accepted, *self.probe_goals]]
 
 
-def steps(plan: FaultPlan, rng: random.Random) -> list[str]:
-    """Kills in rounds (every service once per round, shuffled), the broker restart a third
+def steps(plan: FaultPlan, rng: random.Random, instances: Sequence[str]) -> list[str]:
+    """Kills in rounds (every instance once per round, shuffled), the broker restart a third
     of the way in and the PostgreSQL outage two thirds in."""
     order: list[str] = []
     for _ in range(plan.rounds):
-        services = list(SERVICES)
-        rng.shuffle(services)
-        order += services
+        shuffled = list(instances)
+        rng.shuffle(shuffled)
+        order += shuffled
     if plan.broker_down_s >= 0:
         order.insert(len(order) // 3, BROKER)
     if plan.pg_outage_s > 0:
@@ -65,35 +72,46 @@ def steps(plan: FaultPlan, rng: random.Random) -> list[str]:
 async def run_faults(
     stack: ChaosStack, plan: FaultPlan, tally: Tally, rng: random.Random, deadline_s: int
 ) -> None:
-    for step in steps(plan, rng):
-        await asyncio.sleep(plan.interval_s * rng.uniform(0.5, 1.5))
-        try:
-            async with asyncio.timeout(STEP_LIMIT_S):
-                await _fault(stack, step, plan, tally, rng, deadline_s)
-        except TimeoutError:
-            tally.violations.append(f"{step}: the fault and recovery took over {STEP_LIMIT_S}s")
-            log.error("%s: the fault and recovery took over %.0fs", step, STEP_LIMIT_S)
+    kafka = stack.settings.kafka_for_stack()
+    async with ResultWatch.following(kafka) as watch:
+        for step in steps(plan, rng, stack.instances):
+            await asyncio.sleep(plan.interval_s * rng.uniform(0.5, 1.5))
+            await _bounded(stack, step, plan, tally, rng, deadline_s, watch)
 
 
-async def _fault(
+async def _bounded(
     stack: ChaosStack,
     step: str,
     plan: FaultPlan,
     tally: Tally,
     rng: random.Random,
     deadline_s: int,
+    watch: ResultWatch,
 ) -> None:
-    if step == BROKER:
-        log.info("restarting the broker (down %.0fs)", plan.broker_down_s)
-        await stack.restart_broker(plan.broker_down_s)
-        tally.broker_restarts += 1
-    elif step == POSTGRES:
-        await _postgres_outage(stack, plan.pg_outage_s, tally, deadline_s)
-    else:
-        await _kill_and_restart(stack, step, tally, rng)
+    try:
+        async with asyncio.timeout(STEP_LIMIT_S):
+            if step == BROKER:
+                log.info("restarting the broker (down %.0fs)", plan.broker_down_s)
+                await stack.restart_broker(plan.broker_down_s)
+                tally.broker_restarts += 1
+            elif step == POSTGRES:
+                await _postgres_outage(stack, plan.pg_outage_s, tally, deadline_s)
+            else:
+                await _kill_and_restart(stack, step, tally, rng, watch)
+    except TimeoutError:
+        tally.violations.append(f"{step}: the fault and recovery took over {STEP_LIMIT_S}s")
+        log.error("%s: the fault and recovery took over %.0fs", step, STEP_LIMIT_S)
 
 
-async def _kill_and_restart(stack: ChaosStack, name: str, tally: Tally, rng: random.Random) -> None:
+async def _kill_and_restart(
+    stack: ChaosStack, name: str, tally: Tally, rng: random.Random, watch: ResultWatch
+) -> None:
+    pid = stack.pid(name)
+    if name.startswith("worker-") and pid is not None:
+        if await watch.published_by(pid, RESULT_WAIT_S):
+            log.info("%s published a result: killing it before it commits", name)
+        else:
+            log.info("%s published no result in %.0fs: killing it anyway", name, RESULT_WAIT_S)
     if not await stack.kill(name):
         tally.violations.append(f"{name} was not running when its turn to be killed came")
     else:

@@ -1,6 +1,6 @@
-"""The chaos run's own local stack (`podium up` on free ports, a private state folder) and
-the faults it suffers: a service SIGKILLed and restarted, the broker restarted, PostgreSQL
-stopped for a while."""
+"""The chaos run's own local stack (`podium up` on free ports, a private state folder, and
+further replicas of the services that run several) and the faults it suffers: a service
+instance SIGKILLed and restarted, the broker restarted, PostgreSQL stopped for a while."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ import subprocess
 import sys
 import tempfile
 import threading
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -68,25 +69,29 @@ def private_env(state: Path, partitions: int, extra: dict[str, str]) -> dict[str
 
 @dataclass
 class ChaosStack:
-    """A private stack; the environment is this process's too, so restarts see the same."""
+    """A private stack; the environment is this process's too, so restarts see the same.
+    `replicas` runs that many instances of the consumer services it names (one group each)."""
 
     state: Path
     settings: CliSettings
     layout: Layout
+    replicas: Mapping[str, int] = field(default_factory=dict)
     # What this process started (restarted services, the broker): stopped and reaped here,
     # since `podium down` cannot wait for another process's children.
     children: list[subprocess.Popen[bytes]] = field(default_factory=list)
     broker: subprocess.Popen[bytes] | None = None
 
     @classmethod
-    def create(cls, partitions: int, extra_env: dict[str, str]) -> ChaosStack:
+    def create(
+        cls, partitions: int, extra_env: dict[str, str], replicas: Mapping[str, int]
+    ) -> ChaosStack:
         # Under the system temp folder, which PostgreSQL's own user may enter when we are root.
         state = Path(tempfile.mkdtemp(prefix="podium-chaos-"))
         state.chmod(0o755)
         os.environ.clear()
         os.environ.update(private_env(state, partitions, extra_env))
         settings = CliSettings()
-        return cls(state, settings, Layout.of(settings, cwd=CHECKOUT))
+        return cls(state, settings, Layout.of(settings, cwd=CHECKOUT), replicas)
 
     @property
     def driver_log(self) -> Path:
@@ -106,14 +111,34 @@ class ChaosStack:
         if done.returncode != 0:
             raise RuntimeError(f"podium {' '.join(args)} failed; see {self.driver_log}")
 
-    def _process(self, name: str) -> Process:
-        return next(p for p in processes_of(self.settings) if p.name == name)
+    @property
+    def processes(self) -> list[Process]:
+        """Every service instance, replicas included, in start order."""
+        return processes_of(self.settings, self.replicas)
 
-    def pid(self, name: str) -> int | None:
-        return Runner(self.layout, self.settings).pid(self._process(name))
+    @property
+    def instances(self) -> list[str]:
+        return [process.instance for process in self.processes]
+
+    async def up(self) -> None:
+        """`podium up`, then the further replicas, started together and awaited ready."""
+        await asyncio.to_thread(self.podium, "up")
+        runner = Runner(self.layout, self.settings)
+        further = [process for process in self.processes if process.replica > 1]
+        spawned = [runner.start(process) for process in further]
+        self.children += [child for child in spawned if child is not None]
+        for process, child in zip(further, spawned, strict=True):
+            took = await asyncio.to_thread(runner.wait_ready, process, child)
+            log.info("%s started, ready in %.1fs", process.instance, took)
+
+    def _process(self, instance: str) -> Process:
+        return next(p for p in self.processes if p.instance == instance)
+
+    def pid(self, instance: str) -> int | None:
+        return Runner(self.layout, self.settings).pid(self._process(instance))
 
     async def kill(self, name: str) -> bool:
-        """SIGKILLs the service's process group; False if it was not running."""
+        """SIGKILLs the instance's process group; False if it was not running."""
         pid = self.pid(name)
         if pid is None:
             return False
@@ -157,8 +182,13 @@ class ChaosStack:
         self.children = [child for child in self.children if child.poll() is None]
 
     def down(self) -> None:
-        """`podium down`, while threads reap what this process started (services it
+        """The further replicas stopped here (`podium down` knows one of each), then
+        `podium down`, while threads reap what this process started (services it
         restarted, the broker): a child left unreaped would look alive to `down`."""
+        runner = Runner(self.layout, self.settings)
+        for process in reversed(self.processes):
+            if process.replica > 1:
+                runner.stop(process)
         children = [*self.children, *([self.broker] if self.broker else [])]
         for child in children:
             threading.Thread(target=child.wait, daemon=True).start()

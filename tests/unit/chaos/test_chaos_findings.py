@@ -1,5 +1,6 @@
-"""The chaos driver's judgement, without a stack: its fault schedule, lost and doubled
-goals, repeated LLM calls, results counted twice, and the summary line."""
+"""The chaos driver's judgement, without a stack: its fault schedule over every replica, lost
+and doubled goals, redeliveries, repeated LLM calls, results counted twice, and the summary
+line."""
 
 from __future__ import annotations
 
@@ -8,16 +9,20 @@ import uuid
 from collections import Counter
 from typing import Any
 
-from chaos.__main__ import parse, summary, verdict
-from chaos.check import Findings, counted_twice, duplicate_calls, judge_outcomes
+from chaos.__main__ import REPLICAS, parse, summary, verdict
+from chaos.check import Findings, counted_twice, duplicate_calls, judge_outcomes, redelivered
 from chaos.faults import BROKER, POSTGRES, FaultPlan, Tally, steps
-from podium_cli.stack.services import SERVICES
+from chaos.stack import HEALTH_BLOCK
+from chaos.watch import pid_of
+from podium_cli.settings import CliSettings
+from podium_cli.stack.services import processes_of
 from podium_common.events import (
     GoalCompleted,
     GoalFailed,
     GoalTotals,
     PlanCreated,
     PlanningStarted,
+    TaskAssigned,
     TaskResult,
     TaskStatus,
     TokenUsage,
@@ -28,6 +33,7 @@ from podium_common.events import (
 from podium_common.topics import TaskType
 
 USAGE = TokenUsage(prompt_tokens=10, completion_tokens=5)
+INSTANCES = [process.instance for process in processes_of(CliSettings(), REPLICAS)]
 
 
 def common(goal_id: uuid.UUID, event_id: uuid.UUID) -> dict[str, Any]:
@@ -48,7 +54,7 @@ def failed(goal_id: uuid.UUID, reason: str) -> GoalFailed:
     return GoalFailed(**common(goal_id, event_id), kind="llm", reason=reason, totals=totals(USAGE))
 
 
-def result(goal_id: uuid.UUID, local: str, attempt: int = 1) -> TaskResult:
+def result(goal_id: uuid.UUID, local: str, attempt: int = 1, worker: str = "w") -> TaskResult:
     task_id = f"{goal_id}.1.{local}"
     return TaskResult(
         **common(goal_id, derived_id("result", task_id, attempt)),
@@ -59,8 +65,21 @@ def result(goal_id: uuid.UUID, local: str, attempt: int = 1) -> TaskResult:
         model="m",
         usage=USAGE,
         latency_ms=1,
-        worker_id="w",
+        worker_id=worker,
         attempt=attempt,
+    )
+
+
+def task(goal_id: uuid.UUID, local: str, attempt: int = 1) -> TaskAssigned:
+    task_id = f"{goal_id}.1.{local}"
+    return TaskAssigned(
+        **common(goal_id, derived_id("task", task_id, attempt)),
+        task_id=task_id,
+        type=TaskType.RESEARCHER,
+        description="d",
+        goal="g",
+        attempt=attempt,
+        deadline=utcnow(),
     )
 
 
@@ -83,12 +102,45 @@ def planning(goal_id: uuid.UUID) -> PlanningStarted:
     )
 
 
-def test_the_schedule_kills_every_service_each_round_and_restarts_the_infra_once():
-    order = steps(
-        FaultPlan(rounds=3, interval_s=1, broker_down_s=3, pg_outage_s=30), random.Random(1)
-    )
-    assert Counter(order) == Counter({**dict.fromkeys(SERVICES, 3), BROKER: 1, POSTGRES: 1})
+def test_the_run_has_two_replicas_of_each_worker_type_and_of_the_aggregator():
+    assert sorted(name for name in INSTANCES if name.endswith(".2")) == [
+        "aggregator.2",
+        "worker-researcher.2",
+        "worker-specialist.2",
+        "worker-synthesizer.2",
+        "worker-validator.2",
+    ]
+    assert len(INSTANCES) == 13  # with the recorder, the planner and the gateway
+
+
+def test_the_schedule_kills_every_replica_each_round_and_restarts_the_infra_once():
+    plan = FaultPlan(rounds=3, interval_s=1, broker_down_s=3, pg_outage_s=30)
+    order = steps(plan, random.Random(1), INSTANCES)
+    assert Counter(order) == Counter({**dict.fromkeys(INSTANCES, 3), BROKER: 1, POSTGRES: 1})
     assert order.index(BROKER) < order.index(POSTGRES)
+
+
+def test_a_result_from_a_second_process_is_a_redelivery_and_a_second_copy_is_not():
+    goal_id = uuid.uuid4()
+    results = [
+        result(goal_id, "taken-over", worker="w@h:1"),
+        result(goal_id, "taken-over", worker="w@h:2"),  # the task redelivered to pid 2
+        result(goal_id, "dispatched-twice", worker="w@h:1"),
+        result(goal_id, "dispatched-twice", worker="w@h:2"),  # its second copy, elsewhere
+        result(goal_id, "published-twice", worker="w@h:1"),
+        result(goal_id, "published-twice", worker="w@h:1"),  # one process, no redelivery
+        result(goal_id, "taken-over-twice", worker="w@h:1"),
+        result(goal_id, "taken-over-twice", worker="w@h:2"),
+        result(goal_id, "taken-over-twice", worker="w@h:3"),
+    ]
+    dispatched = [task(goal_id, local) for local in ("taken-over", "published-twice")]
+    dispatched += [task(goal_id, "dispatched-twice")] * 2 + [task(goal_id, "taken-over-twice")]
+    assert redelivered(results, dispatched) == 3
+
+
+def test_the_pid_in_a_worker_id_is_the_process_to_kill():
+    assert pid_of("worker-researcher@host-1:4242") == 4242
+    assert pid_of("w") is None
 
 
 def test_a_goal_without_an_outcome_is_lost_and_two_outcomes_are_doubled():
@@ -167,4 +219,33 @@ def test_a_probe_goal_does_not_stand_in_for_a_goal_the_gateway_refused():
     args = parse(["--quick", "--goals", "2", "--rounds", "0"])
     tally = Tally(accepted=[str(uuid.uuid4())], probe_goals=[str(uuid.uuid4())])
     found = Findings(goals=2, completed=2)
-    assert verdict(found, tally, args) == ["only 1 of 2 goals were accepted"]
+    assert verdict(found, tally, args, INSTANCES) == ["only 1 of 2 goals were accepted"]
+
+
+def test_a_run_that_killed_workers_and_redelivered_nothing_fails():
+    args = parse(["--quick", "--goals", "1"])
+    tally = Tally(kills=Counter(dict.fromkeys(INSTANCES, 1)), accepted=[str(uuid.uuid4())])
+    quiet = verdict(Findings(goals=1, completed=1), tally, args, INSTANCES)
+    assert len(quiet) == 1
+    assert "no task was redelivered" in quiet[0]
+    assert (
+        verdict(Findings(goals=1, completed=1, redelivered_tasks=1), tally, args, INSTANCES) == []
+    )
+
+
+def test_every_replica_must_be_killed_its_rounds():
+    args = parse(["--quick", "--goals", "1"])
+    kills = Counter(dict.fromkeys(INSTANCES, 1)) - Counter({"aggregator.2": 1})
+    tally = Tally(kills=kills, accepted=[str(uuid.uuid4())])
+    found = Findings(goals=1, completed=1, redelivered_tasks=1)
+    assert verdict(found, tally, args, INSTANCES) == [
+        "service instances killed fewer than 1 times: {'aggregator.2': 0}"
+    ]
+
+
+def test_every_instance_has_its_own_health_port_inside_the_block_the_run_keeps_free():
+    settings = CliSettings()
+    ports = [process.port for process in processes_of(settings, REPLICAS)[:-1]]  # no gateway
+    base = settings.dev.health_port_base
+    assert len(set(ports)) == len(ports)
+    assert all(base <= port < base + HEALTH_BLOCK for port in ports)

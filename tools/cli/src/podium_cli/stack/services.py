@@ -2,7 +2,8 @@
 
 Each runs its console script with a pidfile in `.dev/run/` and its log in
 `.dev/logs/<name>.log`. Consumer services serve `/readyz` on their own health port; the
-gateway serves it on its HTTP port.
+gateway serves it on its HTTP port. A consumer service may run as several replicas (one
+consumer group): the second is `<name>.2`, with its own pidfile, log and health port.
 """
 
 from __future__ import annotations
@@ -48,14 +49,21 @@ class Process:
     args: tuple[str, ...] = ()
     env: Mapping[str, str] | None = None
     ready_url: str | None = None
+    replica: int = 1
 
     @property
     def script(self) -> str:
         return f"podium-{self.name}"
 
+    @property
+    def instance(self) -> str:
+        """What names its pidfile and log: the service, and `.2`, `.3`... for further replicas."""
+        return self.name if self.replica == 1 else f"{self.name}.{self.replica}"
 
-def health_port(settings: CliSettings, name: str) -> int:
-    return settings.dev.health_port_base + CONSUMERS.index(name)
+
+def health_port(settings: CliSettings, name: str, replica: int = 1) -> int:
+    """Replica 1 of every consumer first, then replica 2 of every consumer, and so on."""
+    return settings.dev.health_port_base + (replica - 1) * len(CONSUMERS) + CONSUMERS.index(name)
 
 
 def service_env(settings: CliSettings) -> dict[str, str]:
@@ -72,21 +80,27 @@ def service_env(settings: CliSettings) -> dict[str, str]:
     return env
 
 
-def processes_of(settings: CliSettings) -> list[Process]:
-    """Every service process, in start order, with its own port settings."""
+def processes_of(settings: CliSettings, replicas: Mapping[str, int] | None = None) -> list[Process]:
+    """Every service process, in start order, with its own port settings; `replicas` runs
+    that many copies of the consumer services it names (one otherwise)."""
+    unknown = set(replicas or {}) - set(CONSUMERS)
+    if unknown:
+        raise StackError(f"only consumer services run as replicas, not {sorted(unknown)}")
     base = service_env(settings)
     listed = []
     for name in CONSUMERS:
-        port = health_port(settings, name)
-        listed.append(
-            Process(
-                name,
-                port,
-                "PODIUM_DEV__HEALTH_PORT_BASE",
-                env={**base, "PODIUM_HEALTH_PORT": str(port)},
-                ready_url=f"http://127.0.0.1:{port}/readyz",
+        for replica in range(1, (replicas or {}).get(name, 1) + 1):
+            port = health_port(settings, name, replica)
+            listed.append(
+                Process(
+                    name,
+                    port,
+                    "PODIUM_DEV__HEALTH_PORT_BASE",
+                    env={**base, "PODIUM_HEALTH_PORT": str(port)},
+                    ready_url=f"http://127.0.0.1:{port}/readyz",
+                    replica=replica,
+                )
             )
-        )
     port = settings.dev.gateway_port
     gateway_env = {**base, "PODIUM_PORT": str(port)}
     ready = f"{settings.gateway_url}/readyz"
@@ -119,17 +133,17 @@ class Runner:
         self.layout, self.settings = layout, settings
 
     def pid(self, process: Process) -> int | None:
-        return processes.running_pid(self.layout.pidfile(process.name), process.script)
+        return processes.running_pid(self.layout.pidfile(process.instance), process.script)
 
     def start(self, process: Process) -> subprocess.Popen[bytes] | None:
         """Starts `process` unless it runs; returns the new process, or None if it ran."""
         if self.pid(process) is not None:
             return None
-        processes.refuse_foreign_port(process.port, process.name, process.port_setting)
+        processes.refuse_foreign_port(process.port, process.instance, process.port_setting)
         return processes.spawn(
             [script_path(process.script), *process.args],
-            log=self.layout.log(process.name),
-            pidfile=self.layout.pidfile(process.name),
+            log=self.layout.log(process.instance),
+            pidfile=self.layout.pidfile(process.instance),
             env=process.env,
             cwd=self.layout.checkout,
         )
@@ -142,9 +156,9 @@ class Runner:
     def wait_ready(self, process: Process, spawned: subprocess.Popen[bytes] | None) -> float:
         return processes.wait_until(
             lambda: self.ready(process),
-            what=process.name,
+            what=process.instance,
             timeout_s=self.settings.dev.ready_timeout_s,
-            log=self.layout.log(process.name),
+            log=self.layout.log(process.instance),
             process=spawned,
         )
 
@@ -153,8 +167,9 @@ class Runner:
         if pid is None:
             return False
         if processes.terminate(pid, self.settings.dev.stop_timeout_s):
-            print(f"  {process.name} did not stop within {self.settings.dev.stop_timeout_s:.0f}s")
-        self.layout.pidfile(process.name).unlink(missing_ok=True)
+            timeout = self.settings.dev.stop_timeout_s
+            print(f"  {process.instance} did not stop within {timeout:.0f}s")
+        self.layout.pidfile(process.instance).unlink(missing_ok=True)
         return True
 
 
