@@ -122,7 +122,8 @@ async def test_a_goal_becomes_a_plan_and_its_root_tasks(kafka, planner):
     assert isinstance(started, PlanningStarted)
     assert isinstance(plan, PlanCreated)
     assert {record.key for record in plans} == {str(goal_id).encode()}
-    prefix = f"{goal_id}.1."
+    prefix = plan.tasks[0].task_id.removesuffix("t1")
+    assert prefix.startswith(f"{goal_id}.1.")
     assert [task.task_id for task in plan.tasks] == [prefix + "t1", prefix + "t2", prefix + "t3"]
     for record, local in ((researcher[0], "t1"), (specialist[0], "t2")):
         task = decoded(record)

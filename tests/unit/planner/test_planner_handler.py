@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
+import re
+import time
 import uuid
 from collections.abc import Sequence
 from datetime import timedelta
@@ -108,8 +111,10 @@ async def test_a_valid_plan_creates_the_plan_and_assigns_the_root_tasks(settings
     plan, *rest = events
     tasks = [t for t in rest if isinstance(t, TaskAssigned)]
     assert len(tasks) == len(rest)
-    prefix = f"{goal.goal_id}.2."
     assert isinstance(plan, PlanCreated)
+    prefix = plan.tasks[0].task_id.removesuffix("t1")
+    assert re.fullmatch(rf"{goal.goal_id}\.2\.[0-9a-f]{{8}}\.", prefix)
+    assert plan.final_task_id == prefix + "final"
     assert plan.event_id == derived_id("plan", goal.goal_id, 2)
     assert [t.task_id for t in plan.tasks] == [prefix + "t1", prefix + "t2", prefix + "t3"]
     assert plan.tasks[2].depends_on == [prefix + "t1", prefix + "t2"]
@@ -251,6 +256,68 @@ async def test_event_ids_are_deterministic_across_redelivery(settings):
 
     assert [e.event_id for e in first] == [e.event_id for e in again]
     assert len({e.event_id for e in first}) == 3
+
+
+async def test_a_goal_planned_again_differently_gets_other_task_ids(settings):
+    goal = goal_event()
+    other = json.loads(VALID)
+    other["tasks"][0]["description"] = "find A, differently"
+
+    first, *_ = await handle(goal, FakeLLM(VALID), settings, Progress())
+    again, *_ = await handle(goal, FakeLLM(json.dumps(other)), settings, Progress())
+
+    assert isinstance(first, PlanCreated)
+    assert isinstance(again, PlanCreated)
+    assert first.event_id == again.event_id
+    assert not {t.task_id for t in first.tasks} & {t.task_id for t in again.tasks}
+    assert first.final_task_id != again.final_task_id
+
+
+class HangingLLM(FakeLLM):
+    """Answers its scripted replies, then never answers; remembers a call cancelled."""
+
+    cancelled = False
+
+    async def complete(self, request: Request) -> Completion:
+        if self.replies:
+            return await super().complete(request)
+        self.requests.append(request)
+        try:
+            await asyncio.sleep(3600)
+        except asyncio.CancelledError:
+            self.cancelled = True
+            raise
+        raise AssertionError("unreachable")
+
+
+def due_in(seconds: float, settings: PlannerSettings) -> GoalSubmitted:
+    """A goal submitted long enough ago that its deadline is `seconds` away."""
+    goal = goal_event()
+    ago = timedelta(seconds=settings.deadline_s - seconds)
+    return goal.model_copy(update={"occurred_at": goal.occurred_at - ago})
+
+
+async def test_an_ask_is_bounded_by_the_time_left_to_the_deadline(settings):
+    llm, progress = HangingLLM("not json"), Progress()
+    started = time.monotonic()
+
+    async with asyncio.timeout(10):
+        events = await handle(due_in(0.5, settings), llm, settings, progress)
+
+    took = time.monotonic() - started
+    assert events == []
+    assert len(llm.requests) == 2
+    assert llm.cancelled
+    assert 0.3 < took < 2, took
+    assert [e.attempt for e in progress.events if isinstance(e, PlanningStarted)] == [1, 2]
+
+
+async def test_a_goal_past_its_deadline_is_not_asked_for(settings):
+    llm, progress = FakeLLM(VALID), Progress()
+
+    events = await handle(due_in(-1, settings), llm, settings, progress)
+
+    assert (events, llm.requests, progress.events) == ([], [], [])
 
 
 async def test_only_goals_are_taken(settings):

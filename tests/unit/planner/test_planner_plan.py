@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 
@@ -119,10 +120,31 @@ def test_planned_tasks_get_global_ids_and_rewritten_dependencies():
     text = draft(task("t1", requirements=["cite", ""]), task("t2", "specialist", "t1", "t1"))
     tasks = review(text, max_tasks=8).tasks
 
-    planned = planned_tasks(tasks, prefix="g.1.")
+    planned = planned_tasks(tasks, run_prefix="g.1.")
 
+    prefix = planned[0].task_id.removesuffix("t1")
+    assert re.fullmatch(r"g\.1\.[0-9a-f]{8}\.", prefix)
     assert [(p.task_id, p.type, p.depends_on) for p in planned] == [
-        ("g.1.t1", TaskType.RESEARCHER, []),
-        ("g.1.t2", TaskType.SPECIALIST, ["g.1.t1"]),
+        (prefix + "t1", TaskType.RESEARCHER, []),
+        (prefix + "t2", TaskType.SPECIALIST, [prefix + "t1"]),
     ]
     assert planned[0].requirements == ["cite"]
+
+
+def test_the_same_plan_gets_the_same_ids_and_any_other_plan_other_ids():
+    def ids(*tasks: dict[str, object]) -> list[str]:
+        planned = planned_tasks(review(draft(*tasks), max_tasks=8).tasks, run_prefix="g.1.")
+        return [p.task_id for p in planned]
+
+    plan = ids(task("t1"), task("t2", "specialist", "t1"))
+    others = [
+        ids(task("t1", description="look elsewhere"), task("t2", "specialist", "t1")),
+        ids(task("t1"), task("t2", "validator", "t1")),
+        ids(task("t1"), task("t2", "specialist", "t1", requirements=["brief"])),
+        ids(task("t1"), task("t2", "specialist")),
+        ids(task("t1"), task("t3", "specialist", "t1")),
+    ]
+
+    assert ids(task("t1"), task("t2", "specialist", "t1")) == plan
+    for other in others:
+        assert not set(other) & set(plan), other

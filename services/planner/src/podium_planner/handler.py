@@ -4,14 +4,19 @@ Each goal gets up to `max_asks` asks. An invalid reply is asked again with its e
 unavailable or malformed LLM reply is a failed ask; a refused request ends planning at
 once. A valid plan becomes `PlanCreated` plus a `TaskAssigned` for every task without
 dependencies (the aggregator releases the others); otherwise the goal gets `PlanRejected`.
+
+Every ask is bounded by the time left to the goal's deadline. Once it has passed the
+planner stops asking and publishes nothing more: the aggregator, which started the goal's
+clock when it read the submission, fails the goal with reason `deadline`, once.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from podium_common.errors import LLMMalformed, LLMRejected, LLMUnavailable, UnexpectedEvent
 from podium_common.events import (
@@ -55,10 +60,12 @@ class Planning:
             goal=goal,
             model=options.models.get("planner", settings.model),
             max_tasks=options.max_tasks or settings.max_tasks,
-            deadline=goal.occurred_at
-            + timedelta(seconds=options.deadline_s or settings.deadline_s),
+            deadline=goal.deadline_at(settings.deadline_s),
             trace=goal.trace.child(),
         )
+
+    def seconds_left(self) -> float:
+        return (self.deadline - utcnow()).total_seconds()
 
 
 async def on_event(
@@ -81,10 +88,15 @@ async def handle(
     usage = TokenUsage()
     errors: list[str] = []
     for attempt in range(1, settings.max_asks + 1):
+        if planning.seconds_left() <= 0:
+            return out_of_time(planning, attempt - 1)
         await progress([started(planning, attempt)])
         request = Request(model=planning.model, messages=messages, json_output=True)
         try:
-            completion = await llm.complete(request)
+            async with asyncio.timeout(planning.seconds_left()):
+                completion = await llm.complete(request)
+        except TimeoutError:
+            return out_of_time(planning, attempt)
         except LLMRejected as error:
             return [
                 rejected(
@@ -97,12 +109,25 @@ async def handle(
         usage += completion.usage
         result = review(completion.text, max_tasks=planning.max_tasks)
         if not result.errors:
-            tasks = planned_tasks(result.tasks, prefix=f"{goal.goal_id}.{goal.run}.")
+            tasks = planned_tasks(result.tasks, run_prefix=f"{goal.goal_id}.{goal.run}.")
             return created(planning, tasks, completion, usage, attempt)
         errors = result.errors
         messages += prompts.repair(completion.text, errors)
     reason = f"no valid plan after {settings.max_asks} asks"
     return [rejected(planning, reason, errors, usage, settings.max_asks)]
+
+
+def out_of_time(planning: Planning, asks: int) -> list[Event]:
+    """Nothing to publish: the aggregator fails a goal whose deadline passed."""
+    goal = planning.goal
+    log.warning(
+        "planning of goal %s run %d stopped after %d asks: its deadline %s passed",
+        goal.goal_id,
+        goal.run,
+        asks,
+        planning.deadline.isoformat(),
+    )
+    return []
 
 
 def started(planning: Planning, attempt: int) -> PlanningStarted:

@@ -7,6 +7,8 @@ is reported as one readable line, so the LLM can be asked to repair them all at 
 
 from __future__ import annotations
 
+import hashlib
+import json
 import re
 from collections import Counter
 from dataclasses import dataclass, field
@@ -15,13 +17,13 @@ from graphlib import CycleError, TopologicalSorter
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from pydantic_core import ErrorDetails
 
-from podium_common.events import PlannedTask
+from podium_common.events import FINAL_LOCAL_ID, PlannedTask
 from podium_common.topics import TaskType
 
-# Local ids become the last part of a global task id `<goal_id>.<run>.<local id>`.
+# Local ids become the last part of a global task id `<goal_id>.<run>.<digest>.<local id>`.
 LOCAL_ID = re.compile(r"[A-Za-z0-9_-]{1,32}")
-# The aggregator adds the final synthesis under this local id.
-FINAL_ID = "final"
+# Hex digits of the plan's digest in its task ids.
+DIGEST_LENGTH = 8
 # Some models wrap JSON in a Markdown code fence even when asked for a JSON object.
 FENCE = re.compile(r"^\s*```(?:json)?\s*(.*?)\s*```\s*$", re.DOTALL)
 KNOWN_TYPES = tuple(task_type.value for task_type in TaskType)
@@ -64,18 +66,37 @@ def review(text: str, *, max_tasks: int) -> Review:
     return Review(tasks=_in_order(draft))
 
 
-def planned_tasks(tasks: list[DraftTask], *, prefix: str) -> list[PlannedTask]:
-    """The draft's tasks with global ids: `prefix` + local id, dependencies rewritten."""
-    return [
+def planned_tasks(tasks: list[DraftTask], *, run_prefix: str) -> list[PlannedTask]:
+    """The draft's tasks with global ids, dependencies rewritten: `run_prefix`, the digest of
+    the plan's content, `.` and the local id. A goal planned twice (the planner crashed
+    before its commit) gets the same ids for the same plan and other ids for another, so a
+    result can never be taken for the answer to a differently described task."""
+    local = [
         PlannedTask(
-            task_id=prefix + task.id,
+            task_id=task.id,
             type=TaskType(task.type),
             description=task.description,
             requirements=[item for item in task.requirements if item],
-            depends_on=[prefix + dep for dep in dict.fromkeys(task.depends_on)],
+            depends_on=list(dict.fromkeys(task.depends_on)),
         )
         for task in tasks
     ]
+    prefix = f"{run_prefix}{digest(local)}."
+    return [
+        task.model_copy(
+            update={
+                "task_id": prefix + task.task_id,
+                "depends_on": [prefix + dep for dep in task.depends_on],
+            }
+        )
+        for task in local
+    ]
+
+
+def digest(tasks: list[PlannedTask]) -> str:
+    """A short hash of everything the tasks say, in their order."""
+    content = json.dumps([task.model_dump(mode="json") for task in tasks], sort_keys=True)
+    return hashlib.sha256(content.encode()).hexdigest()[:DIGEST_LENGTH]
 
 
 def _describe(detail: ErrorDetails) -> str:
@@ -104,8 +125,8 @@ def _task_errors(draft: DraftPlan) -> list[str]:
 
 def _one_task_errors(task: DraftTask, ids: set[str]) -> list[str]:
     errors = []
-    if task.id == FINAL_ID:
-        errors.append(f"task id {FINAL_ID} is reserved for the final synthesis")
+    if task.id == FINAL_LOCAL_ID:
+        errors.append(f"task id {FINAL_LOCAL_ID} is reserved for the final synthesis")
     elif not LOCAL_ID.fullmatch(task.id):
         errors.append(f"task id {task.id!r} must be 1-32 letters, digits, '-' or '_'")
     if task.type not in KNOWN_TYPES:

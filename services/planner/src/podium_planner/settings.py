@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pydantic import Field
 
+from podium_common.events import DEFAULT_DEADLINE_S
 from podium_common.settings import BaseServiceSettings, LLMSettings, service_config
 
 
@@ -18,4 +19,5 @@ class PlannerSettings(BaseServiceSettings):
     max_asks: int = Field(default=3, ge=1, le=10)
     # Used when a goal's options leave them out.
     max_tasks: int = Field(default=8, ge=1, le=100)
-    deadline_s: int = Field(default=600, ge=1)
+    # The same default the aggregator fails goals by (`PODIUM_DEADLINE_S` sets both).
+    deadline_s: int = Field(default=DEFAULT_DEADLINE_S, ge=1)
