@@ -142,16 +142,16 @@ async def test_every_goal_ends_completed_or_failed_with_a_reason_within_its_dead
     texts = [f"Weigh option {i} [parallel=2][chain=2]" for i in range(GOALS)]
     try:
         ids = await asyncio.gather(*(submit(gateway, t, deadline_s=deadline_s) for t in texts))
-        ended = await asyncio.gather(
+        waited = await asyncio.gather(
             *(wait_for_end(gateway, g, deadline_s + 30) for g in ids), return_exceptions=True
         )
         stats = await scripted(stack, "/_scripted/stats")
     finally:
         await scripted(stack, "/_scripted/config", dict.fromkeys(FAULTS, 0.0))
 
-    stuck = [str(body) for body in ended if isinstance(body, BaseException)]
+    stuck = [str(body) for body in waited if isinstance(body, BaseException)]
     assert not stuck, stuck
-    bodies = [body for body in ended if isinstance(body, dict)]
+    bodies = [body for body in waited if isinstance(body, dict)]
     for body in bodies:
         if body["status"] == "failed":
             assert body["reason"]["kind"], body
