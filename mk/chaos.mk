@@ -1,8 +1,9 @@
 # make chaos: 500 goals through a private stack (its own broker, PostgreSQL, scripted LLM at
-# 50-500 ms, free ports, a temporary state folder) while every service is SIGKILLed and
-# restarted 3 times, the broker is restarted and PostgreSQL is down for 30 s. It ends with
-# one line, `chaos: goals=N completed=C ... duplicate_llm_calls=X`, and fails if a goal was
-# lost or doubled. `make chaos-quick` is the short run CI makes (tests/e2e/test_chaos_quick.py).
+# 50-500 ms, free ports, a temporary state folder, two replicas of each worker type and of
+# the aggregator) while every service instance is SIGKILLed and restarted 3 times, the
+# broker is restarted and PostgreSQL is down for 30 s. It ends with one line,
+# `chaos: goals=N completed=C ... duplicate_llm_calls=X`, and fails if a goal was lost or
+# doubled, or if no task was redelivered. `make chaos-quick` is the short run CI makes (tests/e2e/test_chaos_quick.py).
 # `make chaos-soak N=20` runs the quick one N times in a row, one line per run, and stops at
 # the first failure (its state kept); the last line says how many passed and the total time.
 #   CHAOS_ARGS="--goals 200 --llm-faults --keep"   see `uv run python -m chaos --help`
