@@ -9,11 +9,14 @@
     │   ├── LLMUnavailable      retriable: 429, 5xx, timeouts, connection faults
     │   ├── LLMRejected         the endpoint refused the request (4xx): permanent
     │   └── LLMMalformed        retriable: the reply was not what was asked (e.g. bad JSON)
-    ├── Unavailable             retriable: a dependency (PostgreSQL, Kafka) is down
+    ├── Unavailable             retriable until it ends: a dependency (PostgreSQL, Kafka) is down
     └── ConfigError             a setting is missing or wrong: the service refuses to start
 
-A `retriable` error is retried with exponential backoff and jitter; a permanent one is
-final. Every error reads well in one log line and carries what identifies its subject.
+An error carries what the retry policy (`podium_common.backoff.RetryPolicy`) needs, as
+Temporal's `ApplicationError(non_retryable=…, next_retry_delay=…)` does: whether it is
+`retriable`, its `kind`, and a `next_retry_delay` when the failure says when to try again
+(a Retry-After). The policy alone decides how often and how long. Every error reads well
+in one log line and carries what identifies its subject.
 """
 
 from __future__ import annotations
@@ -22,6 +25,9 @@ from __future__ import annotations
 class PodiumError(Exception):
     retriable = False
     kind = "error"
+
+    # Seconds to wait before the next attempt, when the failure says so (a Retry-After).
+    next_retry_delay: float | None = None
 
     def __init__(self, message: str, **context: object) -> None:
         self.message = message
@@ -58,7 +64,12 @@ class LLMUnavailable(LLMError):
         self, message: str, *, retry_after: float | None = None, **context: object
     ) -> None:
         super().__init__(message, **context)
-        self.retry_after = retry_after
+        self.next_retry_delay = retry_after
+
+    @property
+    def retry_after(self) -> float | None:
+        """The endpoint's Retry-After, in seconds: the next retry waits at least this long."""
+        return self.next_retry_delay
 
 
 class LLMRejected(LLMError):
@@ -77,3 +88,19 @@ class Unavailable(PodiumError):
 
 class ConfigError(PodiumError):
     kind = "config"
+
+
+def kind_of(error: BaseException) -> str:
+    """The error's kind: ours, or the exception's class name (e.g. aiokafka's)."""
+    return error.kind if isinstance(error, PodiumError) else type(error).__name__
+
+
+def is_retriable(error: BaseException) -> bool:
+    """Ours and aiokafka's errors say whether they are worth retrying; others are not."""
+    return bool(getattr(error, "retriable", False))
+
+
+def next_retry_delay(error: BaseException) -> float | None:
+    """The delay the error asks for before the next attempt, if it carries one."""
+    value = getattr(error, "next_retry_delay", None)
+    return float(value) if isinstance(value, int | float) else None

@@ -1,7 +1,9 @@
 """Kafka clients for Podium: a producer that publishes events, and dead letters.
 
 Producers use `acks=all` with idempotence on. `publish` hands every event to the producer
-before awaiting any delivery, so one handler's outputs travel in one batch.
+before awaiting any delivery, so one handler's outputs travel in one batch. A broker that
+cannot take them for now (aiokafka's retriable errors, or a timeout) raises `Unavailable`, which the
+run loop retries until the broker is back.
 """
 
 from __future__ import annotations
@@ -11,10 +13,11 @@ from collections.abc import Iterable
 from typing import Any
 
 from aiokafka import AIOKafkaProducer
+from aiokafka.errors import KafkaError, KafkaTimeoutError
 from aiokafka.helpers import create_ssl_context
 
 from podium_common.avro import codec
-from podium_common.errors import PodiumError
+from podium_common.errors import Unavailable, kind_of
 from podium_common.events import Event, topic_for
 from podium_common.settings import KafkaSettings
 from podium_common.topics import Topics
@@ -46,7 +49,11 @@ def headers_for(event: Event) -> list[tuple[str, bytes]]:
 class Publisher:
     """Publishes events to their topics; one per process, shared by every handler."""
 
-    def __init__(self, settings: KafkaSettings, *, client_id: str) -> None:
+    def __init__(
+        self, settings: KafkaSettings, *, client_id: str, request_timeout_ms: int = 30_000
+    ) -> None:
+        """`request_timeout_ms`: the longest a send waits for the broker's acknowledgement,
+        or for a topic's metadata, before it fails."""
         self.topics: Topics = settings.topics
         self._producer = AIOKafkaProducer(
             **client_options(settings),
@@ -55,7 +62,7 @@ class Publisher:
             enable_idempotence=True,
             linger_ms=settings.linger_ms,
             max_batch_size=256 * 1024,
-            request_timeout_ms=30_000,
+            request_timeout_ms=request_timeout_ms,
         )
 
     async def start(self) -> None:
@@ -67,17 +74,23 @@ class Publisher:
     async def publish(self, events: Iterable[Event]) -> None:
         """Sends every event, then waits until the broker has acknowledged all of them."""
         encode = codec().encode
-        pending = [
-            await self._producer.send(
-                topic_for(event, self.topics),
-                encode(event),
-                key=event.key,
-                headers=headers_for(event),
-            )
-            for event in events
-        ]
-        if pending:
-            await asyncio.gather(*pending)
+        try:
+            pending = [
+                await self._producer.send(
+                    topic_for(event, self.topics),
+                    encode(event),
+                    key=event.key,
+                    headers=headers_for(event),
+                )
+                for event in events
+            ]
+            if pending:
+                await asyncio.gather(*pending)
+        except KafkaError as error:
+            # A timeout is what a broker that is down looks like; aiokafka calls it final.
+            if error.retriable or isinstance(error, KafkaTimeoutError):
+                raise Unavailable(f"Kafka did not take the events: {error!r}") from error
+            raise
 
     async def dead_letter(
         self,
@@ -88,20 +101,24 @@ class Publisher:
         key: bytes | None,
         value: bytes | None,
         error: BaseException,
+        attempts: int = 1,
     ) -> None:
         """Parks a record that cannot be handled in `<topic>.dlq`, the error in its headers."""
-        headers = dead_letter_headers(topic=topic, partition=partition, offset=offset, error=error)
+        headers = dead_letter_headers(
+            topic=topic, partition=partition, offset=offset, error=error, attempts=attempts
+        )
         await self._producer.send_and_wait(self.topics.dlq(topic), value, key=key, headers=headers)
 
 
 def dead_letter_headers(
-    *, topic: str, partition: int, offset: int, error: BaseException
+    *, topic: str, partition: int, offset: int, error: BaseException, attempts: int = 1
 ) -> list[tuple[str, bytes]]:
-    """The headers of a dead letter: the error, and where the record came from."""
-    kind = error.kind if isinstance(error, PodiumError) else type(error).__name__
+    """The headers of a dead letter: the error, how many attempts it ended, and where the
+    record came from."""
     return [
-        ("error.kind", kind.encode()),
+        ("error.kind", kind_of(error).encode()),
         ("error.message", str(error)[:4000].encode()),
+        ("error.attempts", str(attempts).encode()),
         ("source.topic", topic.encode()),
         ("source.partition", str(partition).encode()),
         ("source.offset", str(offset).encode()),

@@ -2,9 +2,15 @@
 
 `LLM` is the protocol handlers depend on; `OpenAILLM` implements it with one `AsyncOpenAI`
 client per process (connection limits raised for many concurrent calls). Transient faults
-(429, 5xx, timeouts, connection errors) are retried here with exponential backoff and
-jitter, honouring `Retry-After`; what is left after the last attempt is raised as
-`LLMUnavailable`. A refused request (other 4xx) raises `LLMRejected` at once.
+(429, 5xx, timeouts, connection errors) are retried within the call, as the one
+`RetryPolicy` decides from the settings (`max_attempts`, `backoff_base_s`, `backoff_max_s`),
+honouring `Retry-After`; what is left after the last attempt is raised as `LLMUnavailable`
+(carrying the Retry-After, for the caller's own policy). A refused request (other 4xx)
+raises `LLMRejected` at once.
+
+Why here and not only in the run loop: the callers hold a conversation (a worker's or the
+planner's repair asks, each carrying the replies before it). Retrying the record instead
+would start that conversation over and pay again for every reply that was already good.
 """
 
 from __future__ import annotations
@@ -18,7 +24,7 @@ from typing import Any, Protocol
 import httpx2
 import openai
 
-from podium_common.backoff import delay
+from podium_common.backoff import RetryPolicy
 from podium_common.errors import LLMRejected, LLMUnavailable
 from podium_common.events import TokenUsage
 from podium_common.settings import LLMSettings
@@ -81,7 +87,12 @@ def http_client(settings: LLMSettings) -> httpx2.AsyncClient:
 
 class OpenAILLM:
     def __init__(self, settings: LLMSettings) -> None:
-        self._settings = settings
+        self._policy = RetryPolicy(
+            initial_interval_s=settings.backoff_base_s,
+            maximum_interval_s=max(settings.backoff_max_s, settings.backoff_base_s),
+            maximum_attempts=settings.max_attempts,
+            unlimited_kinds=frozenset(),
+        )
         self._client = openai.AsyncOpenAI(
             base_url=settings.base_url,
             api_key=settings.api_key.get_secret_value(),
@@ -101,14 +112,9 @@ class OpenAILLM:
             try:
                 return await self._once(request, started, attempt)
             except LLMUnavailable as error:
-                if attempt >= self._settings.max_attempts:
+                wait = self._policy.next_delay(error, attempt)
+                if wait is None:
                     raise
-                wait = delay(
-                    attempt,
-                    base=self._settings.backoff_base_s,
-                    cap=self._settings.backoff_max_s,
-                    retry_after=error.retry_after,
-                )
                 log.info("LLM retry %d in %.2fs: %s", attempt, wait, error)
                 await asyncio.sleep(wait)
 

@@ -4,11 +4,16 @@ A handler is a plain typed coroutine: an event in, the events to publish out. Th
 decodes each record, keeps up to `max_in_flight` handlers running at once, publishes what
 they return, and commits each partition only below its lowest unfinished record.
 
-What happens to a failure is decided here, and only here:
-- a `PoisonRecord`, or any permanent error, parks the record in `<topic>.dlq`, then the
-  loop moves on;
-- a retriable error (`retriable = True`) is retried with backoff and jitter until it
-  succeeds or the loop stops (the record is then redelivered, never skipped).
+What happens to a failure is decided here, by one `RetryPolicy` (`LoopConfig.retry`):
+- a retriable error is tried again after the policy's backoff (with jitter, and never
+  sooner than the `next_retry_delay` the error carries, e.g. a Retry-After), within the
+  policy's attempts; a dependency that is down (`Unavailable`) is retried with no attempt
+  limit, until it is back or the loop stops;
+- a `PoisonRecord`, any permanent error, or one whose attempts are used up parks the
+  record in `<topic>.dlq` with the error, then the loop moves on;
+- parking is itself retried with backoff, for as long as it fails: a record's offset is
+  released for commit only once it is handled or parked. When the loop stops first, the
+  record stays uncommitted and is redelivered, never skipped.
 
 When the loop is at capacity it waits for a handler to finish; a longer wait pauses its
 partitions but keeps polling, so a long LLM call never exceeds the consumer's poll
@@ -20,14 +25,14 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 from aiokafka.abc import ConsumerRebalanceListener
 
 from podium_common import faults
 from podium_common.avro import codec
-from podium_common.backoff import delay
+from podium_common.backoff import RetryPolicy
 from podium_common.errors import PodiumError
 from podium_common.events import Event
 from podium_common.kafka import Publisher, client_options
@@ -48,9 +53,9 @@ class LoopConfig:
     # At capacity, the longest wait for a handler to finish before polling (paused); never
     # more than a fifth of max_poll_interval_ms.
     capacity_poll_s: float = 1.0
-    drain_timeout_s: float = 30.0
-    retry_base_s: float = 0.2
-    retry_cap_s: float = 10.0
+    # After stop(): how long the records in flight get to finish (KafkaSettings.drain_timeout_s).
+    drain_timeout_s: float = 150.0
+    retry: RetryPolicy = field(default_factory=RetryPolicy)
     max_poll_interval_ms: int = 300_000
     session_timeout_ms: int = 10_000
 
@@ -65,6 +70,10 @@ class _Rebalance(ConsumerRebalanceListener):  # type: ignore[misc]
 
     async def on_partitions_assigned(self, assigned: set[TopicPartition]) -> None:
         log.info("assigned %s", sorted(f"{tp.topic}[{tp.partition}]" for tp in assigned))
+
+
+class _Stopped(Exception):
+    """The loop stopped while a record waited to be tried again: left for redelivery."""
 
 
 class RunLoop:
@@ -89,13 +98,14 @@ class RunLoop:
             session_timeout_ms=config.session_timeout_ms,
             heartbeat_interval_ms=config.session_timeout_ms // 3,
         )
-        self._tasks: set[asyncio.Task[None]] = set()
+        self._tasks: set[asyncio.Task[bool]] = set()
         # Finished records a `committed` fault waits for: (partition, offset, key).
         self._fault_watch: list[tuple[TopicPartition, int, str]] = []
         self._room = asyncio.Event()
         self._stopping = asyncio.Event()
         self.handled = 0
         self._started = False
+        self._crashed: BaseException | None = None
 
     def ready(self) -> bool:
         """Consuming: started and holding an assignment (or waiting for one in a group)."""
@@ -117,6 +127,8 @@ class RunLoop:
                 await self.commit()
             finally:
                 await self._consumer.stop()
+        if self._crashed is not None:
+            raise RuntimeError("the run loop failed; see the error above") from self._crashed
 
     async def commit(self, partitions: set[TopicPartition] | None = None) -> None:
         offsets = self.tracker.to_commit(partitions)
@@ -171,11 +183,21 @@ class RunLoop:
         task = asyncio.create_task(self._handle(record))
         self._tasks.add(task)
 
-        def done(finished: asyncio.Task[None]) -> None:
+        def done(finished: asyncio.Task[bool]) -> None:
             self._tasks.discard(finished)
             self._room.set()
-            if not finished.cancelled() and finished.exception() is None:
-                self.tracker.finished(ticket)
+            if finished.cancelled():
+                return  # stopped past the drain timeout: redelivered
+            error = finished.exception()
+            if error is None:
+                if finished.result():  # handled or parked; else left for redelivery
+                    self.tracker.finished(ticket)
+                return
+            # A fault of the loop itself, not of a handler: its record would hold back the
+            # partition's commits for good, so the process stops (and fails) instead.
+            log.error("record %s broke the run loop", _where(record), exc_info=error)
+            self._crashed = self._crashed or error
+            self.stop()
 
         task.add_done_callback(done)
 
@@ -188,35 +210,53 @@ class RunLoop:
             task.cancel()
         await asyncio.gather(*pending, return_exceptions=True)
 
-    async def _handle(self, record: ConsumerRecord[bytes, bytes]) -> None:
+    async def _handle(self, record: ConsumerRecord[bytes, bytes]) -> bool:
+        """True once the record is handled or parked; False if the loop stopped first."""
         key = (record.key or b"").decode(errors="replace")
         await faults.reach("consumed", key)
+        try:
+            attempts = await self._attempt_until_done(record, key)
+            if attempts:
+                await self._dead_letter(record, *attempts)
+        except _Stopped:
+            return False
+        return True
+
+    async def _attempt_until_done(
+        self, record: ConsumerRecord[bytes, bytes], key: str
+    ) -> tuple[BaseException, int] | None:
+        """Handles the record and publishes its outputs, trying again as the policy says.
+        None once done; else the error that ended it and after how many attempts."""
         attempt = 0
         while True:
+            attempt += 1
             try:
                 event = codec().decode(record.value or b"")
                 outputs = await self._handler(event)
                 await self._publisher.publish(outputs)
-                self.handled += 1
-                # Here the handler's work is stored: published, or (the recorder) written.
-                await faults.reach("published", key)
-                self._watch_for_commit(record, key)
-                return
-            except asyncio.CancelledError:
-                raise
-            except Exception as error:
-                # aiokafka's errors and ours both say whether they are worth retrying.
-                if not getattr(error, "retriable", False):
+            except Exception as error:  # each failure is judged by the policy
+                wait = self.config.retry.next_delay(error, attempt)
+                if wait is None:
                     if not isinstance(error, PodiumError):
-                        log.exception("handler crashed (%s)", _where(record))
-                    await self._dead_letter(record, error)
-                    return
-                if self._stopping.is_set():
-                    raise  # left uncommitted: redelivered after the restart
-                attempt += 1
-                wait = delay(attempt, base=self.config.retry_base_s, cap=self.config.retry_cap_s)
+                        log.error("handler crashed (%s)", _where(record), exc_info=error)
+                    return error, attempt
                 log.warning("retry %d in %.2fs: %s (%s)", attempt, wait, error, _where(record))
-                await asyncio.sleep(wait)
+                await self._pause(wait)
+                continue
+            self.handled += 1
+            # Here the handler's work is stored: published, or (the recorder) written.
+            await faults.reach("published", key)
+            self._watch_for_commit(record, key)
+            return None
+
+    async def _pause(self, seconds: float) -> None:
+        """Waits before the next attempt; raises `_Stopped` if the loop stops first."""
+        if not self._stopping.is_set():
+            try:
+                await asyncio.wait_for(self._stopping.wait(), seconds)
+            except TimeoutError:
+                return
+        raise _Stopped
 
     def _watch_for_commit(self, record: ConsumerRecord[bytes, bytes], key: str) -> None:
         if faults.armed("stored", key) or faults.armed("committed", key):
@@ -224,17 +264,35 @@ class RunLoop:
             self._fault_watch.append((tp, record.offset, key))
 
     async def _dead_letter(
-        self, record: ConsumerRecord[bytes, bytes], error: BaseException
+        self, record: ConsumerRecord[bytes, bytes], error: BaseException, attempts: int
     ) -> None:
-        log.error("dead letter: %s (%s)", error, _where(record))
-        await self._publisher.dead_letter(
-            topic=record.topic,
-            partition=record.partition,
-            offset=record.offset,
-            key=record.key,
-            value=record.value,
-            error=error,
-        )
+        """Parks the record in `<topic>.dlq`, trying until the broker takes it or the loop
+        stops: until then its offset is not committed (nor skipped)."""
+        log.error("dead letter after %d attempt(s): %s (%s)", attempts, error, _where(record))
+        failures = 0
+        while True:
+            try:
+                await self._publisher.dead_letter(
+                    topic=record.topic,
+                    partition=record.partition,
+                    offset=record.offset,
+                    key=record.key,
+                    value=record.value,
+                    error=error,
+                    attempts=attempts,
+                )
+                return
+            except Exception as failure:  # noqa: BLE001 - nothing may drop the record
+                failures += 1
+                wait = self.config.retry.interval(failures, failure)
+                log.error(
+                    "dead letter %d of %s failed, next try in %.2fs: %r",
+                    failures,
+                    _where(record),
+                    wait,
+                    failure,
+                )
+                await self._pause(wait)
 
 
 def _where(record: ConsumerRecord[bytes, bytes]) -> str:

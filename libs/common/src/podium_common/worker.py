@@ -164,7 +164,12 @@ async def run_task(
 
 
 async def _ask(run: _Run, *, llm: LLM, role: WorkerRole) -> Outcome:
-    """Asks until a reply parses, at most `role.max_replies` times."""
+    """Asks until a reply parses, at most `role.max_replies` times.
+
+    Not a retry of the same request (the run loop's policy owns those): each ask carries
+    the unusable reply and what was wrong with it, a conversation the run loop could not
+    continue. Its bound ends in `LLMMalformed`, which `run_task` turns into a failed result,
+    so an "ask again" never reaches the run loop from a worker."""
     messages = [Message("system", role.system_prompt), Message("user", user_message(run.task))]
     requested = run.model  # what we ask for; the endpoint may report a more precise name
     for reply in range(1, role.max_replies + 1):
