@@ -37,7 +37,8 @@ def worker_id(service: str) -> str:
 
 
 def on_shutdown(stop: Callable[[], None]) -> None:
-    """Calls `stop` on SIGTERM or SIGINT: the service drains, commits and exits 0."""
+    """Calls `stop` on SIGTERM or SIGINT: the service drains (for at most
+    `PODIUM_KAFKA__DRAIN_TIMEOUT_S`), commits and exits 0."""
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop)
@@ -68,6 +69,7 @@ async def run_consumer(
                 max_in_flight=max_in_flight,
                 max_poll_interval_ms=kafka.max_poll_interval_ms,
                 session_timeout_ms=kafka.session_timeout_ms,
+                drain_timeout_s=kafka.drain_timeout_s,
             ),
             handler,
             publisher,

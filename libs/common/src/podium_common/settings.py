@@ -5,12 +5,15 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Literal, Self
 
-from pydantic import BaseModel, Field, SecretStr
+from pydantic import BaseModel, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from podium_common.topics import Topics
+
+DRAIN_TIMEOUT_S = 150.0
+LLM_TIMEOUT_S = 120.0
 
 
 class KafkaSettings(BaseModel):
@@ -28,6 +31,10 @@ class KafkaSettings(BaseModel):
     # and how long a silent (crashed) member keeps its partitions.
     max_poll_interval_ms: int = Field(default=300_000, ge=1)
     session_timeout_ms: int = Field(default=10_000, ge=1)
+    # After SIGTERM, how long the records in flight get to finish before the consumer
+    # commits what finished and exits; longer than one LLM call (LLMSettings.timeout_s),
+    # and shorter than the deployment's grace period (the chart's and compose's follow it).
+    drain_timeout_s: float = Field(default=DRAIN_TIMEOUT_S, gt=0)
     # Producers wait this long for more records to send in the same request. 0 measured
     # best here (docs/benchmarks.md): records already batch while a request is in flight.
     linger_ms: int = Field(default=0, ge=0)
@@ -48,7 +55,7 @@ class PostgresSettings(BaseModel):
 class LLMSettings(BaseModel):
     base_url: str = "http://127.0.0.1:8099/v1"
     api_key: SecretStr = SecretStr("scripted")
-    timeout_s: float = Field(default=120.0, gt=0)
+    timeout_s: float = Field(default=LLM_TIMEOUT_S, gt=0)
     max_attempts: int = Field(default=6, ge=1)
     backoff_base_s: float = Field(default=0.5, gt=0)
     backoff_max_s: float = Field(default=30.0, gt=0)
@@ -73,3 +80,17 @@ class BaseServiceSettings(BaseSettings):
     # `/healthz`, `/readyz`, `/metrics` for orchestrators; None serves none.
     health_host: str = "127.0.0.1"
     health_port: int | None = None
+
+    @model_validator(mode="after")
+    def _drain_outlasts_an_llm_call(self) -> Self:
+        """A service that calls the LLM must give a call in flight time to finish when it
+        is stopped; else every SIGTERM would cancel calls and redo them elsewhere."""
+        llm = getattr(self, "llm", None)
+        drain = self.kafka.drain_timeout_s
+        if isinstance(llm, LLMSettings) and drain <= llm.timeout_s:
+            raise ValueError(
+                f"PODIUM_KAFKA__DRAIN_TIMEOUT_S ({drain:g} s) must be longer than "
+                f"PODIUM_LLM__TIMEOUT_S ({llm.timeout_s:g} s): a stopping service waits that "
+                "long for its LLM calls in flight, and one call may take the LLM timeout"
+            )
+        return self
