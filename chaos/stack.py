@@ -7,7 +7,9 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import random
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
@@ -24,7 +26,6 @@ from podium_cli.stack.kafka import Kafka
 from podium_cli.stack.layout import Layout, find_checkout
 from podium_cli.stack.postgres import Postgres
 from podium_cli.stack.prepare import topics_when_ready
-from podium_cli.stack.processes import free_port, free_ports, port_open
 from podium_cli.stack.services import Process, Runner, processes_of
 
 log = logging.getLogger("chaos")
@@ -39,28 +40,56 @@ PORTS = (
 )
 # Consumers serve /readyz on consecutive ports from the base: keep a block free.
 HEALTH_BLOCK = 16
+# Where the stack's ports are picked: below the range the kernel hands out to outgoing
+# connections (read from /proc when it can be), so no client socket of this machine takes
+# one between the pick and the service's start, or while a killed service restarts.
+LOWEST_PORT = 10000
+EPHEMERAL_FROM = Path("/proc/sys/net/ipv4/ip_local_port_range")
 
 
-def free_block(size: int) -> int:
-    """The first port of `size` consecutive free ports."""
-    for _ in range(50):
-        base = free_port()
-        if base + size < 65535 and not any(port_open(base + i) for i in range(size)):
+def first_ephemeral_port() -> int:
+    try:
+        return int(EPHEMERAL_FROM.read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return 32768  # Linux's default
+
+
+def bindable(port: int) -> bool:
+    with socket.socket() as probe:
+        try:
+            probe.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
+def free_block(size: int, rng: random.Random | None = None) -> int:
+    """The first of `size` consecutive ports free now, all below the ephemeral range."""
+    rng = rng or random.Random()  # noqa: S311 - picks ports, not secrets
+    top = first_ephemeral_port() - size
+    if top <= LOWEST_PORT:
+        raise RuntimeError(
+            f"no room for {size} ports between {LOWEST_PORT} and the ephemeral range, "
+            f"which starts at {top + size} ({EPHEMERAL_FROM})"
+        )
+    for _ in range(200):
+        base = rng.randrange(LOWEST_PORT, top)
+        if all(bindable(base + i) for i in range(size)):
             return base
-    raise RuntimeError(f"no {size} consecutive free ports found")
+    raise RuntimeError(f"no {size} consecutive free ports found below {top + size}")
 
 
 def private_env(state: Path, partitions: int, extra: dict[str, str]) -> dict[str, str]:
     """This environment without any PODIUM_ setting (but the jar cache), plus a private
-    stack's: its state folder and free ports."""
+    stack's: its state folder and one block of free ports."""
     env = {
         key: value
         for key, value in os.environ.items()
         if not key.startswith("PODIUM_") or key == "PODIUM_CACHE_DIR"
     }
-    ports = dict(zip(PORTS, free_ports(len(PORTS)), strict=True))
-    env.update({f"PODIUM_DEV__{name}": str(port) for name, port in ports.items()})
-    env["PODIUM_DEV__HEALTH_PORT_BASE"] = str(free_block(HEALTH_BLOCK))
+    base = free_block(len(PORTS) + HEALTH_BLOCK)
+    env.update({f"PODIUM_DEV__{name}": str(base + i) for i, name in enumerate(PORTS)})
+    env["PODIUM_DEV__HEALTH_PORT_BASE"] = str(base + len(PORTS))
     env["PODIUM_DEV__STATE_DIR"] = str(state)
     env["PODIUM_KAFKA__PARTITIONS"] = str(partitions)
     env.update(extra)

@@ -12,7 +12,7 @@ from typing import Any
 from chaos.__main__ import REPLICAS, parse, summary, verdict
 from chaos.check import Findings, counted_twice, duplicate_calls, judge_outcomes, redelivered
 from chaos.faults import BROKER, POSTGRES, FaultPlan, Tally, steps
-from chaos.stack import HEALTH_BLOCK
+from chaos.stack import HEALTH_BLOCK, bindable, first_ephemeral_port, free_block
 from chaos.watch import pid_of
 from podium_cli.settings import CliSettings
 from podium_cli.stack.services import processes_of
@@ -249,3 +249,9 @@ def test_every_instance_has_its_own_health_port_inside_the_block_the_run_keeps_f
     base = settings.dev.health_port_base
     assert len(set(ports)) == len(ports)
     assert all(base <= port < base + HEALTH_BLOCK for port in ports)
+
+
+def test_the_stack_s_ports_are_free_and_below_the_ports_outgoing_connections_take():
+    base = free_block(21, random.Random(5))
+    assert base + 21 <= first_ephemeral_port()
+    assert all(bindable(base + i) for i in range(21))
