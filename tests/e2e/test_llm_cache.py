@@ -1,5 +1,5 @@
 """The LLM response cache across processes: a goal replayed with the cache on costs no LLM
-call, counted by the scripted LLM's own request counter."""
+call, counted by the scripted LLM's own request counter; replicas share one table."""
 
 from __future__ import annotations
 
@@ -12,11 +12,15 @@ import httpx
 import pytest
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
+from pydantic import SecretStr
 
 from podium_cli.errors import CommandError
 from podium_cli.replay import Target, reset
 from podium_common.admin import partition_counts
+from podium_common.events import TokenUsage
 from podium_common.kafka import client_options
+from podium_common.llm import Completion, Message, Request
+from podium_common.llm_cache import LLMCacheSettings, PostgresReplyStore, cache_key
 from podium_common.settings import KafkaSettings
 from podium_common.topics import TaskType
 from tests.e2e.conftest import Stack
@@ -143,3 +147,23 @@ async def _caught_up(
     finally:
         await admin.close()
         await consumer.stop()
+
+
+async def test_replicas_share_one_cache_table_that_the_first_of_them_creates(pg_dsn: str) -> None:
+    settings = LLMCacheSettings(enabled=True, dsn=SecretStr(pg_dsn))
+    one, two = PostgresReplyStore(settings), PostgresReplyStore(settings)
+    request = Request(model="m", messages=(Message("user", "Goal: share"),), max_tokens=9)
+    reply = Completion("shared", "scripted:m", TokenUsage(prompt_tokens=5, completion_tokens=2), 30)
+    try:
+        # Both create the table at once, as replicas starting together do.
+        missing = await asyncio.gather(one.get(cache_key(request)), two.get("other"))
+        assert list(missing) == [None, None]
+        await one.put(cache_key(request), request, reply)
+        await one.put(cache_key(request), request, reply)  # a second answer changes nothing
+        found = await two.get(cache_key(request))
+    finally:
+        await one.close()
+        await two.close()
+    assert found is not None
+    assert (found.text, found.model, found.usage) == ("shared", "scripted:m", reply.usage)
+    assert await _cache(pg_dsn) == {"rows": 1, "hits": 1}
