@@ -1,7 +1,8 @@
 """A worker as a real process (`podium-worker-researcher`) against the real broker and the
 scripted LLM: an LLM call longer than the consumer's max poll interval causes no rebalance
 and runs once; SIGTERM with tasks in flight drains them, commits and exits 0, and a new
-process redelivers nothing that had finished."""
+process redelivers nothing that had finished; a 60 s LLM call, within the default drain
+timeout, finishes during the drain."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from pathlib import Path
 
 import pytest
 
+from podium_common.events import TaskStatus
 from podium_common.settings import KafkaSettings
 from podium_scripted_llm.settings import FaultConfig
 from podium_scripted_llm.testing import ScriptedLLM, serve
@@ -57,6 +59,14 @@ async def assigned(log: Path, process: subprocess.Popen[bytes], count: int = 1) 
     """Waits until the worker's log shows `count` partition assignments."""
     async with asyncio.timeout(40):
         while assignments(log) < count:
+            assert process.poll() is None, text(log)
+            await asyncio.sleep(0.1)
+
+
+async def consumed(log: Path, process: subprocess.Popen[bytes]) -> None:
+    """Waits until the worker read a record: `PODIUM_FAULT=consumed=stall:0` says so."""
+    async with asyncio.timeout(40):
+        while "at consumed" not in text(log):
             assert process.poll() is None, text(log)
             await asyncio.sleep(0.1)
 
@@ -131,3 +141,28 @@ async def test_sigterm_drains_in_flight_tasks_and_nothing_finished_is_redelivere
             assert await asyncio.to_thread(second.wait, 30) == 0
     assert llm.stats()["by_role"] == {"researcher": len(sent)}
     assert len(results.received) == len(sent)
+
+
+@pytest.mark.timeout(180)
+async def test_a_60_s_llm_call_finishes_during_the_sigterm_drain(kafka, tmp_path: Path):
+    log = tmp_path / "worker.log"
+    sent = tasks(1)
+    async with llm_with_latency(60_000) as llm, Results(kafka) as results:
+        # The default drain timeout (150 s) and LLM timeout (120 s): what a deployment gets.
+        env = worker_env(kafka, llm, PODIUM_FAULT="consumed=stall:0")
+        with spawned(env, log) as process:
+            await assigned(log, process)
+            await publish(kafka, sent)
+            await consumed(log, process)  # its call is starting: 60 s to go
+            stopped_at = time.monotonic()
+            process.send_signal(signal.SIGTERM)
+            assert await asyncio.to_thread(process.wait, 120) == 0, text(log)
+        [result] = await results.wait_for(1)
+    assert "draining 1 in-flight records" in text(log)
+    assert result.status is TaskStatus.SUCCEEDED, result.error
+    assert result.latency_ms >= 60_000
+    assert results.received[0][0] > stopped_at
+    committed, ends = await committed_and_end(kafka)
+    assert sum(ends.values()) == 1
+    assert all(committed.get(partition, 0) == end for partition, end in ends.items())
+    assert llm.stats()["by_role"] == {"researcher": 1}
