@@ -74,6 +74,11 @@ kafka-sasl-password: {{ required "kafka.sasl.password or kafka.sasl.existingSecr
   value: {{ required "kafka.bootstrapServers is required" $kafka.bootstrapServers | quote }}
 - name: PODIUM_KAFKA__TOPIC_PREFIX
   value: {{ $kafka.topicPrefix | quote }}
+{{- /* What the setup hook creates, and what the services check the topics against. */}}
+- name: PODIUM_KAFKA__PARTITIONS
+  value: {{ $kafka.partitions | quote }}
+- name: PODIUM_KAFKA__REPLICATION_FACTOR
+  value: {{ $kafka.replicationFactor | quote }}
 - name: PODIUM_KAFKA__SECURITY_PROTOCOL
   value: {{ include "podium.securityProtocol" .root }}
 {{- if $kafka.sasl.enabled }}
@@ -133,4 +138,21 @@ kafka-sasl-password: {{ required "kafka.sasl.password or kafka.sasl.existingSecr
 - name: kafka-ca
   mountPath: /etc/podium/kafka-ca
   readOnly: true
+{{- end -}}
+
+{{/*
+The shutdown of a consumer component: after SIGTERM it drains for drainTimeoutSeconds
+(PODIUM_KAFKA__DRAIN_TIMEOUT_S), then commits and closes; the pod's grace period is that
+plus shutdownMarginSeconds. A component that calls the LLM must drain longer than one call.
+*/}}
+{{- define "podium.terminationGracePeriod" -}}
+{{- $c := .component -}}
+{{- if $c.http -}}
+{{ $c.terminationGracePeriodSeconds }}
+{{- else -}}
+{{- if and $c.model (le (float64 $c.drainTimeoutSeconds) (float64 .root.Values.llm.timeoutSeconds)) -}}
+{{- fail (printf "components.%s.drainTimeoutSeconds (%v) must be longer than llm.timeoutSeconds (%v): a stopping %s waits that long for its LLM calls in flight" .name $c.drainTimeoutSeconds .root.Values.llm.timeoutSeconds .name) -}}
+{{- end -}}
+{{ add $c.drainTimeoutSeconds $c.shutdownMarginSeconds }}
+{{- end -}}
 {{- end -}}

@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from podium_common.settings import LLMSettings
 from tests.unit.deploy.settings_names import folders, names_a_field, settings_class
 from tests.unit.deploy.tools import Manifest
 
@@ -77,3 +78,28 @@ def test_the_llm_endpoint_is_the_scripted_double_unless_one_is_given(
         environment = given["services"][name]["environment"]
         assert environment["PODIUM_LLM__BASE_URL"] == "https://llm.example/v1", name
         assert environment["PODIUM_LLM__API_KEY"] == "sk-x", name
+
+
+def seconds(duration: str) -> float:
+    """A Compose duration as `docker compose config` writes it (`2m45s`, `30s`)."""
+    minutes, _, rest = duration.rpartition("m")
+    return float(minutes or 0) * 60 + float(rest.removesuffix("s") or 0)
+
+
+def test_consumers_get_longer_to_stop_than_their_drain_and_the_drain_than_a_call(
+    services: dict[str, Any],
+) -> None:
+    for name in folders():
+        if name == "gateway":
+            continue
+        drain = float(services[name]["environment"]["PODIUM_KAFKA__DRAIN_TIMEOUT_S"])
+        assert drain > LLMSettings().timeout_s, name
+        assert seconds(services[name]["stop_grace_period"]) == drain + 15, name
+
+
+def test_every_program_gets_the_partitions_setup_creates(compose: Callable[..., Manifest]) -> None:
+    given = compose(PODIUM_KAFKA__PARTITIONS="12", PODIUM_KAFKA__REPLICATION_FACTOR="3")
+    for name in [*folders(), "setup"]:
+        environment = given["services"][name]["environment"]
+        assert environment["PODIUM_KAFKA__PARTITIONS"] == "12", name
+        assert environment["PODIUM_KAFKA__REPLICATION_FACTOR"] == "3", name

@@ -5,6 +5,7 @@ each worker type scaled on its own consumer group's lag, and a setup hook before
 from __future__ import annotations
 
 import base64
+import subprocess
 from collections.abc import Callable
 from typing import Any
 
@@ -72,13 +73,52 @@ def test_probes_ask_the_port_the_service_serves_health_on(default: list[Manifest
 
 def test_llm_callers_get_longer_to_drain_than_one_llm_call(default: list[Manifest]) -> None:
     callers = 0
-    for deployment in of_kind(default, "Deployment").values():
-        timeout = env(container(deployment)).get("PODIUM_LLM__TIMEOUT_S")
+    for name, deployment in of_kind(default, "Deployment").items():
+        variables = env(container(deployment))
+        grace = deployment["spec"]["template"]["spec"]["terminationGracePeriodSeconds"]
+        if name == "gateway":  # consumes nothing: no drain
+            assert "PODIUM_KAFKA__DRAIN_TIMEOUT_S" not in variables
+            continue
+        drain = float(variables["PODIUM_KAFKA__DRAIN_TIMEOUT_S"])
+        assert grace == drain + 15, name  # the pod outlives the drain, from the same value
+        timeout = variables.get("PODIUM_LLM__TIMEOUT_S")
         if timeout is not None:
             callers += 1
-            grace = deployment["spec"]["template"]["spec"]["terminationGracePeriodSeconds"]
-            assert grace > float(timeout)
+            assert drain > float(timeout), name
     assert callers == 1 + len(WORKERS)  # the planner and every worker type
+
+
+def test_the_grace_period_follows_the_drain_timeout(render: Render) -> None:
+    manifests = render(**{"components.worker-validator.drainTimeoutSeconds": "300"})
+    validator = of_kind(manifests, "Deployment")["worker-validator"]
+    assert env(container(validator))["PODIUM_KAFKA__DRAIN_TIMEOUT_S"] == "300"
+    assert validator["spec"]["template"]["spec"]["terminationGracePeriodSeconds"] == 315
+
+
+def test_a_drain_no_longer_than_an_llm_call_is_refused_saying_which_values(
+    render: Render,
+) -> None:
+    with pytest.raises(subprocess.CalledProcessError) as refused:
+        render(**{"components.planner.drainTimeoutSeconds": "120"})
+    assert (
+        "components.planner.drainTimeoutSeconds (120) must be longer than "
+        "llm.timeoutSeconds (120)" in refused.value.stderr
+    )
+
+
+def test_every_program_gets_the_partitions_and_replication_the_topics_have(
+    default: list[Manifest],
+) -> None:
+    expected = {"PODIUM_KAFKA__PARTITIONS": "12", "PODIUM_KAFKA__REPLICATION_FACTOR": "3"}
+    job = of_kind(default, "Job")["setup"]
+    specs = {name: container(d) for name, d in of_kind(default, "Deployment").items()}
+    specs |= {
+        "setup": container(job),
+        "setup-topics": job["spec"]["template"]["spec"]["initContainers"][0],
+    }
+    for name, spec in specs.items():
+        variables = env(spec)
+        assert {key: variables.get(key) for key in expected} == expected, name
 
 
 def test_worker_types_scale_with_keda_on_their_own_consumer_groups_lag(
