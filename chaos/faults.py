@@ -28,7 +28,7 @@ BROKER, POSTGRES = "broker", "postgres"
 # A fault (with the restart after it) that takes longer is a finding, and the run goes on.
 STEP_LIMIT_S = 120.0
 # How long a worker replica's turn waits for it to publish a result before it is killed anyway.
-RESULT_WAIT_S = 15.0
+RESULT_WAIT_S = 8.0
 
 
 @dataclass(frozen=True)
@@ -44,7 +44,9 @@ class Tally:
     kills: Counter[str] = field(default_factory=Counter)
     broker_restarts: int = 0
     pg_outages: int = 0
-    # Goals the gateway accepted, and those the probe sent during the PostgreSQL outage.
+    # Goals submitted, those the gateway accepted, and those the probe sent during the
+    # PostgreSQL outage.
+    submitted: int = 0
     accepted: list[str] = field(default_factory=list)
     probe_goals: list[str] = field(default_factory=list)
     violations: list[str] = field(default_factory=list)

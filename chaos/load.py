@@ -1,5 +1,6 @@
-"""Goals submitted through the gateway at a steady rate, each retried until it is accepted:
-a gateway that is down (killed, restarting) or answers 503 is asked again."""
+"""Goals submitted through the gateway at a steady rate for as long as the faults last, each
+retried until it is accepted: a gateway that is down (killed, restarting) or answers 503 is
+asked again."""
 
 from __future__ import annotations
 
@@ -49,9 +50,16 @@ async def submit(client: httpx.AsyncClient, index: int, deadline_s: int) -> str 
 
 
 async def submit_all(
-    gateway: str, goals: int, rate: float, deadline_s: int, into: list[str]
-) -> None:
-    """Submits `goals` goals, `rate` per second; the ids the gateway accepted go `into`."""
+    gateway: str,
+    goals: int,
+    rate: float,
+    deadline_s: int,
+    into: list[str],
+    during: asyncio.Future[None],
+) -> int:
+    """Submits `goals` goals, `rate` per second, and goes on at that rate until `during` is
+    done, so that every fault meets goals in flight; the ids the gateway accepted go `into`.
+    Returns how many were submitted."""
 
     async def one(client: httpx.AsyncClient, index: int) -> None:
         goal_id = await submit(client, index, deadline_s)
@@ -59,6 +67,9 @@ async def submit_all(
             into.append(goal_id)
 
     async with httpx.AsyncClient(base_url=gateway, timeout=10) as client, asyncio.TaskGroup() as tg:
-        for index in range(goals):
+        index = 0
+        while index < goals or not during.done():
             tg.create_task(one(client, index))
+            index += 1
             await asyncio.sleep(1 / rate)
+    return index
