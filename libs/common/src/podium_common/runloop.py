@@ -215,9 +215,10 @@ class RunLoop:
         key = (record.key or b"").decode(errors="replace")
         await faults.reach("consumed", key)
         try:
-            attempts = await self._attempt_until_done(record, key)
-            if attempts:
-                await self._dead_letter(record, *attempts)
+            gave_up = await self._attempt_until_done(record, key)
+            if gave_up is not None:
+                error, attempts = gave_up
+                await self._dead_letter(record, error, attempts)
         except _Stopped:
             return False
         return True
