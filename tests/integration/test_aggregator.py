@@ -48,7 +48,9 @@ log = logging.getLogger(__name__)
 Record: TypeAlias = ConsumerRecord[bytes, bytes]
 
 
-async def spawn(kafka: KafkaSettings, workdir: Path, port: int) -> asyncio.subprocess.Process:
+async def spawn(
+    kafka: KafkaSettings, workdir: Path, port: int, **settings: str
+) -> asyncio.subprocess.Process:
     """`python -m podium_aggregator`, configured like a deployment: environment only."""
     env = {
         **os.environ,
@@ -56,6 +58,7 @@ async def spawn(kafka: KafkaSettings, workdir: Path, port: int) -> asyncio.subpr
         "PODIUM_KAFKA__TOPIC_PREFIX": kafka.topic_prefix,
         "PODIUM_KAFKA__PARTITIONS": str(kafka.partitions),
         "PODIUM_HEALTH_PORT": str(port),
+        **settings,
     }
     with (workdir / "aggregator.log").open("ab") as out:
         return await asyncio.create_subprocess_exec(
@@ -78,11 +81,11 @@ class Worker:
         self.logfile = workdir / "aggregator.log"
         self.process: asyncio.subprocess.Process | None = None
 
-    async def start(self) -> None:
+    async def start(self, **settings: str) -> None:
         """Returns once ready: its table recovered and its partitions assigned."""
         port = free_port()
         started = time.monotonic()
-        self.process = process = await spawn(self.kafka, self.workdir, port)
+        self.process = process = await spawn(self.kafka, self.workdir, port, **settings)
         async with httpx.AsyncClient() as client, asyncio.timeout(60):
             while True:
                 assert process.returncode is None, await asyncio.to_thread(self.logfile.read_text)
@@ -112,14 +115,6 @@ async def aggregator(kafka: KafkaSettings, tmp_path: Path) -> AsyncIterator[Work
     finally:
         returncode = await worker.stop()
     assert returncode == 0, worker.logfile.read_text()
-
-
-@pytest.fixture
-async def publisher(kafka: KafkaSettings) -> AsyncIterator[Publisher]:
-    publisher = Publisher(kafka, client_id="test-aggregator")
-    await publisher.start()
-    yield publisher
-    await publisher.stop()
 
 
 class Reader:
@@ -338,7 +333,11 @@ async def test_refuses_to_start_when_plans_and_results_are_not_co_partitioned(
     await admin.start()
     try:
         await admin.create_topics(
-            [NewTopic(kafka.topics.plans, 3, 1), NewTopic(kafka.topics.results, 2, 1)]
+            [
+                NewTopic(kafka.topics.goals, 3, 1),
+                NewTopic(kafka.topics.plans, 3, 1),
+                NewTopic(kafka.topics.results, 2, 1),
+            ]
         )
     finally:
         await admin.close()

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import AsyncIterator
 from datetime import timedelta
 
 import pytest
@@ -30,14 +29,6 @@ from podium_recorder.repository import Repository
 from tests.unit.recorder.story import GOAL_TEXT, story
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(90)]
-
-
-@pytest.fixture
-async def publisher(kafka: KafkaSettings) -> AsyncIterator[Publisher]:
-    publisher = Publisher(kafka, client_id="test-cli")
-    await publisher.start()
-    yield publisher
-    await publisher.stop()
 
 
 async def everything(kafka: KafkaSettings, topic: str) -> list[tuple[bytes | None, bytes | None]]:

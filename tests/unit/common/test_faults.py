@@ -30,7 +30,7 @@ def test_a_point_with_a_match_and_a_stall():
     ("spec", "says"),
     [
         ("landed", "unknown fault point 'landed'"),
-        ("consumed=explode", "kill or stall:SECONDS, not 'explode'"),
+        ("consumed=explode", "kill, raise or stall:SECONDS, not 'explode'"),
         ("consumed=stall:soon", "not 'stall:soon'"),
     ],
 )
@@ -43,3 +43,9 @@ async def test_a_stall_fires_once():
     faults.install({"PODIUM_FAULT": "stored=stall:0"})
     await faults.reach("stored", "k")
     assert faults.armed("stored", "k") is None
+
+
+async def test_raise_raises_an_injected_fault():
+    faults.install({"PODIUM_FAULT": "consumed@g1=raise"})
+    with pytest.raises(faults.InjectedFault, match="injected at consumed for g1"):
+        await faults.reach("consumed", "g1")

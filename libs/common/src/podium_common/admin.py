@@ -60,7 +60,7 @@ async def partition_counts(settings: KafkaSettings, names: list[str]) -> dict[st
 
 
 async def check_co_partitioned(settings: KafkaSettings) -> None:
-    """Raises ConfigError unless `plans` and `results` have the same partition count."""
+    """Raises ConfigError unless the topics the aggregator joins have one partition count."""
     admin = AIOKafkaAdminClient(**client_options(settings), client_id="podium-admin")
     await admin.start()
     try:

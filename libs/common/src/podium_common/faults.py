@@ -14,7 +14,8 @@ Inert unless `PODIUM_FAULT` is set when the service starts (`install` reads it o
                         `stall` action makes sense here: the write is held in the producer)
     MATCH    a substring of the record's key or goal id (default: any record)
     ACTION   `kill` (default): SIGKILL, so nothing is flushed, committed or closed;
-             `stall:SECONDS`: sleep that long, then go on
+             `stall:SECONDS`: sleep that long, then go on;
+             `raise`: raise `InjectedFault`, as a bug in the handler would
 
 A fault fires once per process: the restarted process (without the variable) goes on.
 Each firing is logged to stderr first, so a test can tell it happened.
@@ -34,12 +35,17 @@ POINTS = ("consumed", "published", "stored", "committed", "changelog")
 VARIABLE = "PODIUM_FAULT"
 
 
+class InjectedFault(RuntimeError):
+    """What the `raise` action raises: an unexpected error, like a bug."""
+
+
 @dataclass
 class Fault:
     point: str
     match: str = ""
-    stall_s: float | None = None  # None: kill
+    stall_s: float | None = None  # None: kill (or raise)
     fired: bool = False
+    raises: bool = False
 
     def applies(self, point: str, key: str) -> bool:
         return not self.fired and point == self.point and self.match in key
@@ -53,7 +59,8 @@ def parse(spec: str) -> list[Fault]:
         point, _, match = where.partition("@")
         if point not in POINTS:
             raise ConfigError(f"unknown fault point {point!r} in {part!r}", setting=VARIABLE)
-        faults.append(Fault(point, match, _stall(action, part)))
+        raises = action == "raise"
+        faults.append(Fault(point, match, None if raises else _stall(action, part), raises=raises))
     return faults
 
 
@@ -66,7 +73,10 @@ def _stall(action: str, part: str) -> float | None:
             return float(seconds)
     except ValueError:
         pass
-    raise ConfigError(f"fault action must be kill or stall:SECONDS, not {action!r} in {part!r}")
+    raise ConfigError(
+        f"fault action must be kill, raise or stall:SECONDS, not {action!r} in {part!r}",
+        setting=VARIABLE,
+    )
 
 
 _installed: list[Fault] = []
@@ -91,8 +101,11 @@ async def reach(point: str, key: str = "") -> None:
     if fault is None:
         return
     fault.fired = True
-    action = "SIGKILL" if fault.stall_s is None else f"stall {fault.stall_s}s"
-    print(f"fault: {action} at {point} for {key or 'any record'}", file=sys.stderr, flush=True)
+    action = "raise" if fault.raises else "SIGKILL" if fault.stall_s is None else "stall"
+    where = f"{point} for {key or 'any record'}"
+    print(f"fault: {action} at {where}", file=sys.stderr, flush=True)
+    if fault.raises:
+        raise InjectedFault(f"injected at {where}")
     if fault.stall_s is None:
         os.kill(os.getpid(), signal.SIGKILL)
     else:

@@ -3,7 +3,7 @@
 goals → plans → tasks.<type> → results → outputs, each with a dead-letter twin `<topic>.dlq`.
 
 `goals`, `plans`, `results` and `outputs` are keyed by goal id, so one goal's events stay
-in order and `plans`/`results` are co-partitioned for the aggregator's join. `tasks.<type>`
+in order and `goals`/`plans`/`results` are co-partitioned for the aggregator's join. `tasks.<type>`
 is keyed by task id, so one goal's independent tasks spread over the whole consumer group.
 
 A `Topics` carries an optional prefix, so that tests and parallel environments can share
@@ -36,7 +36,7 @@ DLQ_SUFFIX = ".dlq"
 ALL: tuple[str, ...] = (GOALS, PLANS, *TASKS, RESULTS, OUTPUTS)
 
 # Keyed by goal id and joined by the aggregator: their partition counts must match.
-CO_PARTITIONED: tuple[str, ...] = (PLANS, RESULTS)
+CO_PARTITIONED: tuple[str, ...] = (GOALS, PLANS, RESULTS)
 
 
 def task_topic(task_type: TaskType) -> str:

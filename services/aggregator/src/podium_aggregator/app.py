@@ -1,15 +1,18 @@
-"""The aggregator's faust app: one agent over `plans` + `results`, a goal table, a deadline timer.
+"""The aggregator's faust app: one agent over `goals` + `plans` + `results`, a goal table,
+a deadline timer.
 
-Each record is decoded, applied to its goal's state by `handler.handle`, and the events
-that follow are published and acknowledged by the broker *before* the new state is written
-to the table. A crash in between replays the record against the old state and publishes
-the same events again (same deterministic ids), so nothing is lost; the reverse order could
-record a goal as advanced whose events never left.
+What is durable before a record's offset is committed: every event its handling publishes
+(acknowledged by the broker) and then the goal's new state (its changelog record
+acknowledged by the broker). The agent acknowledges a record to faust only after both, so
+faust's commits never pass a record whose effects are not in Kafka; a crash anywhere before
+that redelivers the record, which is applied to the state the changelog restores and
+publishes the same events again (same deterministic ids). Nothing relies on faust's
+producer buffer or its flush before a commit. A handler error stops the process without
+acknowledging its record, so the record is redelivered after the restart.
 
-The table is keyed by `goal_id:run`, but `plans` and `results` are keyed by goal id: a
-state's changelog partition is the partition its goal's records arrive on, which faust
-takes from the record being handled. The deadline timer writes outside any record, so each
-state is stored with its partition (`Stored`), and `GoalTable` uses it there.
+The table is keyed by `goal_id:run`, but the topics are keyed by goal id: a state's
+changelog partition is the partition its goal's records arrive on, kept with the state
+(`Stored`) so the deadline timer can write outside any record.
 """
 
 from __future__ import annotations
@@ -19,21 +22,24 @@ import logging
 import ssl
 from collections.abc import Iterable
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
 import faust
 from faust.types import TP, EventT
+from faust.types.tuples import FutureMessage
 from mode import CrashingSupervisor
 from pydantic import BaseModel
 
 from podium_aggregator.handler import handle, on_tick
 from podium_aggregator.settings import AggregatorSettings
 from podium_aggregator.state import GoalState
+from podium_common import faults
 from podium_common.avro import codec
 from podium_common.errors import PoisonRecord, UnexpectedEvent
 from podium_common.events import (
     Event,
     GoalCancelled,
+    GoalSubmitted,
     PlanCreated,
     PlanningStarted,
     PlanRejected,
@@ -48,6 +54,8 @@ log = logging.getLogger(__name__)
 
 SERVICE = "aggregator"
 TABLE = "goals"
+# What the aggregator takes from its topics; anything else there is a dead letter.
+Taken = GoalSubmitted | PlanningStarted | PlanCreated | PlanRejected | TaskResult | GoalCancelled
 
 
 class Stored(BaseModel):
@@ -58,13 +66,40 @@ class Stored(BaseModel):
 
 
 class GoalTable(faust.Table[str, bytes]):
-    """A table the deadline timer can write to as well as the agent."""
+    """The goal table. Its changelog writes go through `send_changelog` with the partition
+    given, whether they come from a record or from the deadline timer; a test's fault switch
+    can hold one in memory (`changelog` point) the way a slow producer would."""
 
-    def partition_for_key(self, key: Any) -> int | None:
-        if faust.current_event() is not None:
-            return super().partition_for_key(key)
-        # Only goals already in the table are written outside a record.
-        return Stored.model_validate_json(self.data[key]).partition
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._holding: set[asyncio.Future[None]] = set()  # held writes, until sent
+
+    def send_changelog(
+        self,
+        partition: int | None,
+        key: Any,
+        value: Any,
+        key_serializer: Any = None,
+        value_serializer: Any = None,
+    ) -> FutureMessage:
+        future: FutureMessage = self.changelog_topic.as_future_message(
+            key=key,
+            value=value,
+            partition=partition,
+            key_serializer=key_serializer or self.key_serializer,
+            value_serializer=value_serializer or self.value_serializer,
+            callback=self._on_changelog_sent,
+            eager_partitioning=True,
+        )
+        if faults.armed("changelog", str(key)) is None:
+            self.app.producer.send_soon(future)
+        else:
+            self._holding.add(asyncio.ensure_future(self._held(future, str(key))))
+        return future
+
+    async def _held(self, future: FutureMessage, key: str) -> None:
+        await faults.reach("changelog", key)
+        self.app.producer.send_soon(future)
 
 
 def brokers(kafka: KafkaSettings) -> list[str]:
@@ -128,7 +163,11 @@ class Aggregator:
             partitions=settings.kafka.partitions,
         )
         self.source = self.app.topic(
-            self.topics.plans, self.topics.results, key_serializer="raw", value_serializer="raw"
+            self.topics.goals,
+            self.topics.plans,
+            self.topics.results,
+            key_serializer="raw",
+            value_serializer="raw",
         )
         self._sinks: dict[str, faust.TopicT] = {}
         # The agent and the timer take turns with a goal's state.
@@ -137,8 +176,8 @@ class Aggregator:
         # rebalance (the table then holds what the new assignment recovered).
         self._deadlines: dict[str, tuple[datetime, int]] = {}
         self._recovered = False
-        # A bug in the handler stops the process (the record is redelivered on restart)
-        # rather than leave a restarted agent behind a record it cannot get past.
+        # A handler error stops the process with its record unacknowledged, so faust never
+        # commits it and the restarted process handles it again.
         self.app.agent(self.source, name="aggregate", supervisor_strategy=CrashingSupervisor)(
             self._consume
         )
@@ -150,16 +189,20 @@ class Aggregator:
         return self._recovered and not self.app.rebalancing
 
     async def _consume(self, stream: faust.StreamT[bytes]) -> None:
-        async for record in stream.events():
+        manual = cast("faust.Stream[bytes]", stream).noack()
+        async for record in manual.events():
             await self.on_record(record)
+            # Only now: what the record changed is in Kafka (events, then the state).
+            await manual.ack(record)
+            await self._after_ack(record)
 
     async def on_record(self, record: EventT[bytes]) -> None:
         message = record.message
+        where = (message.key or b"").decode(errors="replace")
+        await faults.reach("consumed", where)
         try:
             event = codec().decode(record.value or b"")  # a tombstone is no event
-            if not isinstance(
-                event, PlanningStarted | PlanCreated | PlanRejected | TaskResult | GoalCancelled
-            ):
+            if not isinstance(event, Taken):
                 raise UnexpectedEvent(
                     f"{type(event).__name__} does not belong on {message.topic}",
                     goal_id=event.goal_id,
@@ -167,15 +210,27 @@ class Aggregator:
         except PoisonRecord as error:
             await self.dead_letter(record, error)
             return
-        if isinstance(event, PlanningStarted):
-            return  # progress, for the read model only
         async with self._lock:
             key = f"{event.goal_id}:{event.run}"
             state = self._load(key) or GoalState.new(event.goal_id, event.run)
             before = state.model_dump_json()
             await self.publish(handle(state, event, utcnow(), self.limits))
+            await faults.reach("published", where)
             if state.model_dump_json() != before:
-                self._store(key, message.partition, state)
+                await self._store(key, message.partition, state)
+        await faults.reach("stored", where)
+
+    async def _after_ack(self, record: EventT[bytes]) -> None:
+        """The `committed` crash point: once faust has committed past this record."""
+        message = record.message
+        where = (message.key or b"").decode(errors="replace")
+        if faults.armed("committed", where) is None:
+            return
+        # faust's own record of what it committed; a test-only wait, so a poll will do.
+        committed = cast("faust.transport.consumer.Consumer", self.app.consumer)._committed_offset
+        while (committed.get(message.tp) or 0) <= message.offset:  # noqa: ASYNC110
+            await asyncio.sleep(0.05)
+        await faults.reach("committed", where)
 
     async def _tick(self) -> None:
         if not self.ready():
@@ -193,7 +248,7 @@ class Aggregator:
                 events = on_tick(state, now) if state is not None else []
                 if state is not None and events:
                     await self.publish(events)
-                    self._store(key, partition, state)
+                    await self._store(key, partition, state)
 
     async def _on_recovered(self) -> None:
         self._deadlines = {}
@@ -211,8 +266,12 @@ class Aggregator:
         value = self.table.get(key)
         return Stored.model_validate_json(value).state if value is not None else None
 
-    def _store(self, key: str, partition: int, state: GoalState) -> None:
-        self.table[key] = Stored(partition=partition, state=state).model_dump_json().encode()
+    async def _store(self, key: str, partition: int, state: GoalState) -> None:
+        """Writes the state and waits until its changelog record is acknowledged by the
+        broker: only then may the record that changed it be acknowledged."""
+        value = Stored(partition=partition, state=state).model_dump_json().encode()
+        self.table.data[key] = value  # the local copy; the changelog write follows
+        await self.table.send_changelog(partition, key, value)
         self._index(key, partition, state)
 
     def _index(self, key: str, partition: int, state: GoalState) -> None:

@@ -1,0 +1,140 @@
+"""The aggregator's offsets never pass a record whose effects are not in Kafka, on the real broker.
+
+A goal's result is handled while its table write (changelog record) is held in the producer;
+faust must not commit the result's offset meanwhile. The process is then SIGKILLed: the
+restarted one recovers the table without that result, so the result must be redelivered
+and the goal must go on to its final synthesis. And a handler error is never acknowledged:
+the process exits non-zero, and the record is handled again after the restart.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+from pathlib import Path
+
+import pytest
+from aiokafka import TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient
+
+from podium_common.avro import codec
+from podium_common.events import TaskAssigned, TaskResult
+from podium_common.kafka import Publisher
+from podium_common.settings import KafkaSettings
+from podium_common.topics import TaskType
+from tests.integration.test_aggregator import Goal, Reader, Record, Worker
+
+pytestmark = [pytest.mark.integration, pytest.mark.timeout(180)]
+
+# faust commits acknowledged offsets this often (its default `broker_commit_interval`).
+COMMIT_INTERVAL_S = 2.8
+
+
+async def committed(kafka: KafkaSettings, tp: TopicPartition) -> int:
+    """The aggregator group's committed offset on a partition (-1: none yet)."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=kafka.bootstrap_servers)
+    await admin.start()
+    try:
+        offsets = await admin.list_consumer_group_offsets(kafka.topics.group("aggregator"))
+    finally:
+        await admin.close()
+    meta = offsets.get(tp)
+    return meta.offset if meta is not None else -1
+
+
+def offset_of(records: list[Record], task_id: str) -> int:
+    for record in records:
+        event = codec().decode(record.value)
+        if isinstance(event, TaskResult) and event.task_id == task_id:
+            return record.offset
+    raise AssertionError(f"no result of {task_id} on results")
+
+
+def changelog(kafka: KafkaSettings) -> str:
+    return f"{kafka.topics.group('aggregator')}-goals-changelog"
+
+
+def assigned(reader: Reader) -> list[str]:
+    return [
+        event.task_id for event in reader.events(TaskAssigned) if isinstance(event, TaskAssigned)
+    ]
+
+
+async def test_a_result_whose_state_write_is_held_is_never_committed_and_survives_a_kill(
+    kafka: KafkaSettings, tmp_path: Path, publisher: Publisher
+) -> None:
+    goal = Goal()
+    topics = kafka.topics
+    key = str(goal.goal_id).encode()
+    worker = Worker(kafka, tmp_path)
+    tasks = Reader(kafka, topics.tasks(TaskType.SPECIALIST), topics.tasks(TaskType.SYNTHESIZER))
+    results = Reader(kafka, topics.results)
+    async with tasks, results:
+        await worker.start()  # creates the table's changelog topic
+        await publisher.publish([goal.plan(), goal.result("t1", "one")])
+        async with Reader(kafka, changelog(kafka)) as table:
+            # Both stored: the plan's write and t1's are on the changelog.
+            stored = f"{goal.goal_id}:1".encode()
+            await table.until(lambda records: sum(stored in r.key for r in records) >= 2)
+        assert await worker.stop() == 0
+
+        # A new process whose first write for this goal, t2's, is held in the producer.
+        await worker.start(PODIUM_FAULT=f"changelog@{goal.goal_id}=stall:600")
+        await publisher.publish([goal.result("t2", "two")])
+        await tasks.until(lambda records: goal.tid("t3") in assigned(tasks))  # published first
+        await results.until(lambda records: len(records) >= 2)
+        t2 = offset_of(results.records, goal.tid("t2"))
+        tp = TopicPartition(topics.results, results.records[0].partition)
+        assert all(record.key == key for record in results.records)
+
+        # Three commit intervals: a commit past t2 would be visible by now.
+        loop = asyncio.get_running_loop()
+        until = loop.time() + 3 * COMMIT_INTERVAL_S
+        while loop.time() < until:
+            assert await committed(kafka, tp) <= t2, "t2 committed while its state was held"
+            await asyncio.sleep(0.2)
+
+        assert worker.process is not None
+        worker.process.send_signal(signal.SIGKILL)
+        assert await worker.process.wait() == -signal.SIGKILL
+        await worker.start()  # no fault: t2 comes back, then t3's result completes the set
+        await publisher.publish([goal.result("t3", "three")])
+        await tasks.until(lambda records: goal.tid("final") in assigned(tasks), within_s=60)
+        assert await worker.stop() == 0
+        assert await committed(kafka, tp) > t2
+
+    final = [e for e in tasks.events(TaskAssigned) if isinstance(e, TaskAssigned) and e.final]
+    assert [i.output for i in final[0].inputs] == ["one", "two", "three"]
+
+
+async def test_a_handler_error_is_not_acknowledged_and_the_record_comes_back(
+    kafka: KafkaSettings, tmp_path: Path, publisher: Publisher
+) -> None:
+    goal = Goal()
+    topics = kafka.topics
+    worker = Worker(kafka, tmp_path)
+    tasks = Reader(kafka, topics.tasks(TaskType.SPECIALIST))
+    async with tasks:
+        # Its first record of this goal raises, as a bug in the handler would.
+        await worker.start(PODIUM_FAULT=f"consumed@{goal.goal_id}=raise")
+        await publisher.publish([goal.plan(), goal.result("t1", "one"), goal.result("t2", "two")])
+        assert worker.process is not None
+        returncode = await asyncio.wait_for(worker.process.wait(), 60)
+        log = worker.logfile.read_text()
+        assert returncode != 0, log
+        assert "fault: raise at consumed" in log
+        await tasks.settle(0)
+        assert tasks.records == []
+        partition = await partition_of(kafka, goal)
+        assert await committed(kafka, TopicPartition(topics.plans, partition)) <= 0
+
+        await worker.start()
+        await tasks.until(lambda records: goal.tid("t3") in assigned(tasks), within_s=60)
+        assert await worker.stop() == 0
+
+
+async def partition_of(kafka: KafkaSettings, goal: Goal) -> int:
+    plans = Reader(kafka, kafka.topics.plans)
+    async with plans:
+        await plans.until(lambda records: len(records) >= 1)
+    return plans.records[0].partition
