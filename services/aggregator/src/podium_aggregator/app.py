@@ -172,9 +172,11 @@ class Aggregator:
         self._sinks: dict[str, faust.TopicT] = {}
         # The agent and the timer take turns with a goal's state.
         self._lock = asyncio.Lock()
-        # Open goals with a deadline, by table key; rebuilt from the table after each
-        # rebalance (the table then holds what the new assignment recovered).
+        # Open goals with a deadline, and states the table may forget, by table key, with
+        # their partition; rebuilt from the table after each rebalance (the table then holds
+        # what the new assignment recovered).
         self._deadlines: dict[str, tuple[datetime, int]] = {}
+        self._expiries: dict[str, tuple[datetime, int]] = {}
         self._recovered = False
         # A handler error stops the process with its record unacknowledged, so faust never
         # commits it and the restarted process handles it again.
@@ -236,27 +238,33 @@ class Aggregator:
         if not self.ready():
             return
         now = utcnow()
-        active = self._active_partitions()
-        due = [
-            (key, partition)
-            for key, (deadline, partition) in self._deadlines.items()
-            if deadline <= now and partition in active
-        ]
-        for key, partition in due:
+        for key, partition in self._due(self._deadlines, now):
             async with self._lock:
                 state = self._load(key)
                 events = on_tick(state, now) if state is not None else []
                 if state is not None and events:
                     await self.publish(events)
                     await self._store(key, partition, state)
+        for key, partition in self._due(self._expiries, now):
+            async with self._lock:
+                await self._forget(key, partition)
+
+    def _due(self, index: dict[str, tuple[datetime, int]], now: datetime) -> list[tuple[str, int]]:
+        active = self._active_partitions()
+        return [(key, p) for key, (due, p) in index.items() if due <= now and p in active]
 
     async def _on_recovered(self) -> None:
         self._deadlines = {}
+        self._expiries = {}
         for key, value in self.table.items():
             stored = Stored.model_validate_json(value)
             self._index(key, stored.partition, stored.state)
         self._recovered = True
-        log.info("goal table recovered: %d open goals with a deadline", len(self._deadlines))
+        log.info(
+            "goal table recovered: %d open goals with a deadline, %d to forget later",
+            len(self._deadlines),
+            len(self._expiries),
+        )
 
     def _active_partitions(self) -> set[int]:
         actives: set[TP] = self.app.assignor.assigned_actives()
@@ -274,11 +282,24 @@ class Aggregator:
         await self.table.send_changelog(partition, key, value)
         self._index(key, partition, state)
 
+    async def _forget(self, key: str, partition: int) -> None:
+        """Deletes an expired state: a tombstone on the changelog, which compaction keeps
+        only until the key is gone."""
+        self.table.data.pop(key, None)
+        await self.table.send_changelog(partition, key, None, value_serializer="raw")
+        self._deadlines.pop(key, None)
+        self._expiries.pop(key, None)
+
     def _index(self, key: str, partition: int, state: GoalState) -> None:
         if state.ended or state.deadline is None:
             self._deadlines.pop(key, None)
         else:
             self._deadlines[key] = (state.deadline, partition)
+        expires = state.expires_at(self.limits.retention, self.limits.unplanned_ttl)
+        if expires is None:
+            self._expiries.pop(key, None)
+        else:
+            self._expiries[key] = (expires, partition)
 
     async def publish(self, events: Iterable[Event]) -> None:
         """Sends every event, then waits until the broker has acknowledged all of them."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pydantic import Field
 
 from podium_aggregator.state import Limits
+from podium_common.events import DEFAULT_DEADLINE_S
 from podium_common.settings import BaseServiceSettings, service_config
 
 
@@ -15,6 +16,13 @@ class AggregatorSettings(BaseServiceSettings):
     max_task_attempts: int = Field(default=2, ge=1, le=10)
     # Times a failing validation sends the checked tasks back before its verdict is accepted.
     max_validation_rounds: int = Field(default=2, ge=0, le=10)
+    # A goal's deadline, from its submission, when its options name none (PODIUM_DEADLINE_S,
+    # the same variable the planner reads).
+    deadline_s: int = Field(default=DEFAULT_DEADLINE_S, ge=1)
+    # How long an ended goal stays in the table (late events find it ended), then a tombstone.
+    retention_s: float = Field(default=3600, gt=0)
+    # How long results wait for a goal whose submission and plan never arrive.
+    unplanned_ttl_s: float = Field(default=3600, gt=0)
     # Records fetched ahead of the agent, which handles one at a time (faust's stream buffer).
     max_in_flight: int = Field(default=64, ge=1)
     # Where the goal table lives: `memory://` (rebuilt from the changelog at each start) or
@@ -32,4 +40,7 @@ class AggregatorSettings(BaseServiceSettings):
         return Limits(
             max_task_attempts=self.max_task_attempts,
             max_validation_rounds=self.max_validation_rounds,
+            deadline_s=self.deadline_s,
+            retention_s=self.retention_s,
+            unplanned_ttl_s=self.unplanned_ttl_s,
         )
