@@ -60,7 +60,13 @@ def goal_event(text: str) -> GoalSubmitted:
 async def test_a_steered_plan_is_accepted_with_its_chain_and_parallel_roots(llm):
     goal = goal_event("Survey brokers [parallel=3] [chain=3] [validate]")
 
-    plan, *roots = await handle(goal, llm, PlannerSettings(), ignore)
+    published: list[Event] = []
+
+    async def progress(events: Sequence[Event]) -> None:
+        published.extend(events)
+
+    (plan,) = await handle(goal, llm, PlannerSettings(), progress)
+    roots = published  # the progress of the ask, then the first tasks
 
     assert isinstance(plan, PlanCreated)
     assert plan.attempts == 1

@@ -108,7 +108,10 @@ async def test_a_valid_plan_creates_the_plan_and_assigns_the_root_tasks(settings
 
     events = await handle(goal, llm, settings, progress)
 
-    plan, *rest = events
+    (plan,) = events
+    # The first tasks went out before the plan, after the progress of the one ask.
+    started, *rest = progress.events
+    assert isinstance(started, PlanningStarted)
     tasks = [t for t in rest if isinstance(t, TaskAssigned)]
     assert len(tasks) == len(rest)
     assert isinstance(plan, PlanCreated)
@@ -159,7 +162,7 @@ async def test_progress_is_published_before_each_ask(settings):
 
     started = [e for e in progress.events if isinstance(e, PlanningStarted)]
     assert [e.attempt for e in started] == [1, 2]
-    assert len(started) == len(progress.events)
+    assert progress.events[: len(started)] == started  # then the first tasks
     assert progress.events[1].event_id == derived_id("planning", goal.goal_id, 2, 2)
 
 
@@ -251,11 +254,12 @@ async def test_an_llm_that_stays_down_rejects_the_plan_with_its_error(settings):
 async def test_event_ids_are_deterministic_across_redelivery(settings):
     goal = goal_event()
 
-    first = await handle(goal, FakeLLM(VALID), settings, Progress())
-    again = await handle(goal, FakeLLM(VALID), settings, Progress())
+    first, again = Progress(), Progress()
+    first.events += await handle(goal, FakeLLM(VALID), settings, first)
+    again.events += await handle(goal, FakeLLM(VALID), settings, again)
 
-    assert [e.event_id for e in first] == [e.event_id for e in again]
-    assert len({e.event_id for e in first}) == 3
+    assert [e.event_id for e in first.events] == [e.event_id for e in again.events]
+    assert len({e.event_id for e in first.events}) == 4  # started, two tasks, the plan
 
 
 async def test_a_goal_planned_again_differently_gets_other_task_ids(settings):

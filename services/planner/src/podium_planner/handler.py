@@ -2,8 +2,9 @@
 
 Each goal gets up to `max_asks` asks. An invalid reply is asked again with its errors; an
 unavailable or malformed LLM reply is a failed ask; a refused request ends planning at
-once. A valid plan becomes `PlanCreated` plus a `TaskAssigned` for every task without
-dependencies (the aggregator releases the others); otherwise the goal gets `PlanRejected`.
+once. A valid plan becomes a `TaskAssigned` for every task without dependencies (the
+aggregator releases the others), published first, then `PlanCreated`; otherwise the goal
+gets `PlanRejected`.
 
 Every ask is bounded by the time left to the goal's deadline. Once it has passed the
 planner stops asking and publishes nothing more: the aggregator, which started the goal's
@@ -82,7 +83,8 @@ async def on_event(
 async def handle(
     goal: GoalSubmitted, llm: LLM, settings: PlannerSettings, progress: Progress
 ) -> list[Event]:
-    """Plans one goal: the plan (created or rejected) first, then the tasks that can start."""
+    """Plans one goal: the tasks that can start are published (through `progress`) before the
+    plan is returned; a rejected plan is returned alone."""
     planning = Planning.of(goal, settings)
     messages = prompts.first_ask(goal.goal, planning.max_tasks)
     usage = TokenUsage()
@@ -110,7 +112,11 @@ async def handle(
         result = review(completion.text, max_tasks=planning.max_tasks)
         if not result.errors:
             tasks = planned_tasks(result.tasks, run_prefix=f"{goal.goal_id}.{goal.run}.")
-            return created(planning, tasks, completion, usage, attempt)
+            # The first tasks are on their topics before the plan is on `plans`: the plan
+            # the aggregator adopts never lacks them, even if this process dies in between
+            # and the goal is planned again, differently (those tasks then bind to no plan).
+            await progress(roots(planning, tasks))
+            return [created(planning, tasks, completion, usage, attempt)]
         errors = result.errors
         messages += prompts.repair(completion.text, errors)
     reason = f"no valid plan after {settings.max_asks} asks"
@@ -168,7 +174,7 @@ def created(
     completion: Completion,
     usage: TokenUsage,
     attempts: int,
-) -> list[Event]:
+) -> PlanCreated:
     goal = planning.goal
     log.info("plan of %d tasks for goal %s run %d", len(tasks), goal.goal_id, goal.run)
     plan = PlanCreated(
@@ -185,8 +191,12 @@ def created(
         usage=usage,
         attempts=attempts,
     )
-    roots = [assigned(planning, task) for task in tasks if not task.depends_on]
-    return [plan, *roots]
+    return plan
+
+
+def roots(planning: Planning, tasks: list[PlannedTask]) -> list[Event]:
+    """The first attempts of the tasks that need no other task's output."""
+    return [assigned(planning, task) for task in tasks if not task.depends_on]
 
 
 def assigned(planning: Planning, task: PlannedTask) -> TaskAssigned:
