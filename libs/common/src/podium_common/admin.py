@@ -11,7 +11,7 @@ from aiokafka.errors import TopicAlreadyExistsError
 from podium_common.errors import ConfigError, Unavailable
 from podium_common.kafka import client_options
 from podium_common.settings import KafkaSettings
-from podium_common.topics import CO_PARTITIONED
+from podium_common.topics import CO_PARTITIONED, DLQ_SUFFIX
 
 log = logging.getLogger(__name__)
 
@@ -27,7 +27,14 @@ async def ensure_topics(settings: KafkaSettings) -> list[str]:
         for name in wanted:
             try:
                 await admin.create_topics(
-                    [NewTopic(name, settings.partitions, settings.replication_factor)]
+                    [
+                        NewTopic(
+                            name,
+                            settings.partitions,
+                            settings.replication_factor,
+                            topic_configs=topic_configs(settings, name),
+                        )
+                    ]
                 )
                 created.append(name)
             except TopicAlreadyExistsError:
@@ -39,6 +46,15 @@ async def ensure_topics(settings: KafkaSettings) -> list[str]:
         return created
     finally:
         await admin.close()
+
+
+def topic_configs(settings: KafkaSettings, name: str) -> dict[str, str]:
+    """What a topic is created with, spelled out rather than left to the broker's defaults:
+    every topic of Podium is an append-only log (`delete`, never `compact`: events are not
+    keyed updates), kept for `retention_ms` (dead letters for `dlq_retention_ms`)."""
+    is_dlq = settings.topics.unprefixed(name).endswith(DLQ_SUFFIX)
+    retention = settings.dlq_retention_ms if is_dlq else settings.retention_ms
+    return {"cleanup.policy": "delete", "retention.ms": str(retention)}
 
 
 async def _until_listed(admin: AIOKafkaAdminClient, names: list[str], within_s: float = 15) -> None:

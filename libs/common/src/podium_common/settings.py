@@ -35,6 +35,12 @@ class KafkaSettings(BaseModel):
     # commits what finished and exits; longer than one LLM call (LLMSettings.timeout_s),
     # and shorter than the deployment's grace period (the chart's and compose's follow it).
     drain_timeout_s: float = Field(default=DRAIN_TIMEOUT_S, gt=0)
+    # How long Podium's topics keep records (`retention.ms`; -1: forever). The goal log is
+    # the source of truth: the read model is rebuilt from it and reruns read it, so by
+    # default nothing expires; a deployment may bound it, knowing a rebuild then starts
+    # from what is left. Dead letters wait for a person, so they keep their own setting.
+    retention_ms: int = Field(default=-1, ge=-1)
+    dlq_retention_ms: int = Field(default=-1, ge=-1)
     # Producers wait this long for more records to send in the same request. 0 measured
     # best here (docs/benchmarks.md): records already batch while a request is in flight.
     linger_ms: int = Field(default=0, ge=0)
