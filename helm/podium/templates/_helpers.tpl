@@ -79,6 +79,10 @@ kafka-sasl-password: {{ required "kafka.sasl.password or kafka.sasl.existingSecr
   value: {{ $kafka.partitions | quote }}
 - name: PODIUM_KAFKA__REPLICATION_FACTOR
   value: {{ $kafka.replicationFactor | quote }}
+- name: PODIUM_KAFKA__RETENTION_MS
+  value: {{ $kafka.retentionMs | quote }}
+- name: PODIUM_KAFKA__DLQ_RETENTION_MS
+  value: {{ $kafka.dlqRetentionMs | quote }}
 - name: PODIUM_KAFKA__SECURITY_PROTOCOL
   value: {{ include "podium.securityProtocol" .root }}
 {{- if $kafka.sasl.enabled }}
