@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from podium_cli.progress import changes, describe_plan, failure, local_id, summary
+from podium_cli.progress import changes, describe_plan, failure, summary
+from podium_common.events import local_task_id
 
 GOAL = "0b5d2a5e-7a8c-4c47-9d43-1f2e3d4c5b6a"
 
@@ -30,10 +31,13 @@ PLAN = {
 }
 
 
-def test_local_id_strips_goal_and_run():
-    assert local_id(f"{GOAL}.1.t3") == "t3"
-    assert local_id(f"{GOAL}.12.final") == "final"
-    assert local_id("odd") == "odd"
+def test_local_id_strips_goal_run_and_plan_digest():
+    assert local_task_id(f"{GOAL}.1.0123abcd.t3") == "t3"
+    assert local_task_id(f"{GOAL}.12.0123abcd.final") == "final"
+    assert local_task_id(f"{GOAL}.1.0123abcd.step.2") == "step.2"
+    assert local_task_id(f"{GOAL}.1.t3") == "t3"  # before plans had a digest
+    assert local_task_id(f"{GOAL}.1.a.b") == "a.b"
+    assert local_task_id("odd") == "odd"
 
 
 def test_first_view_reports_its_status():

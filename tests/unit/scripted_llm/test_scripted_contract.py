@@ -41,7 +41,7 @@ async def test_worker_reads_task_inputs_and_feedback(client):
     text = await chat.content(client, chat.body("specialist", message))
     assert text.splitlines() == [
         "Specialist result for task: Weigh the evidence",
-        "Based on 1 input(s): g.1.t1.",
+        "Based on 1 input(s): t1.",
         "Revised after Feedback: Cite it",
     ]
 

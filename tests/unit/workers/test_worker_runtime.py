@@ -30,18 +30,18 @@ def test_user_message_has_every_section_of_the_contract_in_order():
     assert text.startswith("Goal: Explain how altitude changes cooking times.\n")
     assert "\nTask: Find the boiling point of water at sea level.\n" in text
     assert "Requirements:\n- cite a source\n- give units" in text
-    assert "- g.1.t1 (researcher): the t1 assignment\n- g.1.t2 (specialist): the t2" in text
+    assert "- t1 (researcher): the t1 assignment\n- t2 (specialist): the t2" in text
     # Each input section holds the output right after its header.
-    assert "\n\nInput g.1.t1 (researcher):\n100 °C\n\n" in text
-    assert "\n\nInput g.1.t2 (specialist):\nboils lower\n\n" in text
+    assert "\n\nInput t1 (researcher):\n100 °C\n\n" in text
+    assert "\n\nInput t2 (specialist):\nboils lower\n\n" in text
     assert text.endswith("Feedback:\nUnits are missing.")
     order = [
         "Goal:",
         "Task:",
         "Requirements:",
         "What each",
-        "Input g.1.t1",
-        "Input g.1.t2",
+        "Input t1",
+        "Input t2",
         "Feedback:",
     ]
     positions = [text.index(marker) for marker in order]

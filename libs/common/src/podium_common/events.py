@@ -6,6 +6,7 @@ models and schemas agree field by field. Events are immutable values.
 
 from __future__ import annotations
 
+import re
 import uuid
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
@@ -38,9 +39,22 @@ def utcnow() -> datetime:
     return _utc(datetime.now(UTC))
 
 
+# The digest of a plan's content in its task ids (see the planner's `planned_tasks`).
+PLAN_DIGEST = re.compile(r"[0-9a-f]{8}")
+
+
 def derived_id(*parts: object) -> uuid.UUID:
     """A deterministic id from the parts that identify an event."""
     return uuid.uuid5(ID_NAMESPACE, "/".join(str(part) for part in parts))
+
+
+def local_task_id(task_id: str) -> str:
+    """The plan's own name of a task: `<goal_id>.<run>.<plan digest>.t3` → `t3` (and the
+    older `<goal_id>.<run>.t3` → `t3`). The same in every run of a goal."""
+    parts = task_id.split(".", 3)
+    if len(parts) == 4 and PLAN_DIGEST.fullmatch(parts[2]):
+        return parts[3]
+    return ".".join(parts[2:]) if len(parts) >= 3 else task_id
 
 
 class Record(BaseModel):

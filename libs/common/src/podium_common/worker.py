@@ -11,7 +11,9 @@ task ends as a failed `TaskResult` whose error kind says why:
     llm_malformed     no usable reply within `WorkerRole.max_replies` replies
 
 The user message follows the workers' prompt contract: `Goal:`, `Task:`, the
-requirements, one `Input <task_id> (<type>):` section per input, then `Feedback:`.
+requirements, one `Input <local id> (<type>):` section per input (the plan's own name of
+the task, the same in every run, so a rerun asks the same and can be cached), then
+`Feedback:`.
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ from podium_common.events import (
     TokenUsage,
     Verdict,
     derived_id,
+    local_task_id,
     utcnow,
 )
 from podium_common.llm import LLM, Message, Request
@@ -82,9 +85,14 @@ def user_message(task: TaskAssigned) -> str:
         # What each input was asked for, apart from the sections, which hold only outputs.
         sections.append(
             "What each input was asked:\n"
-            + "\n".join(f"- {i.task_id} ({i.type.value}): {i.description}" for i in task.inputs)
+            + "\n".join(
+                f"- {local_task_id(i.task_id)} ({i.type.value}): {i.description}"
+                for i in task.inputs
+            )
         )
-        sections += [f"Input {i.task_id} ({i.type.value}):\n{i.output}" for i in task.inputs]
+        sections += [
+            f"Input {local_task_id(i.task_id)} ({i.type.value}):\n{i.output}" for i in task.inputs
+        ]
     if task.feedback:
         sections.append(f"Feedback:\n{task.feedback}")
     return "\n\n".join(sections)

@@ -4,14 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from podium_common.events import local_task_id
+
 Goal = dict[str, Any]
 FINISHED = frozenset({"completed", "failed"})
-
-
-def local_id(task_id: str) -> str:
-    """`<goal_id>.<run>.t3` → `t3`."""
-    parts = task_id.split(".", 2)
-    return parts[2] if len(parts) == 3 else task_id
 
 
 def changes(before: Goal | None, now: Goal) -> list[str]:
@@ -35,9 +31,10 @@ def describe_plan(plan: Goal) -> str:
     tasks = plan.get("tasks") or []
     parts = []
     for task in tasks:
-        after = ", ".join(local_id(dep) for dep in task.get("depends_on") or [])
+        after = ", ".join(local_task_id(dep) for dep in task.get("depends_on") or [])
         parts.append(
-            f"{local_id(task['task_id'])} {task['type']}" + (f" after {after}" if after else "")
+            f"{local_task_id(task['task_id'])} {task['type']}"
+            + (f" after {after}" if after else "")
         )
     return f"planned {len(tasks)} tasks: " + "; ".join(parts)
 
@@ -50,7 +47,7 @@ def task_change(before: Goal | None, now: Goal) -> str | None:
         attempts,
     ):
         return None
-    name = "final synthesis" if now.get("final") else f"task {local_id(now['task_id'])}"
+    name = "final synthesis" if now.get("final") else f"task {local_task_id(now['task_id'])}"
     name += f" ({now.get('type')})"
     retry = f", attempt {attempts}" if attempts > 1 else ""
     if status == "succeeded":
