@@ -30,6 +30,7 @@ from faust.types.tuples import FutureMessage
 from mode import CrashingSupervisor
 from pydantic import BaseModel
 
+from podium_aggregator.consumer import HandledConsumer, HandledTransport
 from podium_aggregator.handler import handle, on_tick
 from podium_aggregator.settings import AggregatorSettings
 from podium_aggregator.state import GoalState
@@ -122,7 +123,7 @@ def credentials(kafka: KafkaSettings) -> faust.SASLCredentials | faust.SSLCreden
 
 def create_app(settings: AggregatorSettings) -> faust.App:
     kafka = settings.kafka
-    return faust.App(
+    app = faust.App(
         kafka.topics.group(SERVICE),
         broker=brokers(kafka),
         broker_credentials=credentials(kafka),
@@ -146,6 +147,8 @@ def create_app(settings: AggregatorSettings) -> faust.App:
         web_enabled=False,  # health endpoints come from podium_common.health
         autodiscover=False,
     )
+    app.transport = HandledTransport(app.conf.broker_consumer, app)
+    return app
 
 
 class Aggregator:
@@ -192,9 +195,11 @@ class Aggregator:
 
     async def _consume(self, stream: faust.StreamT[bytes]) -> None:
         manual = cast("faust.Stream[bytes]", stream).noack()
+        consumer = cast(HandledConsumer, self.app.consumer)
         async for record in manual.events():
             await self.on_record(record)
             # Only now: what the record changed is in Kafka (events, then the state).
+            consumer.on_handled(record.message.tp, record.message.offset)
             await manual.ack(record)
             await self._after_ack(record)
 
