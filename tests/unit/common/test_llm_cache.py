@@ -48,6 +48,8 @@ CHANGES: dict[str, list[Any]] = {
     "temperature": [0.0, 0.21],
     "max_tokens": [None, 501],
     "extra": [{}, {"seed": "8"}, {"seed": "7", "top_p": "1"}],
+    "schema": [{"type": "object"}, {"type": "object", "required": ["tasks"]}],
+    "schema_name": ["plan"],
 }
 
 

@@ -8,6 +8,11 @@ honouring `Retry-After`; what is left after the last attempt is raised as `LLMUn
 (carrying the Retry-After, for the caller's own policy). A refused request (other 4xx)
 raises `LLMRejected` at once.
 
+A request with a JSON schema asks for a reply of that shape, in the form the endpoint
+takes (`LLMSettings.structured_output`, set once per endpoint, never guessed per call).
+`max_concurrency` caps the calls one process has in flight, for a server that answers one
+at a time.
+
 Why here and not only in the run loop: the callers hold a conversation (a worker's or the
 planner's repair asks, each carrying the replies before it). Retrying the record instead
 would start that conversation over and pay again for every reply that was already good.
@@ -16,6 +21,7 @@ would start that conversation over and pay again for every reply that was alread
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from dataclasses import dataclass, field
@@ -27,7 +33,7 @@ import openai
 from podium_common.backoff import RetryPolicy
 from podium_common.errors import LLMRejected, LLMUnavailable
 from podium_common.events import TokenUsage
-from podium_common.settings import LLMSettings
+from podium_common.settings import LLMSettings, StructuredOutput
 
 log = logging.getLogger(__name__)
 
@@ -55,6 +61,9 @@ class Request:
     temperature: float = 0.2
     max_tokens: int | None = None
     extra: dict[str, str] = field(default_factory=dict)
+    # The JSON schema the reply must follow (implies a JSON reply), and its name.
+    schema: dict[str, Any] | None = None
+    schema_name: str = "reply"
 
 
 class LLM(Protocol):
@@ -69,6 +78,18 @@ def _retry_after(error: openai.APIStatusError) -> float | None:
         return max(0.0, float(value))
     except ValueError:
         return None
+
+
+def response_format(request: Request, style: StructuredOutput) -> dict[str, Any] | None:
+    """What asks the endpoint for the reply's shape, if the request wants one."""
+    if request.schema is None:
+        return {"type": "json_object"} if request.json_output else None
+    if style == "json_schema":
+        named = {"name": request.schema_name, "schema": request.schema}
+        return {"type": "json_schema", "json_schema": named}
+    if style == "json_object_schema":
+        return {"type": "json_object", "schema": request.schema}
+    return {"type": "json_object"}
 
 
 def http_client(settings: LLMSettings) -> httpx2.AsyncClient:
@@ -87,6 +108,12 @@ def http_client(settings: LLMSettings) -> httpx2.AsyncClient:
 
 class OpenAILLM:
     def __init__(self, settings: LLMSettings) -> None:
+        self._style = settings.structured_output
+        self._slots: contextlib.AbstractAsyncContextManager[Any] = (
+            asyncio.Semaphore(settings.max_concurrency)
+            if settings.max_concurrency
+            else contextlib.nullcontext()
+        )
         self._policy = RetryPolicy(
             initial_interval_s=settings.backoff_base_s,
             maximum_interval_s=max(settings.backoff_max_s, settings.backoff_base_s),
@@ -110,7 +137,8 @@ class OpenAILLM:
         while True:
             attempt += 1
             try:
-                return await self._once(request, started, attempt)
+                async with self._slots:
+                    return await self._once(request, started, attempt)
             except LLMUnavailable as error:
                 wait = self._policy.next_delay(error, attempt)
                 if wait is None:
@@ -120,8 +148,9 @@ class OpenAILLM:
 
     async def _once(self, request: Request, started: float, attempt: int) -> Completion:
         kwargs: dict[str, Any] = {}
-        if request.json_output:
-            kwargs["response_format"] = {"type": "json_object"}
+        shape = response_format(request, self._style)
+        if shape is not None:
+            kwargs["response_format"] = shape
         if request.max_tokens is not None:
             kwargs["max_tokens"] = request.max_tokens
         messages: list[Any] = [{"role": m.role, "content": m.content} for m in request.messages]

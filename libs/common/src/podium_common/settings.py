@@ -58,6 +58,32 @@ class PostgresSettings(BaseModel):
     command_timeout_s: float = Field(default=30.0, gt=0)
 
 
+class RoleTokens(BaseModel):
+    """The most tokens one reply of each role may take (`max_tokens`):
+    `PODIUM_LLM__MAX_TOKENS__PLANNER`, `__RESEARCHER`, `__SPECIALIST`, `__VALIDATOR`,
+    `__SYNTHESIZER`."""
+
+    planner: int = Field(default=1024, ge=16)
+    researcher: int = Field(default=768, ge=16)
+    specialist: int = Field(default=768, ge=16)
+    validator: int = Field(default=256, ge=16)
+    synthesizer: int = Field(default=1024, ge=16)
+
+    def of(self, role: str) -> int:
+        value: int = getattr(self, role)
+        return value
+
+
+# How a reply's JSON schema is asked for:
+#   json_schema         OpenAI's `response_format` {"type": "json_schema", ...} (OpenAI, vLLM,
+#                       llama.cpp's C++ server, Ollama, LiteLLM)
+#   json_object_schema  {"type": "json_object", "schema": ...}: llama-cpp-python's server,
+#                       which answers the first form with HTTP 500
+#   json_object         JSON mode without a schema, for endpoints with no constrained
+#                       decoding; the callers' repair asks then do the work
+StructuredOutput = Literal["json_schema", "json_object_schema", "json_object"]
+
+
 class LLMSettings(BaseModel):
     base_url: str = "http://127.0.0.1:8099/v1"
     api_key: SecretStr = SecretStr("scripted")
@@ -69,6 +95,16 @@ class LLMSettings(BaseModel):
     # The HTTP client under the OpenAI SDK: aiohttp's pool stays cheap with many calls in
     # flight, where httpx's scans every pooled connection per request (docs/benchmarks.md).
     http_client: Literal["aiohttp", "httpx"] = "aiohttp"
+    structured_output: StructuredOutput = "json_schema"
+    max_tokens: RoleTokens = RoleTokens()
+    # The model's context window in tokens: prompts are shortened to leave room for the
+    # reply's `max_tokens` in it. None: no limit is known, prompts are sent whole.
+    context_tokens: int | None = Field(default=None, ge=256)
+    # Calls one process has in flight to the endpoint at once (a local server that answers
+    # one at a time gains nothing from more). None: only `max_connections` bounds them.
+    max_concurrency: int | None = Field(default=None, ge=1)
+    # `podium up` runs the scripted test LLM instead of a local model (tests, chaos, bench).
+    scripted: bool = False
 
 
 def service_config(**overrides: object) -> SettingsConfigDict:

@@ -23,6 +23,7 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 from podium_common.errors import ConfigError, LLMError, LLMMalformed
 from podium_common.events import (
@@ -65,6 +66,9 @@ class WorkerRole:
     task_type: TaskType
     system_prompt: str
     json_output: bool = False
+    # The JSON schema of the reply, generated from the model `parse` reads it with; the
+    # LLM is asked for that shape (constrained decoding, where the endpoint has it).
+    schema: dict[str, Any] | None = None
     # Turns the LLM's reply into the outcome; raises LLMMalformed for an unusable reply.
     parse: Callable[[str], Outcome] = plain_text
     # Replies asked for before an unusable answer fails the task (the first one included).
@@ -187,6 +191,8 @@ async def _ask(run: _Run, *, llm: LLM, role: WorkerRole) -> Outcome:
                 messages=tuple(messages),
                 json_output=role.json_output,
                 temperature=role.temperature,
+                schema=role.schema,
+                schema_name=f"{role.task_type.value}_reply",
             )
         )
         run.model = completion.model

@@ -14,6 +14,7 @@ from podium_common.errors import UnexpectedEvent
 from podium_common.events import Event, TaskAssigned, TaskResult
 from podium_common.llm import LLM
 from podium_common.llm_cache import build_llm
+from podium_common.llm_limits import LimitedLLM
 from podium_common.runloop import Handler
 from podium_common.service import main, run_consumer, setup_logging, worker_id
 from podium_common.settings import BaseServiceSettings, LLMSettings
@@ -28,6 +29,8 @@ class WorkerSettings(BaseServiceSettings):
     PODIUM_MAX_IN_FLIGHT             tasks one process handles at once (default 64)
     PODIUM_LLM__BASE_URL             the OpenAI-compatible endpoint; with
                                      PODIUM_LLM__API_KEY, PODIUM_LLM__TIMEOUT_S, ...
+    PODIUM_LLM__MAX_TOKENS__<TYPE>   the longest reply of this worker type's tasks;
+                                     PODIUM_LLM__CONTEXT_TOKENS the model's context
     PODIUM_KAFKA__BOOTSTRAP_SERVERS  the broker; with PODIUM_KAFKA__TOPIC_PREFIX, ...
     PODIUM_HEALTH_PORT               serves /healthz, /readyz, /metrics (off when unset)
     PODIUM_LOG_LEVEL                 INFO by default
@@ -75,7 +78,7 @@ async def serve_worker(
     """Consumes `tasks.<type>` and publishes results until SIGTERM, then drains and commits.
     The LLM client is built from the settings and closed here, unless the caller passes one."""
     if llm is None:
-        client = build_llm(settings.llm)
+        client = LimitedLLM(build_llm(settings.llm), settings.llm, role=task_type.value)
         try:
             await serve_worker(task_type, handle, settings, llm=client)
         finally:

@@ -7,6 +7,7 @@ import functools
 from podium_common.kafka import Publisher
 from podium_common.llm import LLM
 from podium_common.llm_cache import build_llm
+from podium_common.llm_limits import LimitedLLM
 from podium_common.service import main as run_main
 from podium_common.service import run_consumer, setup_logging
 from podium_planner.handler import on_event
@@ -40,7 +41,7 @@ async def serve(settings: PlannerSettings, llm: LLM) -> None:
 async def start() -> None:
     settings = PlannerSettings()
     setup_logging(settings.log_level)
-    llm = build_llm(settings.llm)
+    llm = LimitedLLM(build_llm(settings.llm), settings.llm, role="planner")
     try:
         await serve(settings, llm)
     finally:

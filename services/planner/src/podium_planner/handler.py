@@ -35,7 +35,7 @@ from podium_common.events import (
 )
 from podium_common.llm import LLM, Completion, Request
 from podium_planner import prompts
-from podium_planner.plan import planned_tasks, review
+from podium_planner.plan import plan_schema, planned_tasks, review
 from podium_planner.settings import PlannerSettings
 
 log = logging.getLogger(__name__)
@@ -93,7 +93,13 @@ async def handle(
         if planning.seconds_left() <= 0:
             return out_of_time(planning, attempt - 1)
         await progress([started(planning, attempt)])
-        request = Request(model=planning.model, messages=messages, json_output=True)
+        request = Request(
+            model=planning.model,
+            messages=messages,
+            json_output=True,
+            schema=plan_schema(planning.max_tasks),
+            schema_name="plan",
+        )
         try:
             async with asyncio.timeout(planning.seconds_left()):
                 completion = await llm.complete(request)

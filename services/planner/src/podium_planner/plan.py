@@ -13,19 +13,19 @@ import re
 from collections import Counter
 from dataclasses import dataclass, field
 from graphlib import CycleError, TopologicalSorter
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from pydantic_core import ErrorDetails
 
 from podium_common.events import FINAL_LOCAL_ID, PlannedTask
+from podium_common.structured import parse_reply, schema_of
 from podium_common.topics import TaskType
 
 # Local ids become the last part of a global task id `<goal_id>.<run>.<digest>.<local id>`.
 LOCAL_ID = re.compile(r"[A-Za-z0-9_-]{1,32}")
 # Hex digits of the plan's digest in its task ids.
 DIGEST_LENGTH = 8
-# Some models wrap JSON in a Markdown code fence even when asked for a JSON object.
-FENCE = re.compile(r"^\s*```(?:json)?\s*(.*?)\s*```\s*$", re.DOTALL)
 KNOWN_TYPES = tuple(task_type.value for task_type in TaskType)
 
 
@@ -33,8 +33,10 @@ class DraftTask(BaseModel):
     model_config = ConfigDict(extra="ignore", str_strip_whitespace=True)
 
     id: str
-    type: str  # checked against TaskType below, for a clearer message than pydantic's
-    description: str
+    # Checked against TaskType below, for a clearer message than pydantic's; the schema the
+    # LLM is asked with names the types, so a constrained decoder writes only those.
+    type: str = Field(json_schema_extra={"enum": list(KNOWN_TYPES)})
+    description: str = Field(json_schema_extra={"minLength": 1})
     requirements: list[str] = Field(default_factory=list)
     depends_on: list[str] = Field(default_factory=list)
 
@@ -43,6 +45,14 @@ class DraftPlan(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
     tasks: list[DraftTask]
+
+
+def plan_schema(max_tasks: int) -> dict[str, Any]:
+    """The JSON schema the LLM is asked to answer in: `DraftPlan`'s, of 1 to `max_tasks`
+    tasks."""
+    schema = schema_of(DraftPlan)
+    schema["properties"]["tasks"].update(minItems=1, maxItems=max_tasks)
+    return schema
 
 
 @dataclass(frozen=True)
@@ -56,8 +66,7 @@ class Review:
 def review(text: str, *, max_tasks: int) -> Review:
     """Reads the LLM's reply and checks it as a plan of at most `max_tasks` tasks."""
     try:
-        fenced = FENCE.match(text)
-        draft = DraftPlan.model_validate_json(fenced.group(1) if fenced else text)
+        draft = parse_reply(DraftPlan, text)
     except ValidationError as error:
         return Review(errors=[_describe(detail) for detail in error.errors()])
     errors = _size_errors(draft, max_tasks) + _task_errors(draft) + _cycle_errors(draft)

@@ -5,6 +5,7 @@ from pydantic import BaseModel, ConfigDict, StrictBool, ValidationError
 from podium_common.errors import LLMMalformed
 from podium_common.events import TaskAssigned, TaskResult, Verdict
 from podium_common.llm import LLM
+from podium_common.structured import parse_reply, schema_of
 from podium_common.topics import TaskType
 from podium_common.worker import Outcome, WorkerRole, run_task
 from podium_worker_validator.prompts import SYSTEM
@@ -23,7 +24,7 @@ class _Reply(BaseModel):
 def parse_verdict(reply: str) -> Outcome:
     """The validator's JSON verdict; any other reply is malformed, and asked for again."""
     try:
-        parsed = _Reply.model_validate_json(_unfenced(reply))
+        parsed = parse_reply(_Reply, reply)
     except ValidationError as error:
         problems = "; ".join(
             f"{'.'.join(map(str, problem['loc'])) or 'reply'}: {problem['msg']}"
@@ -38,18 +39,11 @@ def parse_verdict(reply: str) -> Outcome:
     )
 
 
-def _unfenced(reply: str) -> str:
-    """The JSON inside a Markdown code fence, which some models add even in JSON mode."""
-    text = reply.strip()
-    if text.startswith("```"):
-        text = text.partition("\n")[2].removesuffix("```")
-    return text
-
-
 ROLE = WorkerRole(
     task_type=TaskType.VALIDATOR,
     system_prompt=SYSTEM,
     json_output=True,
+    schema=schema_of(_Reply),
     parse=parse_verdict,
     temperature=0.0,
 )
