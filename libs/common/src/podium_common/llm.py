@@ -30,6 +30,7 @@ from typing import Any, Protocol
 import httpx2
 import openai
 
+from podium_common import metrics
 from podium_common.backoff import RetryPolicy
 from podium_common.errors import LLMRejected, LLMUnavailable
 from podium_common.events import TokenUsage
@@ -138,13 +139,22 @@ class OpenAILLM:
             attempt += 1
             try:
                 async with self._slots:
-                    return await self._once(request, started, attempt)
+                    completion = await self._once(request, started, attempt)
             except LLMUnavailable as error:
                 wait = self._policy.next_delay(error, attempt)
                 if wait is None:
+                    metrics.llm_call(request.model, time.monotonic() - started, error.kind)
                     raise
                 log.info("LLM retry %d in %.2fs: %s", attempt, wait, error)
                 await asyncio.sleep(wait)
+                continue
+            except LLMRejected as error:
+                metrics.llm_call(request.model, time.monotonic() - started, error.kind)
+                raise
+            metrics.llm_call(request.model, time.monotonic() - started)
+            usage = completion.usage
+            metrics.llm_tokens(request.model, usage.prompt_tokens, usage.completion_tokens)
+            return completion
 
     async def _once(self, request: Request, started: float, attempt: int) -> Completion:
         kwargs: dict[str, Any] = {}

@@ -24,18 +24,21 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 
 from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 from aiokafka.abc import ConsumerRebalanceListener
+from aiokafka.errors import IllegalStateError
 
 from podium_common import faults
 from podium_common.avro import codec
 from podium_common.backoff import RetryPolicy
-from podium_common.errors import PodiumError
+from podium_common.errors import PodiumError, kind_of
 from podium_common.events import Event
 from podium_common.kafka import Publisher, client_options
+from podium_common.metrics import IN_FLIGHT, LAG, topic_metrics
 from podium_common.offsets import OffsetTracker
 from podium_common.settings import KafkaSettings
 
@@ -106,6 +109,14 @@ class RunLoop:
         self.handled = 0
         self._started = False
         self._crashed: BaseException | None = None
+        IN_FLIGHT.labels(config.group_id).set_function(lambda: len(self._tasks))
+
+    @property
+    def in_flight(self) -> int:
+        return len(self._tasks)
+
+    def assignment(self) -> list[TopicPartition]:
+        return sorted(self._consumer.assignment())
 
     def ready(self) -> bool:
         """Consuming: started and holding an assignment (or waiting for one in a group)."""
@@ -162,7 +173,21 @@ class RunLoop:
                         self._start(tp, record)
             if loop.time() >= next_commit:
                 await self.commit()
+                await self._measure_lag()
                 next_commit = loop.time() + self.config.commit_interval_s
+
+    async def _measure_lag(self) -> None:
+        """Sets the lag gauge of every assigned partition whose high watermark is known."""
+        group = self.config.group_id
+        for tp in self._consumer.assignment():
+            highwater = self._consumer.highwater(tp)
+            if highwater is None:
+                continue
+            try:
+                position = await self._consumer.position(tp)
+            except IllegalStateError:
+                continue  # revoked meanwhile
+            LAG.labels(group, tp.topic, str(tp.partition)).set(max(0, highwater - position))
 
     async def _wait_for_room(self) -> None:
         """At capacity: returns as soon as a handler finishes. Only a long wait pauses the
@@ -228,9 +253,11 @@ class RunLoop:
     ) -> tuple[BaseException, int] | None:
         """Handles the record and publishes its outputs, trying again as the policy says.
         None once done; else the error that ended it and after how many attempts."""
+        metrics = topic_metrics(self.config.group_id, record.topic)
         attempt = 0
         while True:
             attempt += 1
+            started = time.perf_counter()
             try:
                 event = codec().decode(record.value or b"")
                 outputs = await self._handler(event)
@@ -242,8 +269,11 @@ class RunLoop:
                         log.error("handler crashed (%s)", _where(record), exc_info=error)
                     return error, attempt
                 log.warning("retry %d in %.2fs: %s (%s)", attempt, wait, error, _where(record))
+                metrics.retried(kind_of(error))
                 await self._pause(wait)
                 continue
+            metrics.seconds.observe(time.perf_counter() - started)
+            metrics.handled.inc()
             self.handled += 1
             # Here the handler's work is stored: published, or (the recorder) written.
             await faults.reach("published", key)
@@ -282,6 +312,7 @@ class RunLoop:
                     error=error,
                     attempts=attempts,
                 )
+                topic_metrics(self.config.group_id, record.topic).dead_lettered(kind_of(error))
                 return
             except Exception as failure:  # noqa: BLE001 - nothing may drop the record
                 failures += 1

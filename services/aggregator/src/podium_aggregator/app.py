@@ -20,6 +20,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import ssl
+import time
 from collections.abc import Iterable
 from datetime import datetime
 from typing import Any, cast
@@ -34,7 +35,7 @@ from podium_aggregator.consumer import HandledConsumer, HandledTransport
 from podium_aggregator.handler import handle, on_tick
 from podium_aggregator.settings import AggregatorSettings
 from podium_aggregator.state import GoalState
-from podium_common import faults
+from podium_common import faults, metrics
 from podium_common.avro import codec
 from podium_common.errors import PoisonRecord, UnexpectedEvent
 from podium_common.events import (
@@ -197,10 +198,14 @@ class Aggregator:
         manual = cast("faust.Stream[bytes]", stream).noack()
         consumer = cast(HandledConsumer, self.app.consumer)
         async for record in manual.events():
+            started = time.perf_counter()
             await self.on_record(record)
             # Only now: what the record changed is in Kafka (events, then the state).
             consumer.on_handled(record.message.tp, record.message.offset)
             await manual.ack(record)
+            counted = metrics.topic_metrics(self.app.conf.id, record.message.topic)
+            counted.seconds.observe(time.perf_counter() - started)
+            counted.handled.inc()
             await self._after_ack(record)
 
     async def on_record(self, record: EventT[bytes]) -> None:
@@ -309,6 +314,7 @@ class Aggregator:
     async def publish(self, events: Iterable[Event]) -> None:
         """Sends every event, then waits until the broker has acknowledged all of them."""
         encode = codec().encode
+        events = list(events)
         pending = [
             await self._sink(topic_for(event, self.topics)).send(
                 key=event.key, value=encode(event), headers=headers_for(event)
@@ -317,6 +323,7 @@ class Aggregator:
         ]
         if pending:
             await asyncio.gather(*pending)
+            metrics.goals_ended(events)
 
     async def dead_letter(self, record: EventT[bytes], error: PoisonRecord) -> None:
         message = record.message
@@ -326,6 +333,7 @@ class Aggregator:
         )
         sink = self._sink(self.topics.dlq(message.topic))
         await (await sink.send(key=message.key, value=message.value, headers=headers))
+        metrics.topic_metrics(self.app.conf.id, message.topic).dead_lettered(error.kind)
 
     def _sink(self, topic: str) -> faust.TopicT:
         if topic not in self._sinks:

@@ -1,0 +1,82 @@
+"""Every service's `/metrics` after a goal: the counters of what it did have moved."""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+from prometheus_client.parser import text_string_to_metric_families
+
+from podium_cli.stack.processes import free_port
+from tests.e2e.conftest import SERVICES, Stack, _wait_ready
+from tests.e2e.test_goals import submit, wait_for_end
+
+pytestmark = pytest.mark.e2e
+
+CONSUMERS = [name for name in SERVICES if name != "podium-gateway"]
+LLM_USERS = [name for name in CONSUMERS if "worker" in name or "planner" in name]
+
+
+def samples(text: str) -> dict[str, float]:
+    """Every sample as `name{label=value,...}` (labels sorted) → its value."""
+    found: dict[str, float] = {}
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            labels = ",".join(f"{k}={v}" for k, v in sorted(sample.labels.items()))
+            found[f"{sample.name}{{{labels}}}"] = sample.value
+    return found
+
+
+def total(found: dict[str, float], name: str, *wanted: str) -> float:
+    """The sum of a metric's samples that carry the given labels (`label=value`)."""
+    return sum(
+        value
+        for key, value in found.items()
+        if key.startswith(name + "{") and all(part in key for part in wanted)
+    )
+
+
+async def test_each_service_counts_what_a_goal_made_it_do(
+    stack: Stack, gateway: httpx.AsyncClient
+) -> None:
+    ports = {name: free_port() for name in CONSUMERS}
+    for name, port in ports.items():
+        stack.restart(name, PODIUM_HEALTH_PORT=str(port))
+    for port in ports.values():
+        await _wait_ready(f"http://127.0.0.1:{port}/readyz", stack)
+
+    goal_id = await submit(gateway, "Compare two caches [validate]")
+    body = await wait_for_end(gateway, goal_id, 90)
+    assert body["status"] == "completed", body
+
+    scraped = {}
+    async with httpx.AsyncClient(timeout=10) as client:
+        for name, port in ports.items():
+            response = await client.get(f"http://127.0.0.1:{port}/metrics")
+            assert response.status_code == 200, name
+            scraped[name] = samples(response.text)
+        response = await client.get(f"{stack.gateway}/metrics")
+        scraped["podium-gateway"] = samples(response.text)
+
+    prefix = stack.kafka.topic_prefix
+    for name in CONSUMERS:
+        found = scraped[name]
+        handled = total(found, "podium_records_handled_total", "outcome=handled")
+        assert handled >= 1, (name, found)
+        assert total(found, "podium_handler_seconds_count") >= handled, name
+        assert f"podium_records_in_flight{{group={prefix}podium-" in "".join(found) or (
+            name == "podium-aggregator"
+        ), name
+    for name in LLM_USERS:
+        found = scraped[name]
+        assert total(found, "gen_ai_client_operation_duration_seconds_count") >= 1, name
+        assert total(found, "gen_ai_client_token_usage_sum", "gen_ai_token_type=input") > 0, name
+        assert total(found, "gen_ai_client_token_usage_sum", "gen_ai_token_type=output") > 0
+    recorder = scraped["podium-recorder"]
+    assert total(recorder, "podium_records_handled_total", f"topic={prefix}outputs") >= 1
+    lags = [v for k, v in recorder.items() if k.startswith("podium_consumer_lag{") and "goals" in k]
+    assert lags, recorder  # one per partition of `goals` the recorder holds, all caught up
+    assert set(lags) == {0}, lags
+    aggregator = scraped["podium-aggregator"]
+    assert total(aggregator, "podium_goals_total", "status=completed") >= 1
+    assert total(aggregator, "podium_goal_duration_seconds_count", "status=completed") >= 1
+    assert total(scraped["podium-gateway"], "podium_gateway_goals_submitted_total") >= 1
