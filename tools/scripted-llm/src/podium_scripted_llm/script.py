@@ -13,6 +13,7 @@ from podium_scripted_llm.protocol import ChatRequest
 ROLES = ("planner", "researcher", "specialist", "validator", "synthesizer")
 OTHER = "other"
 REJECT_ONCE = "[reject-once]"
+REVISED = "Revised after Feedback:"
 _ROLE_LINE = re.compile(r"^You are Podium's (\w+)\.")
 _TASK = re.compile(r"^[ \t]*Task:(.*)$", re.MULTILINE)
 _INPUT = re.compile(r"^\s*Input (\S+) \((\w+)\):\s*(.*)$")
@@ -28,6 +29,7 @@ class Input:
     task_id: str
     kind: str
     first_line: str
+    revised: bool = False  # the input was redone after feedback (it says so)
 
 
 def role_of(request: ChatRequest) -> str:
@@ -65,7 +67,13 @@ def inputs_of(text: str) -> list[Input]:
             first = next((candidate for candidate in rest if candidate), "")
             if _INPUT.match(first) or _FEEDBACK.match(first):
                 first = ""
-        found.append(Input(match.group(1), match.group(2), first))
+        section = []
+        for candidate in lines[index + 1 :]:
+            if _INPUT.match(candidate) or _FEEDBACK.match(candidate):
+                break
+            section.append(candidate)
+        revised = any(REVISED in candidate for candidate in [line, *section])
+        found.append(Input(match.group(1), match.group(2), first, revised))
     return found
 
 
@@ -86,7 +94,7 @@ def work(role: str, text: str) -> str:
     used += f": {', '.join(i.task_id for i in inputs)}." if inputs else "."
     lines = [f"{role.capitalize()} result for task: {task}", used]
     if _FEEDBACK.search(text):
-        lines.append(f"Revised after Feedback: {_field(_FEEDBACK, text) or '(none given)'}")
+        lines.append(f"{REVISED} {_field(_FEEDBACK, text) or '(none given)'}")
     return "\n".join(lines)
 
 
@@ -94,7 +102,10 @@ def synthesize(text: str) -> str:
     inputs = inputs_of(text)
     if not inputs:
         return f"Answer: {_field(_TASK, text) or plan.clean(plan.goal_of(text))}\nNo inputs."
-    combined = " | ".join(i.first_line or f"({i.task_id} was empty)" for i in inputs)
+    combined = " | ".join(
+        (i.first_line or f"({i.task_id} was empty)") + (" (revised)" if i.revised else "")
+        for i in inputs
+    )
     return f"Answer: {combined}\nSynthesized from {len(inputs)} input(s)."
 
 
