@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
@@ -40,7 +41,7 @@ def consumed(topics: Topics) -> dict[str, list[str]]:
     return {
         "podium-planner": [topics.goals],
         **workers,
-        "podium-aggregator": [topics.plans, topics.results],
+        "podium-aggregator": [topics.goals, topics.plans, topics.results],
         "podium-recorder": topics.all(with_dlq=False),
     }
 
@@ -64,16 +65,16 @@ async def submit(kafka: KafkaSettings, goal_id: uuid.UUID, goal: str) -> None:
         await publisher.stop()
 
 
-async def caught_up(kafka: KafkaSettings) -> None:
-    """Returns once every consumer group has committed every record on its topics (as the
-    broker reports it: committed offsets against end offsets)."""
+async def caught_up(kafka: KafkaSettings, *services: str) -> None:
+    """Returns once every consumer group (or those of `services`) has committed every record
+    on its topics (as the broker reports it: committed offsets against end offsets)."""
     consumer = AIOKafkaConsumer(**client_options(kafka), enable_auto_commit=False)
     admin = AIOKafkaAdminClient(**client_options(kafka))
     await consumer.start()
     await admin.start()
     try:
         said: dict[str, int] = {}
-        while behind := await lagging(kafka, consumer, admin):
+        while behind := await lagging(kafka, consumer, admin, services):
             if behind != said:
                 print(f"not committed yet, by consumer: {behind}")  # shown if the test fails
                 said = behind
@@ -84,23 +85,40 @@ async def caught_up(kafka: KafkaSettings) -> None:
 
 
 async def lagging(
-    kafka: KafkaSettings, consumer: AIOKafkaConsumer, admin: AIOKafkaAdminClient
+    kafka: KafkaSettings,
+    consumer: AIOKafkaConsumer,
+    admin: AIOKafkaAdminClient,
+    services: Sequence[str] = (),
 ) -> dict[str, int]:
-    """Records on its topics each consumer group has not committed yet (groups at 0 left out)."""
-    groups = consumed(kafka.topics)
-    every = {topic for topics in groups.values() for topic in topics}
+    """Records each consumer group (or those of `services`) has not committed yet (groups at
+    0 left out), on the topics it is known to read and any other it has committed offsets on."""
+    known = {
+        service: topics
+        for service, topics in consumed(kafka.topics).items()
+        if service in services or not services
+    }
+    committed = {
+        service: await admin.list_consumer_group_offsets(
+            kafka.topics.group(service.removeprefix("podium-"))
+        )
+        for service in known
+    }
+    reads = {
+        service: set(topics) | {tp.topic for tp in committed[service]}
+        for service, topics in known.items()
+    }
+    every = set().union(*reads.values())
     ends = await consumer.end_offsets(
         [TopicPartition(topic, p) for topic in every for p in range(kafka.partitions)]
     )
-    behind = {}
-    for service, topics in groups.items():
-        group = kafka.topics.group(service.removeprefix("podium-"))
-        committed = await admin.list_consumer_group_offsets(group)
-        behind[service] = sum(
-            end - (committed[tp].offset if tp in committed else 0)
+    behind = {
+        service: sum(
+            end - (committed[service][tp].offset if tp in committed[service] else 0)
             for tp, end in ends.items()
-            if tp.topic in topics
+            if tp.topic in reads[service]
         )
+        for service in reads
+    }
     return {service: count for service, count in behind.items() if count}
 
 

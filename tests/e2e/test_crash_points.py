@@ -13,8 +13,10 @@ How the fault is aimed at the case's goal: the gateway makes up goal ids, so the
 chooses the id and publishes the `GoalSubmitted` to `goals` itself (as `podium rerun` does),
 after the faulted service was started. Records of `goals`, `plans`, `results` and `outputs`
 are keyed by goal id and task records by task id, which starts with the goal id: the one
-MATCH hits the first record of the goal each service reads. The faulted process runs with a
-short session timeout, so the group hands its partitions on soon after the kill.
+MATCH hits the first record of the goal each service reads. The aggregator's first one would
+be the submission, so it is given the fault only once it has committed the goal's plan (the
+LLM answers slowly meanwhile): its kill lands on a task result. The faulted process runs with
+a short session timeout, so the group hands its partitions on soon after the kill.
 """
 
 from __future__ import annotations
@@ -44,16 +46,24 @@ POINTS = ("consumed", "published", "stored", "committed")
 # Two researchers, a specialist on both, a validator on it, and the final synthesis.
 GOAL = "Recover from a kill at {point} in {service} [parallel=2][chain=1][validate]"
 FIRES_WITHIN_S = 45
+SMALL_LATENCY_MS = (10, 40)
+# Long enough for the aggregator to commit a plan and restart before the first result.
+SLOW_LATENCY_MS = (4000, 4000)
+AGGREGATOR = "podium-aggregator"
 CASE_WITHIN_S = 240
+
+
+async def llm_latency(stack: Stack, low_ms: float, high_ms: float) -> None:
+    async with httpx.AsyncClient(base_url=stack.llm, timeout=10) as client:
+        changed = await client.post(
+            "/_scripted/config", json={"latency_ms": low_ms, "latency_max_ms": high_ms}
+        )
+        assert changed.status_code == 200, changed.text
 
 
 @pytest.fixture(scope="module", autouse=True)
 async def small_llm_latency(stack: Stack) -> None:
-    async with httpx.AsyncClient(base_url=stack.llm, timeout=10) as client:
-        set_latency = await client.post(
-            "/_scripted/config", json={"latency_ms": 10, "latency_max_ms": 40}
-        )
-        assert set_latency.status_code == 200, set_latency.text
+    await llm_latency(stack, *SMALL_LATENCY_MS)
 
 
 @contextlib.contextmanager
@@ -65,22 +75,53 @@ def logs_on_failure(stack: Stack) -> Iterator[None]:
         raise
 
 
-async def kill_at(stack: Stack, service: str, point: str, goal_id: uuid.UUID) -> None:
+async def kill_at(
+    stack: Stack, gateway: httpx.AsyncClient, service: str, point: str, goal_id: uuid.UUID
+) -> None:
     """Runs the goal into `service` killed at `point`, then restarts the service as usual."""
-    faulted = stack.restart(
-        service, PODIUM_FAULT=f"{point}@{goal_id}", PODIUM_KAFKA__SESSION_TIMEOUT_MS="6000"
-    )
+    goal = GOAL.format(point=point, service=service)
+    fault = {"PODIUM_FAULT": f"{point}@{goal_id}", "PODIUM_KAFKA__SESSION_TIMEOUT_MS": "6000"}
+    if service == AGGREGATOR:
+        faulted = await armed_after_the_plan(stack, gateway, goal, goal_id, fault)
+    else:
+        faulted = stack.restart(service, **fault)
+        await submit(stack.kafka, goal_id, goal)
     try:
-        await submit(stack.kafka, goal_id, GOAL.format(point=point, service=service))
         with contextlib.suppress(subprocess.TimeoutExpired):
             await asyncio.to_thread(faulted.wait, FIRES_WITHIN_S)
     finally:
         stack.restart(service)  # stops a faulted process that is still running
+        await llm_latency(stack, *SMALL_LATENCY_MS)
     said = (stack.logs / f"{service}.log").read_text(errors="replace")
     fired = re.search(rf"fault: SIGKILL at {point} for \S*{goal_id}", said)
     aim = f"{service} was to be killed at {point} for goal {goal_id}"
     assert faulted.returncode == -signal.SIGKILL, f"{aim}; it ended with {faulted.returncode}"
     assert fired, f"{aim}; it was SIGKILLed, but its log has no fault line for the goal"
+
+
+async def armed_after_the_plan(
+    stack: Stack,
+    gateway: httpx.AsyncClient,
+    goal: str,
+    goal_id: uuid.UUID,
+    fault: dict[str, str],
+) -> subprocess.Popen[bytes]:
+    """The aggregator restarted with the fault once it has committed the goal's plan, so the
+    fault strikes at a task result: slow LLM calls keep every result of the goal out until
+    then."""
+    await llm_latency(stack, *SLOW_LATENCY_MS)
+    await submit(stack.kafka, goal_id, goal)
+    await wait_for_status(gateway, goal_id, "running")
+    await caught_up(stack.kafka, AGGREGATOR)
+    return stack.restart(AGGREGATOR, **fault)
+
+
+async def wait_for_status(gateway: httpx.AsyncClient, goal_id: uuid.UUID, status: str) -> None:
+    while True:
+        found = await gateway.get(f"/goals/{goal_id}")
+        if found.status_code == 200 and found.json()["status"] == status:
+            return
+        await asyncio.sleep(0.1)
 
 
 @pytest.mark.parametrize(
@@ -94,7 +135,7 @@ async def test_a_kill_at_a_crash_point_completes_the_goal_once_with_correct_tota
     goal_id = uuid.uuid4()
     with logs_on_failure(stack):
         async with asyncio.timeout(CASE_WITHIN_S):
-            await kill_at(stack, service, point, goal_id)
+            await kill_at(stack, gateway, service, point, goal_id)
             await wait_for_end(gateway, str(goal_id), within_s=120)
             await caught_up(stack.kafka)
             log = await GoalLog.read(stack.kafka, goal_id)
