@@ -163,7 +163,7 @@ async def test_every_goal_ends_completed_or_failed_with_a_reason_within_its_dead
             assert body["output"], body
         ended = datetime.fromisoformat(body["completed_at"])
         submitted = datetime.fromisoformat(body["submitted_at"])
-        # The deadline runs from the plan; a tick of the aggregator's timer is the slack.
+        # The deadline runs from submission; a tick of the aggregator's timer is the slack.
         assert ended - submitted <= timedelta(seconds=deadline_s + 5), body
     failures = [body["reason"] for body in bodies if body["status"] == "failed"]
     assert len(failures) <= allowed_failures(GOALS, goal_failure_bound()), failures
