@@ -19,6 +19,8 @@ from podium_common.errors import Unavailable
 from podium_gateway.handler import EventPublisher, Goals, GoalStore
 from podium_gateway.metrics import MetricsMiddleware
 from podium_gateway.models import ApiError
+from podium_gateway.openapi import document
+from podium_gateway.routing import by_method
 from podium_gateway.settings import GatewaySettings
 
 log = logging.getLogger(__name__)
@@ -49,6 +51,9 @@ class Health:
     async def metrics(self, _: Request) -> Response:
         return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
 
+    async def openapi(self, _: Request) -> Response:
+        return JSONResponse(document())
+
 
 def create_app(settings: GatewaySettings, publisher: EventPublisher, store: GoalStore) -> Starlette:
     """The app over the clients it is given; its lifespan starts and stops them."""
@@ -75,11 +80,10 @@ def create_app(settings: GatewaySettings, publisher: EventPublisher, store: Goal
 
     return Starlette(
         routes=[
-            Route("/goals", goals.submit, methods=["POST"]),
-            Route("/goals", goals.index, methods=["GET"]),
-            Route("/goals/{goal_id}", goals.show, methods=["GET"]),
-            Route("/goals/{goal_id}", goals.cancel, methods=["DELETE"]),
-            Route("/goals/{goal_id}/events", goals.events, methods=["GET"]),
+            by_method("/goals", POST=goals.submit, GET=goals.index),
+            by_method("/goals/{goal_id}", GET=goals.show, DELETE=goals.cancel),
+            by_method("/goals/{goal_id}/events", GET=goals.events),
+            Route("/openapi.json", health.openapi),
             Route("/healthz", health.healthz),
             Route("/readyz", health.readyz),
             Route("/metrics", health.metrics),

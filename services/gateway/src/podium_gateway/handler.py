@@ -29,6 +29,8 @@ log = logging.getLogger(__name__)
 Row = Mapping[str, Any]
 ENDED = frozenset({"completed", "failed"})
 _TRACEPARENT = re.compile(r"^00-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}$")
+# A count in a header: ASCII digits only, and few enough for a bigint ("²".isdigit() is true).
+_COUNT = re.compile(r"[0-9]{1,18}")
 
 
 class EventPublisher(Protocol):
@@ -146,7 +148,7 @@ class Goals:
         if found is None:
             raise ApiError(404, "not_found", f"no goal {goal_id}")
         last_seen = request.headers.get("last-event-id", "")
-        cursor = Cursor(floor=int(last_seen) if last_seen.isdigit() else 0)
+        cursor = Cursor(floor=int(last_seen) if _COUNT.fullmatch(last_seen) else 0)
         stop = anyio.Event()
         stream = progress(
             self.store,
@@ -169,7 +171,7 @@ async def read_body(request: Request, limit: int) -> bytes:
     """The request body, refused with 413 as soon as it exceeds `limit` bytes."""
     too_large = ApiError(413, "too_large", f"the body exceeds {limit} bytes")
     declared = request.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > limit:
+    if _COUNT.fullmatch(declared) and int(declared) > limit:
         raise too_large
     chunks, size = [], 0
     async for chunk in request.stream():

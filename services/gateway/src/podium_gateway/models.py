@@ -2,9 +2,18 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    JsonValue,
+    ValidationError,
+    field_validator,
+)
 
 from podium_common.events import GoalOptions
 from podium_common.topics import TaskType
@@ -12,13 +21,44 @@ from podium_common.topics import TaskType
 GoalStatusName = Literal["queued", "planning", "running", "completed", "failed"]
 # Who may be given a model of their own: the planner and each worker type.
 MODEL_ROLES = frozenset({"planner", *(task_type.value for task_type in TaskType)})
+_ROLE_NAMES: list[JsonValue] = [*sorted(MODEL_ROLES)]
+# PostgreSQL's bigint, the widest number the read model (and Avro's long) holds.
+MAX_BIGINT = 2**63 - 1
+
+
+def _storable(text: str) -> str:
+    # PostgreSQL's text and jsonb cannot hold U+0000: refused here, before anything is published.
+    if "\x00" in text:
+        raise ValueError("contains a NUL character (\\u0000), which cannot be stored")
+    return text
+
+
+def _whole(value: object) -> object:
+    # JSON has one kind of number: 5.0 is the integer 5 (as JSON Schema says); 5.5 is not.
+    return int(value) if isinstance(value, float) and value.is_integer() else value
+
+
+WHOLE = BeforeValidator(_whole)
+
+# Text that every store on a goal's way can hold; the document says so with a pattern.
+StorableText = Annotated[
+    str, AfterValidator(_storable), Field(json_schema_extra={"pattern": "^[^\\x00]*$"})
+]
 
 
 class Options(GoalOptions):
     """A goal's options as a client sends them: strictly typed ("5" is not a number and
-    true is not 1), nothing unknown."""
+    true is not 1, while 5.0 is 5), nothing unknown."""
 
     model_config = ConfigDict(strict=True)
+
+    # The bounds come before the validator: after it, the document would not show them.
+    max_tasks: Annotated[int, Field(ge=1, le=100), WHOLE] | None = None
+    deadline_s: Annotated[int, Field(ge=1, le=7 * 24 * 3600), WHOLE] | None = None
+    token_budget: Annotated[int, Field(ge=1, le=MAX_BIGINT), WHOLE] | None = None
+    models: dict[str, Annotated[StorableText, Field(min_length=1, max_length=200)]] = Field(
+        default_factory=dict, json_schema_extra={"propertyNames": {"enum": _ROLE_NAMES}}
+    )
 
     @field_validator("models")
     @classmethod
@@ -39,9 +79,14 @@ class Submission(BaseModel):
 
     model_config = ConfigDict(extra="forbid", strict=True)
 
-    goal: str = Field(min_length=1, max_length=20_000)
+    goal: StorableText = Field(
+        min_length=1,
+        max_length=20_000,
+        # Not blank: at least one character that is neither white space nor NUL.
+        json_schema_extra={"pattern": "^[^\\x00]*[^\\s\\x00][^\\x00]*$"},
+    )
     options: Options = Field(default_factory=Options)
-    submitter: str | None = Field(default=None, min_length=1, max_length=200)
+    submitter: StorableText | None = Field(default=None, min_length=1, max_length=200)
 
     @field_validator("goal")
     @classmethod
@@ -58,7 +103,9 @@ class ListQuery(BaseModel):
 
     status: GoalStatusName | None = None
     limit: int = Field(default=50, ge=1, le=500)
-    before: int | None = Field(default=None, ge=1, description="the `next` of a previous page")
+    before: int | None = Field(
+        default=None, ge=1, le=MAX_BIGINT, description="the `next` of a previous page"
+    )
 
 
 class CancelQuery(BaseModel):
@@ -66,8 +113,8 @@ class CancelQuery(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    requested_by: str = Field(default="anonymous", min_length=1, max_length=200)
-    reason: str = Field(default="", max_length=2000)
+    requested_by: StorableText = Field(default="anonymous", min_length=1, max_length=200)
+    reason: StorableText = Field(default="", max_length=2000)
 
 
 class ApiError(Exception):

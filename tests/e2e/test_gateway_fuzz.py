@@ -1,0 +1,59 @@
+"""The gateway fuzzed with schemathesis against its own OpenAPI document, every service a
+process: no request is answered 5xx, every response matches the document, and every goal
+it accepted ends (completed, or failed with a reason) without a dead letter anywhere."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from pathlib import Path
+
+import httpx
+import pytest
+
+from podium_cli.deadletters import dlq_topics, read
+from tests.e2e.conftest import Stack
+from tests.e2e.test_goals import wait_for_end
+
+pytestmark = [pytest.mark.e2e, pytest.mark.timeout(600)]
+
+SCHEMATHESIS = str(Path(sys.executable).parent / "schemathesis")
+
+
+async def fuzz(stack: Stack, report: Path) -> tuple[int, str]:
+    process = await asyncio.create_subprocess_exec(
+        SCHEMATHESIS,
+        "run",
+        f"{stack.gateway}/openapi.json",
+        "--checks=all",
+        "--phases=examples,coverage,fuzzing",
+        "--max-examples=30",
+        "--seed=12",
+        "--workers=1",
+        "--request-timeout=10",
+        "--output-sanitize=false",
+        f"--report-dir={report}",
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT,
+        env={**stack.env, "NO_COLOR": "1", "SCHEMATHESIS_TELEMETRY": "false"},
+        cwd=report,
+    )
+    output, _ = await process.communicate()
+    return process.returncode or 0, output.decode(errors="replace")
+
+
+async def test_fuzzed_gateway_answers_as_documented_and_accepted_goals_end(
+    stack: Stack, gateway: httpx.AsyncClient, tmp_path: Path
+) -> None:
+    document = (await gateway.get("/openapi.json")).json()
+    assert set(document["paths"]) == {"/goals", "/goals/{goal_id}", "/goals/{goal_id}/events"}
+
+    status, output = await fuzz(stack, tmp_path)
+    assert status == 0, output[-6000:]
+
+    listed = (await gateway.get("/goals", params={"limit": 500})).json()["goals"]
+    assert listed, "the fuzzer had no goal accepted"
+    ended = [await wait_for_end(gateway, goal["goal_id"], within_s=120) for goal in listed]
+    reasons = {goal["reason"]["kind"] for goal in ended if goal["status"] == "failed"}
+    assert reasons <= {"deadline", "cancelled", "plan_rejected"}, reasons
+    assert await read(stack.kafka, dlq_topics(stack.kafka, None)) == []
