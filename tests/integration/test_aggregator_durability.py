@@ -46,7 +46,7 @@ def offset_of(records: list[Record], task_id: str) -> int:
     for record in records:
         event = codec().decode(record.value)
         if isinstance(event, TaskResult) and event.task_id == task_id:
-            return record.offset
+            return int(record.offset)
     raise AssertionError(f"no result of {task_id} on results")
 
 
@@ -137,4 +137,4 @@ async def partition_of(kafka: KafkaSettings, goal: Goal) -> int:
     plans = Reader(kafka, kafka.topics.plans)
     async with plans:
         await plans.until(lambda records: len(records) >= 1)
-    return plans.records[0].partition
+    return int(plans.records[0].partition)
