@@ -41,12 +41,15 @@ async def test_topics_are_logs_kept_as_configured() -> None:
         dlq_retention_ms=-1,
     )
     created = await ensure_topics(kafka)
-    assert sorted(created) == sorted(kafka.topics.all())
+    assert sorted(created) == sorted(kafka.topics.created())
 
     topics = kafka.topics
-    found = await configs(kafka.bootstrap_servers, [topics.goals, topics.dlq(topics.results)])
+    found = await configs(
+        kafka.bootstrap_servers, [topics.goals, topics.dlq(topics.results), topics.heartbeats]
+    )
 
     assert found[topics.goals]["cleanup.policy"] == "delete"
     assert found[topics.goals]["retention.ms"] == "86400000"
     assert found[topics.dlq(topics.results)]["cleanup.policy"] == "delete"
     assert found[topics.dlq(topics.results)]["retention.ms"] == "-1"
+    assert found[topics.heartbeats]["cleanup.policy"] == "compact"

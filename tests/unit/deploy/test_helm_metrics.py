@@ -10,7 +10,7 @@ from tests.unit.deploy.tools import Manifest, of_kind
 Render = Callable[..., list[Manifest]]
 
 
-def annotations(deployment: Manifest) -> dict[str, Any]:
+def pod_annotations(deployment: Manifest) -> dict[str, Any]:
     found: dict[str, Any] = deployment["spec"]["template"]["metadata"]["annotations"]
     return found
 
@@ -24,7 +24,7 @@ def test_every_deployment_is_annotated_for_scraping_on_its_metrics_port(render: 
     deployments = of_kind(render(), "Deployment")
     assert len(deployments) >= 8
     for deployment in deployments.values():
-        found = annotations(deployment)
+        found = pod_annotations(deployment)
         assert found["prometheus.io/scrape"] == "true", deployment["metadata"]["name"]
         assert found["prometheus.io/path"] == "/metrics"
         assert int(found["prometheus.io/port"]) in ports(deployment)
@@ -34,4 +34,4 @@ def test_scrape_annotations_can_be_turned_off(render: Render) -> None:
     off = of_kind(render(**{"metrics.scrapeAnnotations": "false"}), "Deployment")
     assert off
     for deployment in off.values():
-        assert "prometheus.io/scrape" not in annotations(deployment)
+        assert "prometheus.io/scrape" not in pod_annotations(deployment)

@@ -22,7 +22,7 @@ async def ensure_topics(settings: KafkaSettings) -> list[str]:
     await admin.start()
     try:
         existing = set(await admin.list_topics())
-        wanted = [name for name in settings.topics.all() if name not in existing]
+        wanted = [name for name in settings.topics.created() if name not in existing]
         created = []
         for name in wanted:
             try:
@@ -51,7 +51,10 @@ async def ensure_topics(settings: KafkaSettings) -> list[str]:
 def topic_configs(settings: KafkaSettings, name: str) -> dict[str, str]:
     """What a topic is created with, spelled out rather than left to the broker's defaults:
     every topic of Podium is an append-only log (`delete`, never `compact`: events are not
-    keyed updates), kept for `retention_ms` (dead letters for `dlq_retention_ms`)."""
+    keyed updates), kept for `retention_ms` (dead letters for `dlq_retention_ms`); but the
+    heartbeats, where only each worker's latest beat matters (`compact`)."""
+    if name == settings.topics.heartbeats:
+        return {"cleanup.policy": "compact", "segment.ms": "3600000"}
     is_dlq = settings.topics.unprefixed(name).endswith(DLQ_SUFFIX)
     retention = settings.dlq_retention_ms if is_dlq else settings.retention_ms
     return {"cleanup.policy": "delete", "retention.ms": str(retention)}

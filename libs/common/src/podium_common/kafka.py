@@ -92,6 +92,10 @@ class Publisher:
                 raise Unavailable(f"Kafka did not take the events: {error!r}") from error
             raise
 
+    async def send(self, topic: str, key: bytes, value: bytes) -> None:
+        """Sends one record that is no event (a heartbeat); waits for its acknowledgement."""
+        await self._producer.send_and_wait(topic, value, key=key)
+
     async def dead_letter(
         self,
         *,

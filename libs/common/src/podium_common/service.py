@@ -13,6 +13,7 @@ from typing import Any
 
 from podium_common import faults
 from podium_common.health import serve_health
+from podium_common.heartbeat import Heartbeat, Holding
 from podium_common.kafka import Publisher
 from podium_common.runloop import Handler, LoopConfig, RunLoop
 from podium_common.settings import KafkaSettings
@@ -77,14 +78,32 @@ async def run_consumer(
         on_shutdown(loop.stop)
         host, port = health
         server = await serve_health(host, port, loop.ready) if port is not None else None
+        beating = asyncio.create_task(heartbeat(service, kafka, loop, publisher).run())
         try:
             await loop.run()
         finally:
+            beating.cancel()
+            await asyncio.gather(beating, return_exceptions=True)
             if server is not None:
                 server.cancel()
     finally:
         if own:
             await publisher.stop()
+
+
+def heartbeat(service: str, kafka: KafkaSettings, loop: RunLoop, publisher: Publisher) -> Heartbeat:
+    """The heartbeat of a run-loop service: its records in flight, its partitions."""
+    return Heartbeat(
+        worker_id=worker_id(service),
+        service=service,
+        group=loop.config.group_id,
+        topic=kafka.topics.heartbeats,
+        send=publisher.send,
+        holding=lambda: Holding(
+            loop.in_flight, [f"{tp.topic}[{tp.partition}]" for tp in loop.assignment()]
+        ),
+        interval_s=kafka.heartbeat_interval_s,
+    )
 
 
 def main(entry: Callable[[], Coroutine[Any, Any, None]]) -> None:

@@ -44,6 +44,8 @@ class KafkaSettings(BaseModel):
     # Producers wait this long for more records to send in the same request. 0 measured
     # best here (docs/benchmarks.md): records already batch while a request is in flight.
     linger_ms: int = Field(default=0, ge=0)
+    # Every consumer process beats on the `heartbeats` topic this often.
+    heartbeat_interval_s: float = Field(default=5.0, gt=0)
 
     @property
     def topics(self) -> Topics:

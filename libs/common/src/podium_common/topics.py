@@ -35,6 +35,10 @@ DLQ_SUFFIX = ".dlq"
 # Flow order; every one of these has a dead-letter twin.
 ALL: tuple[str, ...] = (GOALS, PLANS, *TASKS, RESULTS, OUTPUTS)
 
+# Not part of the goal log: each consumer process's latest heartbeat, keyed by worker id,
+# compacted (`podium_common.heartbeat`). No dead-letter twin; the recorder does not read it.
+HEARTBEATS = "heartbeats"
+
 # Keyed by goal id and joined by the aggregator: their partition counts must match.
 CO_PARTITIONED: tuple[str, ...] = (GOALS, PLANS, RESULTS)
 
@@ -69,6 +73,10 @@ class Topics:
     def outputs(self) -> str:
         return self.prefix + OUTPUTS
 
+    @property
+    def heartbeats(self) -> str:
+        return self.prefix + HEARTBEATS
+
     def tasks(self, task_type: TaskType) -> str:
         return self.prefix + task_topic(task_type)
 
@@ -81,6 +89,11 @@ class Topics:
         if with_dlq:
             names += [dlq(name) for name in names]
         return names
+
+    def created(self) -> list[str]:
+        """Every topic `podium topics create` makes: the goal log, its dead letters, and
+        the heartbeats."""
+        return [*self.all(), self.heartbeats]
 
     def group(self, service: str) -> str:
         """The consumer group of a service, e.g. `worker-researcher`."""

@@ -19,7 +19,10 @@ from podium_aggregator.settings import AggregatorSettings
 from podium_common.admin import check_co_partitioned, partition_counts
 from podium_common.errors import ConfigError
 from podium_common.health import serve_health
-from podium_common.service import setup_logging
+from podium_common.heartbeat import Heartbeat, Holding
+from podium_common.kafka import Publisher
+from podium_common.service import setup_logging, worker_id
+from podium_common.settings import KafkaSettings
 
 log = logging.getLogger(__name__)
 
@@ -52,6 +55,33 @@ def with_health(aggregator: Aggregator, host: str, port: int) -> None:
     aggregator.app.task(health)
 
 
+def with_heartbeat(aggregator: Aggregator, kafka: KafkaSettings) -> None:
+    """Beats on `heartbeats` while the worker runs, with the partitions it holds."""
+    group = kafka.topics.group("aggregator")
+
+    def holding() -> Holding:
+        actives = aggregator.app.assignor.assigned_actives()
+        return Holding(0, sorted(f"{tp.topic}[{tp.partition}]" for tp in actives))
+
+    async def beat() -> None:
+        publisher = Publisher(kafka, client_id=f"{group}-heartbeat")
+        await publisher.start()
+        try:
+            await Heartbeat(
+                worker_id=worker_id("aggregator"),
+                service="aggregator",
+                group=group,
+                topic=kafka.topics.heartbeats,
+                send=publisher.send,
+                holding=holding,
+                interval_s=kafka.heartbeat_interval_s,
+            ).run()
+        finally:
+            await publisher.stop()
+
+    aggregator.app.task(beat)
+
+
 def main() -> None:
     settings = AggregatorSettings()
     setup_logging(settings.log_level)
@@ -66,6 +96,7 @@ def main() -> None:
     aggregator = Aggregator(settings)
     if settings.health_port is not None:
         with_health(aggregator, settings.health_host, settings.health_port)
+    with_heartbeat(aggregator, settings.kafka)
     worker = faust.Worker(aggregator.app, loglevel=settings.log_level, loop=loop, quiet=True)
     worker.execute_from_commandline()
 

@@ -8,7 +8,7 @@ from collections.abc import Callable, Sequence
 
 from pydantic import ValidationError
 
-from podium_cli.commands import dlq, goals, rebuild, replay, setup, stack
+from podium_cli.commands import dlq, goals, rebuild, replay, setup, stack, workers
 from podium_common.errors import PodiumError
 
 Command = Callable[[argparse.Namespace], int]
@@ -26,6 +26,7 @@ def parser() -> argparse.ArgumentParser:
     dlq.register(commands)
     replay.register(commands)
     rebuild.register(commands)
+    workers.register(commands)
     return top
 
 

@@ -1,6 +1,14 @@
-"""Every service's `/metrics` after a goal: the counters of what it did have moved."""
+"""What an operator sees of a running stack: every service's `/metrics` after a goal, and
+every consumer process's heartbeat (`podium workers`), alive, stopped or lost."""
 
 from __future__ import annotations
+
+import asyncio
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
 
 import httpx
 import pytest
@@ -80,3 +88,52 @@ async def test_each_service_counts_what_a_goal_made_it_do(
     assert total(aggregator, "podium_goals_total", "status=completed") >= 1
     assert total(aggregator, "podium_goal_duration_seconds_count", "status=completed") >= 1
     assert total(scraped["podium-gateway"], "podium_gateway_goals_submitted_total") >= 1
+
+
+def podium(stack: Stack, *args: str) -> str:
+    """Runs the `podium` command against the stack's broker and topics; its stdout."""
+    done = subprocess.run(
+        [str(Path(sys.executable).parent / "podium"), *args],
+        env=stack.env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    return done.stdout
+
+
+async def workers_until(
+    stack: Stack, wanted: dict[str, str], lost_after_s: float, within_s: float = 30
+) -> str:
+    """Polls `podium workers` until each service named shows its state."""
+    deadline = time.monotonic() + within_s
+    shown = ""
+    while time.monotonic() < deadline:
+        shown = podium(stack, "workers", "--lost-after", str(lost_after_s))
+        rows = [line.split() for line in shown.splitlines()[1:-1]]
+        states = {(row[1], row[0]) for row in rows}
+        if all((service, st) in states for service, st in wanted.items()):
+            return shown
+        await asyncio.sleep(0.5)
+    raise AssertionError(f"never saw {wanted} in:\n{shown}")
+
+
+async def test_workers_show_alive_then_lost_or_stopped(stack: Stack) -> None:
+    fast = {"PODIUM_KAFKA__HEARTBEAT_INTERVAL_S": "0.5"}
+    for name in ("podium-worker-researcher", "podium-worker-specialist"):
+        stack.restart(name, **fast)
+    every = {name.removeprefix("podium-"): "alive" for name in CONSUMERS}
+    shown = await workers_until(stack, every, lost_after_s=15)
+    researcher = next(line for line in shown.splitlines() if " worker-researcher " in line)
+    assert f"{stack.kafka.topic_prefix}tasks.researcher[" in researcher, shown
+
+    stack.processes["podium-worker-researcher"].send_signal(signal.SIGKILL)
+    stack.processes["podium-worker-specialist"].send_signal(signal.SIGTERM)
+    # They beat every 0.5 s: a worker silent for 3 s is lost.
+    changed = {"worker-researcher": "lost", "worker-specialist": "stopped"}
+    await workers_until(stack, changed, lost_after_s=3)
+
+    for name in ("podium-worker-researcher", "podium-worker-specialist"):
+        stack.restart(name)
