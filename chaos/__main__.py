@@ -34,7 +34,12 @@ LLM_FAULTS = {"p_429": 0.2, "p_500": 0.1, "p_timeout": 0.05, "p_malformed": 0.05
 REPLICAS = {name: 2 for name in CONSUMERS if name.startswith("worker-") or name == "aggregator"}
 
 # A killed consumer's partitions wait this long for it (the broker's minimum is 6 s).
-STACK_ENV = {"PODIUM_KAFKA__SESSION_TIMEOUT_MS": "6000", "PODIUM_LLM__BACKOFF_BASE_S": "0.2"}
+# The scripted LLM, asked for by name: its faults and counters are what chaos measures.
+STACK_ENV = {
+    "PODIUM_KAFKA__SESSION_TIMEOUT_MS": "6000",
+    "PODIUM_LLM__BACKOFF_BASE_S": "0.2",
+    "PODIUM_LLM__SCRIPTED": "1",
+}
 
 
 def parse(argv: list[str] | None = None) -> argparse.Namespace:

@@ -64,6 +64,7 @@ def test_the_stack_remembers_its_llm_and_refuses_a_silent_switch(
 ):
     layout = Layout(checkout=HERE, state=tmp_path, cache=tmp_path / "cache")
     layout.make_dirs()
+    monkeypatch.setenv("PODIUM_LLM__SCRIPTED", "1")
     scripted = Stack(CliSettings(), layout)
     assert scripted.recorded_llm() is None
     assert not scripted.uses_scripted_llm()
@@ -76,5 +77,12 @@ def test_the_stack_remembers_its_llm_and_refuses_a_silent_switch(
     planner = layout.pidfile("planner")
     planner.write_text(f"{os.getpid()}\n")
     monkeypatch.setattr("podium_cli.stack.processes.is_ours", lambda pid, marker: True)
-    with pytest.raises(StackError, match=r"use the LLM at http://127\.0\.0\.1:8099/v1"):
+    with pytest.raises(
+        StackError,
+        match=r"use the scripted LLM at http://127\.0\.0\.1:8099/v1, not the LLM at https://llm",
+    ):
         real._refuse_llm_switch()
+    monkeypatch.delenv("PODIUM_LLM__BASE_URL")
+    monkeypatch.delenv("PODIUM_LLM__SCRIPTED")
+    with pytest.raises(StackError, match=r"not the local model qwen2\.5-coder-1\.5b at http://127"):
+        Stack(CliSettings(), layout)._refuse_llm_switch()

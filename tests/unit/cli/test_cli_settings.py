@@ -7,6 +7,7 @@ import pytest
 from podium_cli.commands.stack import env_for_tests
 from podium_cli.settings import CliSettings
 from podium_cli.stack.services import CONSUMERS, GATEWAY, processes_of, scripted_llm
+from podium_common.errors import ConfigError
 
 
 def test_defaults_run_everything_locally():
@@ -67,11 +68,43 @@ def test_services_are_pointed_at_the_stack():
         assert process.env["PODIUM_KAFKA__BOOTSTRAP_SERVERS"] == "127.0.0.1:9092"
         assert process.env["PODIUM_POSTGRES__DSN"].endswith(":54329/podium")
         assert process.env["PODIUM_LLM__BASE_URL"] == "http://127.0.0.1:8099/v1"
-        assert process.env["PODIUM_LLM__API_KEY"] == "scripted"
+        assert process.env["PODIUM_LLM__API_KEY"] == "local"
         assert process.ready_url == f"http://127.0.0.1:{process.port}/readyz"
     planner = next(p for p in listed if p.name == "planner")
     assert planner.env is not None
     assert planner.env["PODIUM_HEALTH_PORT"] == str(planner.port)
+
+
+def test_by_default_the_services_use_the_local_model_within_its_limits(
+    monkeypatch: pytest.MonkeyPatch,
+):
+    monkeypatch.setenv("PODIUM_LLM__MAX_TOKENS__RESEARCHER", "99")
+    settings = CliSettings()
+    assert settings.llm_kind == "local"
+    env = processes_of(settings)[0].env
+    assert env is not None
+    assert env["PODIUM_MODEL"] == "qwen2.5-coder-1.5b"
+    assert env["PODIUM_LLM__STRUCTURED_OUTPUT"] == "json_object_schema"
+    assert env["PODIUM_LLM__CONTEXT_TOKENS"] == "4096"
+    assert env["PODIUM_LLM__MAX_CONCURRENCY"] == "1"
+    assert env["PODIUM_LLM__MAX_TOKENS__RESEARCHER"] == "99"  # what the user set wins
+    assert float(env["PODIUM_KAFKA__DRAIN_TIMEOUT_S"]) > float(env["PODIUM_LLM__TIMEOUT_S"])
+
+
+def test_the_scripted_llm_is_chosen_by_name(monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.setenv("PODIUM_LLM__SCRIPTED", "1")
+    settings = CliSettings()
+    assert settings.llm_kind == "scripted"
+    env = processes_of(settings)[0].env
+    assert env is not None
+    assert env["PODIUM_LLM__API_KEY"] == "scripted"
+    assert "PODIUM_LLM__STRUCTURED_OUTPUT" not in env
+
+
+def test_an_unknown_local_model_is_refused_with_the_known_ones(monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.setenv("PODIUM_LOCAL_MODEL", "gpt-5")
+    with pytest.raises(ConfigError, match=r"'gpt-5' is not a local model; use one of qwen2\.5"):
+        processes_of(CliSettings())
 
 
 def test_a_configured_llm_and_its_key_pass_through(monkeypatch: pytest.MonkeyPatch):

@@ -2,17 +2,20 @@
 
 A block whose address is set in the environment names an external server, and `podium up`
 starts none for it: `PODIUM_KAFKA__BOOTSTRAP_SERVERS` (a broker), `PODIUM_POSTGRES__DSN`
-(a PostgreSQL) and `PODIUM_LLM__BASE_URL` (an OpenAI-compatible LLM; without it the scripted
-test LLM answers).
+(a PostgreSQL) and `PODIUM_LLM__BASE_URL` (an OpenAI-compatible LLM). Without an LLM the
+stack serves a local model (`PODIUM_LOCAL_MODEL`), or the scripted test LLM when
+`PODIUM_LLM__SCRIPTED=1` says so (tests, chaos, benchmarks).
 """
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 from pydantic import BaseModel, Field
 from pydantic_settings import BaseSettings
 
+from podium_cli.models import DEFAULT_MODEL
 from podium_common.settings import KafkaSettings, LLMSettings, PostgresSettings, service_config
 
 
@@ -42,6 +45,16 @@ class CliSettings(BaseSettings):
     kafka: KafkaSettings = KafkaSettings()
     postgres: PostgresSettings = PostgresSettings()
     llm: LLMSettings = LLMSettings()
+    # The model `podium up` serves when no LLM is configured: one of podium_cli.models.
+    local_model: str = DEFAULT_MODEL
+
+    @property
+    def llm_kind(self) -> Literal["external", "scripted", "local"]:
+        """Which LLM the stack's services use: the configured endpoint, the scripted test
+        LLM (asked for by `PODIUM_LLM__SCRIPTED`), or the local model server."""
+        if self.external_llm:
+            return "external"
+        return "scripted" if self.llm.scripted else "local"
 
     @property
     def external_kafka(self) -> bool:

@@ -1,6 +1,9 @@
 """`podium up`, `down` and `status`: the local stack as a whole, in dependency order.
 
 up: Kafka → PostgreSQL → topics, database and migrations → the LLM → services → ready.
+The LLM is the configured endpoint, else the local model server (built and fetched on first
+use), else, when asked for (`PODIUM_LLM__SCRIPTED`) or when the local model cannot be had,
+the scripted test LLM, announced loudly.
 Every step is idempotent: what runs already is left alone, so `up` twice is harmless.
 """
 
@@ -15,16 +18,22 @@ from podium_cli.settings import CliSettings
 from podium_cli.stack import processes
 from podium_cli.stack.kafka import Kafka
 from podium_cli.stack.layout import Layout
+from podium_cli.stack.local_llm import LocalLLM, LocalModelUnavailable
 from podium_cli.stack.postgres import Postgres
 from podium_cli.stack.prepare import prepare
-from podium_cli.stack.services import Runner, processes_of, scripted_llm
+from podium_cli.stack.services import Process, Runner, processes_of, scripted_llm
 
 SCRIPTED_BANNER = """\
 ################################################################################
-##  NO LLM CONFIGURED: PODIUM_LLM__BASE_URL is not set.
 ##  The stack answers with Podium's SCRIPTED TEST LLM at {url}:
 ##  every answer is canned text made up from the prompt, NOT FROM A MODEL.
-##  For real answers set PODIUM_LLM__BASE_URL (and PODIUM_LLM__API_KEY).
+##  For real answers unset PODIUM_LLM__SCRIPTED (a local model is served) or set
+##  PODIUM_LLM__BASE_URL (and PODIUM_LLM__API_KEY); then `podium down` and up again.
+################################################################################"""
+NO_LOCAL_MODEL = """\
+################################################################################
+##  THE LOCAL MODEL COULD NOT BE HAD: {reason}
+##  Falling back to the scripted test LLM.
 ################################################################################"""
 
 
@@ -83,23 +92,58 @@ class Stack:
             print(f"llm          {self.settings.llm.base_url}")
             self._record(scripted=False)
             return
+        if self.settings.llm_kind == "local":
+            try:
+                self._local_llm_up()
+                return
+            except LocalModelUnavailable as error:
+                print(NO_LOCAL_MODEL.format(reason=error.message))
+                self._use_scripted_llm()
         llm = scripted_llm(self.settings)
         spawned = self.runner.start(llm)
         self.runner.wait_ready(llm, spawned)
         self._record(scripted=True)
         print(SCRIPTED_BANNER.format(url=self.settings.llm_base_url))
 
+    def _local_llm_up(self) -> None:
+        local = LocalLLM(self.settings, self.layout)
+        local.prepare()
+        server = local.process()
+        spawned = self.runner.start(server)
+        waited = self.runner.wait_ready(server, spawned)
+        self._record(scripted=False)
+        state = "started" if spawned else "running"
+        print(
+            f"llm          {state}: {local.model.describes}, local, at {self.settings.llm_base_url}"
+            f" ({waited:.1f}s)  log {self.layout.log(server.instance)}"
+        )
+
+    def _use_scripted_llm(self) -> None:
+        """From here on the stack is started as if PODIUM_LLM__SCRIPTED had been set."""
+        llm = self.settings.llm.model_copy(update={"scripted": True})
+        self.settings = self.settings.model_copy(update={"llm": llm})
+        self.runner = Runner(self.layout, self.settings)
+
     def _refuse_llm_switch(self) -> None:
         """Services keep the LLM they started with: a different one needs `podium down`."""
         recorded = self.recorded_llm()
-        wanted = self.settings.llm_base_url
-        if recorded is None or recorded.get("llm_base_url") == wanted:
+        wanted = self.llm_identity()
+        if recorded is None or recorded.get("llm", recorded.get("llm_base_url")) == wanted:
             return
         if any(self.runner.pid(process) for process in processes_of(self.settings)):
             raise StackError(
-                f"the running services use the LLM at {recorded.get('llm_base_url')}, "
+                f"the running services use {recorded.get('llm')}, "
                 f"not {wanted}; run `podium down` first to switch"
             )
+
+    def llm_identity(self) -> str:
+        """What tells one LLM of the stack from another: local and scripted share a port."""
+        where = self.settings.llm_base_url
+        return {
+            "local": f"the local model {self.settings.local_model} at {where}",
+            "scripted": f"the scripted LLM at {where}",
+            "external": f"the LLM at {where}",
+        }[self.settings.llm_kind]
 
     def _services_up(self) -> None:
         listed = processes_of(self.settings)
@@ -111,7 +155,11 @@ class Stack:
         print(f"gateway      {self.settings.gateway_url}")
 
     def _record(self, *, scripted: bool) -> None:
-        record = {"llm_scripted": scripted, "llm_base_url": self.settings.llm_base_url}
+        record = {
+            "llm_scripted": scripted,
+            "llm_base_url": self.settings.llm_base_url,
+            "llm": self.llm_identity(),
+        }
         (self.layout.run / "stack.json").write_text(json.dumps(record) + "\n")
 
     def recorded_llm(self) -> dict[str, object] | None:
@@ -130,7 +178,8 @@ class Stack:
     def down(self) -> list[str]:
         """Stops every process of the stack that runs; returns their names."""
         stopped = []
-        for process in reversed([scripted_llm(self.settings), *processes_of(self.settings)]):
+        llms = [scripted_llm(self.settings), LocalLLM(self.settings, self.layout).process()]
+        for process in reversed([*llms, *processes_of(self.settings)]):
             if self.runner.stop(process):
                 stopped.append(process.name)
         if self.kafka is not None and self.kafka.stop():
@@ -152,12 +201,19 @@ class Stack:
         else:
             address = f"127.0.0.1:{self.settings.dev.pg_port}"
             rows.append(("postgres", _state(self.postgres.pid()), address))
-        for process in [scripted_llm(self.settings), *processes_of(self.settings)]:
+        for process in [self.llm_process(), *processes_of(self.settings)]:
             pid = self.runner.pid(process)
             ready = pid is not None and self.runner.ready(process)
             state = _state(pid) + (", ready" if ready else "")
             rows.append((process.name, state, f"127.0.0.1:{process.port}"))
         return rows
+
+    def llm_process(self) -> Process:
+        """The LLM process this stack runs when it runs one of its own."""
+        scripted = scripted_llm(self.settings)
+        if self.settings.llm_kind != "local" or self.runner.pid(scripted) is not None:
+            return scripted
+        return LocalLLM(self.settings, self.layout).process()
 
 
 def _state(pid: int | None) -> str:

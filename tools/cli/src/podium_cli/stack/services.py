@@ -18,6 +18,7 @@ from pathlib import Path
 
 import httpx
 
+from podium_cli import models
 from podium_cli.errors import StackError
 from podium_cli.settings import CliSettings
 from podium_cli.stack import processes
@@ -50,10 +51,14 @@ class Process:
     env: Mapping[str, str] | None = None
     ready_url: str | None = None
     replica: int = 1
+    # A process that is not one of Podium's console scripts: its command line, and what in
+    # that command line tells it from another program's.
+    command: tuple[str, ...] = ()
+    marker: str = ""
 
     @property
     def script(self) -> str:
-        return f"podium-{self.name}"
+        return self.marker or f"podium-{self.name}"
 
     @property
     def instance(self) -> str:
@@ -75,8 +80,12 @@ def service_env(settings: CliSettings) -> dict[str, str]:
         PODIUM_LLM__BASE_URL=settings.llm_base_url,
         PYTHONUNBUFFERED="1",
     )
-    if not settings.external_llm:
+    if settings.llm_kind == "scripted":
         env["PODIUM_LLM__API_KEY"] = "scripted"
+    elif settings.llm_kind == "local":
+        env.update(
+            models.service_env(models.find(settings.local_model), settings.llm_base_url, env)
+        )
     return env
 
 
@@ -141,7 +150,7 @@ class Runner:
             return None
         processes.refuse_foreign_port(process.port, process.instance, process.port_setting)
         return processes.spawn(
-            [script_path(process.script), *process.args],
+            list(process.command) or [script_path(process.script), *process.args],
             log=self.layout.log(process.instance),
             pidfile=self.layout.pidfile(process.instance),
             env=process.env,
