@@ -165,9 +165,13 @@ async def test_handle_records_the_projection_and_publishes_nothing() -> None:
 
 
 def test_migrations_are_numbered_in_order() -> None:
+    # Numbers are handed out ahead of the work, so one may be missing for a while; each is
+    # applied once whatever the gaps (applied versions are a set).
     found = migrations.migrations()
     assert found, "no migration shipped"
-    assert [m.version for m in found] == list(range(1, len(found) + 1))
+    versions = [m.version for m in found]
+    assert versions == sorted(set(versions))
+    assert versions[0] == 1
     assert all("CREATE" in m.sql for m in found[:1])
 
 
