@@ -12,6 +12,7 @@ from podium_cli.settings import CliSettings
 from podium_cli.stack.control import Stack
 from podium_cli.stack.kafka import fetch_jars
 from podium_cli.stack.layout import Layout
+from podium_cli.stack.local_llm import LocalLLM
 from podium_cli.stack.postgres import SUPERUSER
 
 
@@ -26,6 +27,11 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     status = commands.add_parser("status", help="what runs, where")
     status.set_defaults(func=cmd_status)
     fetch = commands.add_parser("fetch", help="fetch the Kafka jars from Maven Central (once)")
+    fetch.add_argument(
+        "--llm",
+        action="store_true",
+        help="also build the local model server and fetch its model (PODIUM_LOCAL_MODEL), once",
+    )
     fetch.set_defaults(func=cmd_fetch)
     exports = commands.add_parser(
         "test-env", help="print shell exports telling the tests where Kafka and PostgreSQL are"
@@ -61,10 +67,15 @@ def cmd_status(_: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_fetch(_: argparse.Namespace) -> int:
+def cmd_fetch(args: argparse.Namespace) -> int:
     settings = CliSettings()
-    jars = fetch_jars(Layout.of(settings))
+    layout = Layout.of(settings)
+    jars = fetch_jars(layout)
     print(f"kafka jars   {jars} ({len(list(jars.glob('*.jar')))} jars)")
+    if args.llm:
+        local = LocalLLM(settings, layout)
+        local.prepare()
+        print(f"local model  {local.weights}, served by {local.venv}")
     return 0
 
 

@@ -11,6 +11,7 @@ with an estimate of the time left; later starts find everything in the cache.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import re
@@ -18,14 +19,16 @@ import shutil
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 from podium_cli import models
 from podium_cli.errors import StackError
 from podium_cli.models import LLAMA_CPP_PYTHON, LocalModel
 from podium_cli.settings import CliSettings
+from podium_cli.stack import processes
 from podium_cli.stack.layout import Layout
-from podium_cli.stack.services import Process
+from podium_cli.stack.services import Process, http_ok
 
 LOCAL_LLM = "local-llm"
 # The server's command line carries it: what tells its pid from another program's.
@@ -54,8 +57,9 @@ class LocalLLM:
     def python(self) -> Path:
         return self.venv / "bin" / "python"
 
-    def process(self) -> Process:
-        port = self.settings.dev.llm_port
+    def process(self, port: int | None = None) -> Process:
+        """The server as a process of the stack, on the stack's LLM port unless told another."""
+        port = port or self.settings.dev.llm_port
         command = (
             str(self.python), "-m", MARKER,
             "--model", str(self.weights),
@@ -74,6 +78,26 @@ class LocalLLM:
             marker=MARKER,
             ready_url=f"http://127.0.0.1:{port}/v1/models",
         )
+
+    @contextlib.contextmanager
+    def serving(self, port: int, log: Path, ready_within_s: float = 180.0) -> Iterator[str]:
+        """The server on `port` for the length of the block (an eval's, a test's), built and
+        fetched first if need be; yields its base URL and stops it afterwards."""
+        self.prepare()
+        server = self.process(port)
+        child = processes.spawn(server.command, log=log, pidfile=None)
+        try:
+            processes.wait_until(
+                lambda: http_ok(server.ready_url or ""),
+                what=LOCAL_LLM,
+                timeout_s=ready_within_s,
+                log=log,
+                process=child,
+            )
+            yield f"http://127.0.0.1:{port}/v1"
+        finally:
+            processes.terminate(child.pid, timeout_s=10.0)
+            child.wait()
 
     def prepare(self) -> None:
         """Builds the server and fetches the model unless the cache has them."""

@@ -1,0 +1,1 @@
+"""Measurements of what a model does for Podium (`make eval-plans`)."""
