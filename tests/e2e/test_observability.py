@@ -137,3 +137,44 @@ async def test_workers_show_alive_then_lost_or_stopped(stack: Stack) -> None:
 
     for name in ("podium-worker-researcher", "podium-worker-specialist"):
         stack.restart(name)
+
+
+def podium_cli(stack: Stack, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [str(Path(sys.executable).parent / "podium"), *args, "--url", stack.gateway],
+        env=stack.env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
+async def test_watch_follows_a_goal_live_and_cancel_fails_a_waiting_one(
+    stack: Stack, gateway: httpx.AsyncClient
+) -> None:
+    goal_id = await submit(gateway, "Follow me [chain=2]")
+    watched = await asyncio.to_thread(podium_cli, stack, "watch", goal_id)
+    assert watched.returncode == 0, watched.stderr
+    lines = watched.stderr.splitlines()
+    assert lines[0].startswith("submitted (run 1): Follow me"), lines
+    assert any(line.startswith("planned 2 tasks: t1 ") for line in lines), lines
+    assert any(line.endswith(")") and " done (attempt 1," in line for line in lines), lines
+    assert lines[-1] == "completed", lines
+
+    # With the planner stopped the goal waits, unplanned, for as long as the test likes.
+    stack.processes["podium-planner"].send_signal(signal.SIGTERM)
+    stack.processes["podium-planner"].wait(30)
+    waiting = await submit(gateway, "Never planned")
+    cancelled = await asyncio.to_thread(
+        podium_cli, stack, "cancel", waiting, "--reason", "changed my mind"
+    )
+    assert cancelled.returncode == 0, cancelled.stderr
+    assert cancelled.stdout.strip() == f"goal {waiting} run 1: cancelling"
+    watched = await asyncio.to_thread(podium_cli, stack, "watch", waiting)
+    assert watched.returncode == 1, watched.stderr
+    assert watched.stderr.splitlines()[-1].startswith("failed: cancelled:"), watched.stderr
+    again = await asyncio.to_thread(podium_cli, stack, "cancel", waiting)
+    assert again.returncode == 1
+    assert "409" in again.stderr, again.stderr
+    stack.restart("podium-planner")
