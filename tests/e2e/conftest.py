@@ -1,7 +1,8 @@
 """Every Podium service as its own process, on fresh topics and a fresh database.
 
 The broker and PostgreSQL are the real ones the test session runs against; the LLM is the
-scripted OpenAI-compatible server, also a process of its own.
+scripted OpenAI-compatible server (or, for `running_stack(..., llm=...)`, another server),
+also a process of its own.
 """
 
 from __future__ import annotations
@@ -13,7 +14,8 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -105,14 +107,36 @@ async def _wait_ready(url: str, stack: Stack, within_s: float = 60) -> None:
     raise TimeoutError(f"{url} not ready after {within_s}s:\n{stack.log_tail()}")
 
 
-@pytest.fixture(scope="module")
-async def stack(
-    tmp_path_factory: pytest.TempPathFactory, module_pg_dsn: str
+@dataclass(frozen=True)
+class LLMServer:
+    """The LLM process a stack runs: its command on a port, what the services are told
+    about it beyond its address, and the path that answers once it is ready."""
+
+    name: str
+    command: Callable[[int], list[str]]
+    env: dict[str, str]
+    ready_path: str
+    ready_within_s: float = 60
+
+
+SCRIPTED = LLMServer(
+    name="scripted-llm",
+    command=lambda port: [_bin("podium-scripted-llm"), "--host", "127.0.0.1", "--port", str(port)],
+    env={"PODIUM_LLM__API_KEY": "scripted"},
+    ready_path="/healthz",
+)
+
+
+@asynccontextmanager
+async def running_stack(
+    tmp_path_factory: pytest.TempPathFactory, pg_dsn: str, llm: LLMServer = SCRIPTED
 ) -> AsyncIterator[Stack]:
+    """Every service on fresh topics and database `pg_dsn`, with `llm` (the scripted one by
+    default), for the length of the block."""
     prefix = f"e{uuid.uuid4().hex[:12]}."
     kafka = KafkaSettings(bootstrap_servers=BOOTSTRAP, topic_prefix=prefix, partitions=3)
     await ensure_topics(kafka)
-    await apply_migrations(module_pg_dsn)
+    await apply_migrations(pg_dsn)
     logs = tmp_path_factory.mktemp("logs")
     llm_port, gateway_port = free_port(), free_port()
     env = {
@@ -120,10 +144,10 @@ async def stack(
         "PODIUM_KAFKA__BOOTSTRAP_SERVERS": BOOTSTRAP,
         "PODIUM_KAFKA__TOPIC_PREFIX": prefix,
         "PODIUM_KAFKA__PARTITIONS": "3",
-        "PODIUM_POSTGRES__DSN": module_pg_dsn,
+        "PODIUM_POSTGRES__DSN": pg_dsn,
         "PODIUM_LLM__BASE_URL": f"http://127.0.0.1:{llm_port}/v1",
-        "PODIUM_LLM__API_KEY": "scripted",
         "PODIUM_LLM__BACKOFF_BASE_S": "0.05",
+        **llm.env,
         "PODIUM_HOST": "127.0.0.1",
         "PODIUM_PORT": str(gateway_port),
     }
@@ -132,23 +156,26 @@ async def stack(
         llm=f"http://127.0.0.1:{llm_port}",
         logs=logs,
         kafka=kafka,
-        pg_dsn=module_pg_dsn,
+        pg_dsn=pg_dsn,
         env=env,
     )
-    stack.processes["scripted-llm"] = _spawn(
-        "scripted-llm",
-        [_bin("podium-scripted-llm"), "--host", "127.0.0.1", "--port", str(llm_port)],
-        env,
-        logs,
-    )
+    stack.processes[llm.name] = _spawn(llm.name, llm.command(llm_port), env, logs)
     for service in SERVICES:
         stack.processes[service] = _spawn(service, [_bin(service)], env, logs)
     try:
-        await _wait_ready(f"{stack.llm}/healthz", stack)
+        await _wait_ready(f"{stack.llm}{llm.ready_path}", stack, llm.ready_within_s)
         await _wait_ready(f"{stack.gateway}/readyz", stack)
         yield stack
     finally:
         _stop(stack.processes)
+
+
+@pytest.fixture(scope="module")
+async def stack(
+    tmp_path_factory: pytest.TempPathFactory, module_pg_dsn: str
+) -> AsyncIterator[Stack]:
+    async with running_stack(tmp_path_factory, module_pg_dsn) as running:
+        yield running
 
 
 @pytest.fixture(scope="module")
