@@ -3,13 +3,19 @@ process, real Kafka and PostgreSQL, the scripted LLM."""
 
 from __future__ import annotations
 
+import asyncio
+import subprocess
+import sys
+import time
 import uuid
+from pathlib import Path
+from typing import Any
 
 import asyncpg
 import httpx
 import pytest
 
-from tests.e2e.conftest import Stack
+from tests.e2e.conftest import SERVICES, Stack
 from tests.e2e.test_goals import submit, wait_for_end
 
 pytestmark = pytest.mark.e2e
@@ -66,3 +72,102 @@ async def test_a_rejected_validation_redoes_the_work_and_the_answer_uses_the_red
     assert "(revised)" in body["output"], body["output"]
     others = [row for row in rows if row["task_id"] not in (tasks["t3"]["task_id"],)]
     assert all(row["attempt"] == 1 for row in others if row["type"] == "researcher")
+
+
+async def wait_for_approval(
+    gateway: httpx.AsyncClient, goal_id: str, within_s: float, round_: int = 1
+) -> dict[str, Any]:
+    """The goal once it waits for a decision of round `round_`; its view then."""
+    deadline = time.monotonic() + within_s
+    body: dict[str, Any] = {}
+    while time.monotonic() < deadline:
+        try:
+            response = await gateway.get(f"/goals/{goal_id}")
+        except httpx.TransportError:  # the gateway is restarting
+            await asyncio.sleep(0.25)
+            continue
+        if response.status_code == 200:
+            body = response.json()
+            waiting = [a for a in body["approvals"] if a["decision"] is None]
+            if body["status"] == "waiting_approval" and any(a["round"] == round_ for a in waiting):
+                return body
+            assert body["status"] not in ("completed", "failed"), body
+        await asyncio.sleep(0.25)
+    raise TimeoutError(f"goal {goal_id} not waiting for approval after {within_s}s: {body}")
+
+
+def podium(stack: Stack, *args: str) -> subprocess.CompletedProcess[str]:
+    command = [str(Path(sys.executable).parent / "podium"), *args, "--url", stack.gateway]
+    return subprocess.run(command, capture_output=True, text=True, timeout=60, check=False)
+
+
+async def test_an_approved_task_runs_after_every_service_restarted_and_the_wait_is_not_deadline(
+    stack: Stack, gateway: httpx.AsyncClient
+) -> None:
+    options = {"approvals": {"specialist": "before"}, "deadline_s": 25}
+    goal_id = await submit(gateway, "Pick a name for a cat", **options)
+    body = await wait_for_approval(gateway, goal_id, 60)
+    (approval,) = body["approvals"]
+    specialist = next(t for t in body["tasks"] if t["type"] == "specialist")
+    assert (approval["task_id"], approval["stage"]) == (specialist["task_id"], "before")
+    assert specialist["status"] == "waiting_approval"
+    assert "Input t1 (researcher):" in approval["shown"]  # what its worker will read
+
+    # A waiting goal survives a restart of every service, and its deadline (25 s after its
+    # submission) passes while it waits without failing it.
+    submitted = time.monotonic()
+    for name in SERVICES:
+        stack.restart(name)
+    await asyncio.sleep(max(0.0, 27 - (time.monotonic() - submitted)))
+    still = await wait_for_approval(gateway, goal_id, 60)
+    assert still["approvals"] == body["approvals"]
+
+    stale = await gateway.post(
+        f"/goals/{goal_id}/approvals/t3", json={"decision": "approve", "digest": "0" * 64}
+    )
+    assert stale.status_code == 409, stale.text
+    done = podium(stack, "approve", goal_id, "t3", "--by", "alice")
+    assert done.returncode == 0, done.stderr
+    end = await wait_for_end(gateway, goal_id, 90)
+    assert end["status"] == "completed", end
+    (decided,) = end["approvals"]
+    assert decided["decision"]["approved"] is True
+    assert decided["decision"]["decided_by"] == "alice"
+    assert next(t for t in end["tasks"] if t["type"] == "specialist")["attempts"] == 1
+
+
+async def test_an_output_rejected_with_a_comment_is_redone_with_it_and_approved_again(
+    stack: Stack, gateway: httpx.AsyncClient
+) -> None:
+    goal_id = await submit(gateway, "Name a river", approvals={"specialist": "after"})
+    first = await wait_for_approval(gateway, goal_id, 60)
+    shown = first["approvals"][0]["shown"]
+    assert shown.startswith("Specialist result for task:")
+    rejected = podium(stack, "reject", goal_id, "t3", "-m", "cite a source")
+    assert rejected.returncode == 0, rejected.stderr
+
+    second = await wait_for_approval(gateway, goal_id, 60, round_=2)
+    again = next(a for a in second["approvals"] if a["round"] == 2)
+    assert "Revised after Feedback: cite a source" in again["shown"]
+    decided = await gateway.post(
+        f"/goals/{goal_id}/approvals/t3", json={"decision": "approve", "digest": again["digest"]}
+    )
+    assert decided.status_code == 202, decided.text
+    end = await wait_for_end(gateway, goal_id, 60)
+    assert end["status"] == "completed", end
+    assert "(revised)" in end["output"]
+    first_round = next(a for a in end["approvals"] if a["round"] == 1)
+    assert first_round["decision"]["comment"] == "cite a source"
+    assert first_round["decision"]["approved"] is False
+
+
+async def test_an_approval_nobody_gives_in_time_fails_the_goal(gateway: httpx.AsyncClient) -> None:
+    options = {"approvals": {"researcher": "before"}, "approval_timeout_s": 3}
+    goal_id = await submit(gateway, "Name a mountain", **options)
+    body = await wait_for_end(gateway, goal_id, 60)
+    assert body["status"] == "failed", body
+    assert body["reason"]["kind"] == "approval_timeout"
+    assert "nobody decided" in body["reason"]["message"]
+    assert all(task["attempts"] == 0 for task in body["tasks"]), body["tasks"]
+    late = await gateway.post(f"/goals/{goal_id}/approvals/t1", json={"decision": "approve"})
+    assert late.status_code == 409

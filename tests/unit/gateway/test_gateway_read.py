@@ -77,7 +77,7 @@ async def test_a_goal_shows_its_plan_tasks_output_and_totals(store: FakeStore) -
     task = goal["tasks"][1]
     assert set(task) == {
         "task_id", "type", "description", "depends_on", "final", "status", "attempts",
-        "output", "verdict", "error", "model", "tokens", "latency_ms",
+        "output", "verdict", "error", "model", "tokens", "latency_ms", "parent_id", "depth",
     }  # fmt: skip
     assert task["tokens"] == {"prompt": 20, "completion": 2}
     assert task["attempts"] == 2

@@ -7,8 +7,8 @@ import re
 
 import pytest
 
+from podium_common.plans import planned_tasks, review
 from podium_common.topics import TaskType
-from podium_planner.plan import planned_tasks, review
 
 
 def draft(*tasks: dict[str, object]) -> str:

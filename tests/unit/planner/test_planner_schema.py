@@ -3,10 +3,10 @@ that read them, so a constrained decoder can only write what those models accept
 
 from __future__ import annotations
 
+from podium_common.plans import KNOWN_TYPES, DraftPlan, plan_schema, review
 from podium_common.structured import schema_of
 from podium_common.topics import TaskType
 from podium_planner.handler import handle
-from podium_planner.plan import KNOWN_TYPES, DraftPlan, plan_schema, review
 from podium_planner.settings import PlannerSettings
 from podium_worker_validator.handler import ROLE, _Reply
 from tests.unit.planner.test_planner_handler import VALID, FakeLLM, Progress, goal_event
@@ -20,7 +20,14 @@ def test_the_plan_schema_is_the_draft_models_bounded_by_max_tasks() -> None:
     assert schema["properties"]["tasks"]["minItems"] == 1
     task = schema["$defs"]["DraftTask"]
     assert task["properties"]["type"]["enum"] == list(KNOWN_TYPES)
-    assert set(task["required"]) == {"id", "type", "description", "requirements", "depends_on"}
+    assert set(task["required"]) == {
+        "id",
+        "type",
+        "description",
+        "requirements",
+        "depends_on",
+        "requires_approval",
+    }
     assert {key: schema[key] for key in ("title", "type")} == {
         key: schema_of(DraftPlan)[key] for key in ("title", "type")
     }

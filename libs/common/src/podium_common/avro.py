@@ -3,7 +3,9 @@
 Podium writes Avro single-object encoding: the marker `C3 01`, the schema's 8-byte
 CRC-64-AVRO fingerprint (little-endian), then the Avro binary body. A reader finds the
 writer's schema by its fingerprint among every schema version kept under `schemas/`, so
-old records stay readable after the schemas evolve.
+old records stay readable after the schemas evolve: `schemas/<version>/` holds the newest
+schema of each event, and `schemas/<version>/published/` every earlier one that records
+were written with, fully expanded (its named types in place), one file per fingerprint.
 """
 
 from __future__ import annotations
@@ -56,6 +58,17 @@ def load(version: str, name: str) -> dict[str, Any]:
     return cast(dict[str, Any], fastavro.schema.load_schema(str(path), _write_hint=False))
 
 
+def published(version: str) -> list[tuple[dict[str, Any], type[Event]]]:
+    """Every earlier schema of an event kept under `schemas/<version>/published/`, with the
+    model its records are read into (the newest: its added fields take their defaults)."""
+    models = {model.__name__: model for model in EVENT_TYPES}
+    found = []
+    for path in sorted((schemas_dir() / version / "published").glob("*.avsc")):
+        raw = cast(dict[str, Any], json.loads(path.read_text("utf-8")))
+        found.append((raw, models[raw["name"].rsplit(".", 1)[-1]]))
+    return found
+
+
 class Codec:
     """Encodes events with the newest schema; decodes any kept version into the model."""
 
@@ -72,6 +85,8 @@ class Codec:
                 writer = _Writer(fingerprint(raw), fastavro.parse_schema(raw))
                 self._writers[model] = writer  # the newest version wins
                 self._readers[writer.fingerprint] = (writer.schema, model)
+            for raw, model in published(version):
+                self._readers.setdefault(fingerprint(raw), (fastavro.parse_schema(raw), model))
 
     def encode(self, event: Event) -> bytes:
         writer = self._writers[type(event)]

@@ -6,6 +6,7 @@ models and schemas agree field by field. Events are immutable values.
 
 from __future__ import annotations
 
+import hashlib
 import re
 import uuid
 from datetime import UTC, datetime, timedelta
@@ -21,8 +22,14 @@ ID_NAMESPACE = uuid.UUID("0b6f3f8e-7c1a-4d5e-9a57-2f1c0d9e4b21")
 # How long a goal may take when its options name no deadline: the planner bounds its asks
 # by it and the aggregator fails the goal when it passes.
 DEFAULT_DEADLINE_S = 600
-# The last part of the final synthesis's task id; no planned task may take it.
+# The last part of the final synthesis's task id; no planned task may take it. A sub-plan's
+# synthesis is named the same way under its parent.
 FINAL_LOCAL_ID = "final"
+# When a person decides on a task: its input before it runs, or its output after.
+BEFORE = "before"
+AFTER = "after"
+# What an approval that nobody decided in time does: fail the goal, or reject the task.
+ON_TIMEOUT = ("fail", "reject")
 
 
 def _utc(value: datetime) -> datetime:
@@ -48,13 +55,37 @@ def derived_id(*parts: object) -> uuid.UUID:
     return uuid.uuid5(ID_NAMESPACE, "/".join(str(part) for part in parts))
 
 
+# A sub-plan's part of its tasks' ids: `/<parent attempt>.<sub-plan digest>.`
+SUBPLAN_PART = re.compile(r"/\d+\.[0-9a-f]{8}\.")
+
+
 def local_task_id(task_id: str) -> str:
     """The plan's own name of a task: `<goal_id>.<run>.<plan digest>.t3` → `t3` (and the
-    older `<goal_id>.<run>.t3` → `t3`). The same in every run of a goal."""
+    older `<goal_id>.<run>.t3` → `t3`); a sub-plan's task is named under its parent's name,
+    `<t3's id>/<attempt>.<digest>.s1` → `t3/s1`. The same in every run of a goal."""
     parts = task_id.split(".", 3)
     if len(parts) == 4 and PLAN_DIGEST.fullmatch(parts[2]):
-        return parts[3]
-    return ".".join(parts[2:]) if len(parts) >= 3 else task_id
+        return SUBPLAN_PART.sub("/", parts[3])
+    return SUBPLAN_PART.sub("/", ".".join(parts[2:])) if len(parts) >= 3 else task_id
+
+
+def subplan_prefix(parent_id: str, attempt: int) -> str:
+    """What a sub-plan's task ids begin with, before its digest: the parent's id and the
+    attempt that answered with it, so a redone parent's new sub-plan never reuses an id."""
+    return f"{parent_id}/{attempt}."
+
+
+def _one_of(*allowed: str) -> AfterValidator:
+    def check(value: str) -> str:
+        if value not in allowed:
+            raise ValueError(f"must be one of {', '.join(allowed)}, not {value!r}")
+        return value
+
+    return AfterValidator(check)
+
+
+Stage = Annotated[str, _one_of(BEFORE, AFTER)]
+OnTimeout = Annotated[str, _one_of(*ON_TIMEOUT)]
 
 
 class Record(BaseModel):
@@ -88,6 +119,11 @@ class GoalOptions(Record):
     deadline_s: int | None = Field(default=None, ge=1, le=7 * 24 * 3600)
     token_budget: int | None = Field(default=None, ge=1)
     models: dict[str, str] = Field(default_factory=dict)
+    # Task types whose tasks wait for a person: `before` they run, or `after` (their output).
+    approvals: dict[str, Stage] = Field(default_factory=dict)
+    approval_timeout_s: int | None = Field(default=None, ge=1, le=30 * 24 * 3600)
+    on_approval_timeout: OnTimeout | None = None
+    max_depth: int | None = Field(default=None, ge=0, le=5)
 
 
 class TokenUsage(Record):
@@ -111,6 +147,7 @@ class PlannedTask(Record):
     description: str
     requirements: list[str] = Field(default_factory=list)
     depends_on: list[str] = Field(default_factory=list)
+    approval: Stage | None = None
 
 
 class DependencyOutput(Record):
@@ -224,6 +261,10 @@ class TaskAssigned(Event):
     feedback: str | None = None
     model: str | None = None
     final: bool = False
+    parent_id: str | None = None
+    depth: int = 0
+    # The most tasks a sub-plan may have in place of an answer; 0: answer directly.
+    max_subtasks: int = 0
 
 
 class TaskResult(Event):
@@ -239,6 +280,42 @@ class TaskResult(Event):
     worker_id: str
     attempt: int
     final: bool = False
+    depth: int = 0
+    # A sub-plan instead of an answer: its tasks run in this task's place.
+    subtasks: list[PlannedTask] = Field(default_factory=list)
+
+    @property
+    def delegated(self) -> bool:
+        return self.status is TaskStatus.SUCCEEDED and bool(self.subtasks)
+
+
+class ApprovalRequested(Event):
+    """A task waits for a person: its input (`before`) or its output (`after`)."""
+
+    task_id: str
+    type: TaskType
+    stage: Stage
+    round: int
+    shown: str
+    digest: str
+    timeout_at: UtcDatetime
+
+
+class ApprovalDecided(Event):
+    """A person's decision; it applies to the request of its round whose digest it names."""
+
+    task_id: str
+    round: int
+    digest: str
+    approved: bool
+    comment: str = ""
+    decided_by: str = "anonymous"
+
+
+def approval_digest(task_id: str, stage: str, shown: str) -> str:
+    """What a decision binds to: the task, the stage and exactly what was shown."""
+    content = "\0".join((task_id, stage, shown))
+    return hashlib.sha256(content.encode()).hexdigest()
 
 
 class GoalCompleted(Event):
@@ -260,6 +337,8 @@ EVENT_TYPES: tuple[type[Event], ...] = (
     PlanRejected,
     TaskAssigned,
     TaskResult,
+    ApprovalRequested,
+    ApprovalDecided,
     GoalCompleted,
     GoalFailed,
 )
@@ -276,6 +355,8 @@ def topic_for(event: Event, topics: Topics) -> str:
             return topics.tasks(event.type)
         case TaskResult():
             return topics.results
+        case ApprovalRequested() | ApprovalDecided():
+            return topics.approvals
         case GoalCompleted() | GoalFailed():
             return topics.outputs
     raise TypeError(f"no topic for {type(event).__name__}")

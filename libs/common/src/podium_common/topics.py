@@ -1,10 +1,13 @@
 """Every Kafka topic Podium uses, in flow order: the one place their names live.
 
-goals → plans → tasks.<type> → results → outputs, each with a dead-letter twin `<topic>.dlq`.
+goals → plans → tasks.<type> → results → approvals → outputs, each with a dead-letter twin
+`<topic>.dlq`.
 
-`goals`, `plans`, `results` and `outputs` are keyed by goal id, so one goal's events stay
-in order and `goals`/`plans`/`results` are co-partitioned for the aggregator's join. `tasks.<type>`
-is keyed by task id, so one goal's independent tasks spread over the whole consumer group.
+`goals`, `plans`, `results`, `approvals` and `outputs` are keyed by goal id, so one goal's
+events stay in order and `goals`/`plans`/`results`/`approvals` are co-partitioned for the
+aggregator's join. `approvals` holds what waits for a person and the people's decisions.
+`tasks.<type>` is keyed by task id, so one goal's independent tasks spread over the whole
+consumer group.
 
 A `Topics` carries an optional prefix, so that tests and parallel environments can share
 one broker without sharing topics or consumer groups.
@@ -29,18 +32,19 @@ GOALS = "goals"
 PLANS = "plans"
 TASKS = tuple(f"tasks.{task_type.value}" for task_type in TaskType)
 RESULTS = "results"
+APPROVALS = "approvals"
 OUTPUTS = "outputs"
 DLQ_SUFFIX = ".dlq"
 
 # Flow order; every one of these has a dead-letter twin.
-ALL: tuple[str, ...] = (GOALS, PLANS, *TASKS, RESULTS, OUTPUTS)
+ALL: tuple[str, ...] = (GOALS, PLANS, *TASKS, RESULTS, APPROVALS, OUTPUTS)
 
 # Not part of the goal log: each consumer process's latest heartbeat, keyed by worker id,
 # compacted (`podium_common.heartbeat`). No dead-letter twin; the recorder does not read it.
 HEARTBEATS = "heartbeats"
 
 # Keyed by goal id and joined by the aggregator: their partition counts must match.
-CO_PARTITIONED: tuple[str, ...] = (GOALS, PLANS, RESULTS)
+CO_PARTITIONED: tuple[str, ...] = (GOALS, PLANS, RESULTS, APPROVALS)
 
 
 def task_topic(task_type: TaskType) -> str:
@@ -68,6 +72,10 @@ class Topics:
     @property
     def results(self) -> str:
         return self.prefix + RESULTS
+
+    @property
+    def approvals(self) -> str:
+        return self.prefix + APPROVALS
 
     @property
     def outputs(self) -> str:

@@ -1,5 +1,5 @@
-"""The aggregator's faust app: one agent over `goals` + `plans` + `results`, a goal table,
-a deadline timer.
+"""The aggregator's faust app: one agent over `goals` + `plans` + `results` + `approvals`,
+a goal table, a timer for deadlines and approval timeouts.
 
 What is durable before a record's offset is committed: every event its handling publishes
 (acknowledged by the broker) and then the goal's new state (its changelog record
@@ -39,6 +39,8 @@ from podium_common import faults, metrics
 from podium_common.avro import codec
 from podium_common.errors import PoisonRecord, UnexpectedEvent
 from podium_common.events import (
+    ApprovalDecided,
+    ApprovalRequested,
     Event,
     GoalCancelled,
     GoalSubmitted,
@@ -57,7 +59,16 @@ log = logging.getLogger(__name__)
 SERVICE = "aggregator"
 TABLE = "goals"
 # What the aggregator takes from its topics; anything else there is a dead letter.
-Taken = GoalSubmitted | PlanningStarted | PlanCreated | PlanRejected | TaskResult | GoalCancelled
+Taken = (
+    GoalSubmitted
+    | PlanningStarted
+    | PlanCreated
+    | PlanRejected
+    | TaskResult
+    | GoalCancelled
+    | ApprovalRequested
+    | ApprovalDecided
+)
 
 
 class Stored(BaseModel):
@@ -170,6 +181,7 @@ class Aggregator:
             self.topics.goals,
             self.topics.plans,
             self.topics.results,
+            self.topics.approvals,
             key_serializer="raw",
             value_serializer="raw",
         )
@@ -301,10 +313,11 @@ class Aggregator:
         self._expiries.pop(key, None)
 
     def _index(self, key: str, partition: int, state: GoalState) -> None:
-        if state.ended or state.deadline is None:
+        due = state.due()  # its deadline, or an approval's timeout
+        if due is None:
             self._deadlines.pop(key, None)
         else:
-            self._deadlines[key] = (state.deadline, partition)
+            self._deadlines[key] = (due, partition)
         expires = state.expires_at(self.limits.retention, self.limits.unplanned_ttl)
         if expires is None:
             self._expiries.pop(key, None)

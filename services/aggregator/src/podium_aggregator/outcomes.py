@@ -1,11 +1,14 @@
-"""The events the aggregator emits: task assignments and a goal's outcome, with its totals."""
+"""The events the aggregator emits: task assignments, approval requests (and the automatic
+rejection of one nobody decided in time), and a goal's outcome, with its totals."""
 
 from __future__ import annotations
 
 from datetime import datetime
 
-from podium_aggregator.state import GoalState, Outcome, Phase, TaskState
+from podium_aggregator.state import Gate, GoalState, Outcome, Phase, TaskState
 from podium_common.events import (
+    ApprovalDecided,
+    ApprovalRequested,
     DependencyOutput,
     GoalCompleted,
     GoalFailed,
@@ -16,6 +19,9 @@ from podium_common.events import (
     derived_id,
 )
 
+# Who rejected an approval that timed out, in the recorded decision.
+TIMEOUT_DECIDER = "podium:timeout"
+
 
 def assigned(
     state: GoalState,
@@ -24,11 +30,15 @@ def assigned(
     inputs: list[DependencyOutput],
     trace: Trace,
     now: datetime,
+    *,
+    attempt: int,
+    max_subtasks: int,
 ) -> TaskAssigned:
-    """The current attempt of `task`."""
+    """Attempt `attempt` of `task`; its deadline is the goal's, which moves on by the time
+    spent waiting for people."""
     planned = task.task
     return TaskAssigned(
-        event_id=derived_id("task", planned.task_id, task.attempt),
+        event_id=derived_id("task", planned.task_id, attempt),
         goal_id=state.goal_id,
         run=state.run,
         occurred_at=now,
@@ -40,11 +50,52 @@ def assigned(
         depends_on=planned.depends_on,
         goal=plan.goal,
         inputs=inputs,
-        attempt=task.attempt,
-        deadline=plan.deadline,
+        attempt=attempt,
+        deadline=state.deadline or plan.deadline,
         feedback=task.feedback,
         model=plan.options.models.get(planned.type.value),
         final=task.final,
+        parent_id=task.parent,
+        depth=task.depth,
+        max_subtasks=max_subtasks,
+    )
+
+
+def approval_requested(
+    state: GoalState, task: TaskState, gate: Gate, shown: str, trace: Trace, now: datetime
+) -> ApprovalRequested:
+    return ApprovalRequested(
+        event_id=derived_id("approval", task.task.task_id, gate.round),
+        goal_id=state.goal_id,
+        run=state.run,
+        occurred_at=now,
+        trace=trace,
+        task_id=task.task.task_id,
+        type=task.task.type,
+        stage=gate.stage,
+        round=gate.round,
+        shown=shown,
+        digest=gate.digest,
+        timeout_at=gate.timeout_at,
+    )
+
+
+def rejected_by_timeout(
+    state: GoalState, task: TaskState, gate: Gate, trace: Trace, now: datetime
+) -> ApprovalDecided:
+    """The decision nobody made in time, made by Podium: recorded like a person's."""
+    return ApprovalDecided(
+        event_id=derived_id("approval-timeout", task.task.task_id, gate.round),
+        goal_id=state.goal_id,
+        run=state.run,
+        occurred_at=now,
+        trace=trace,
+        task_id=task.task.task_id,
+        round=gate.round,
+        digest=gate.digest,
+        approved=False,
+        comment=f"nobody decided by {gate.timeout_at.isoformat()}",
+        decided_by=TIMEOUT_DECIDER,
     )
 
 
@@ -78,9 +129,11 @@ def failed(state: GoalState, kind: str, reason: str, trace: Trace, now: datetime
 
 
 def totals(state: GoalState, now: datetime) -> GoalTotals:
-    """Tasks include the final synthesis; usage includes planning; wall time runs from the
-    goal's submission, or from its plan when the aggregator has not read the submission."""
-    planned = len(state.plan.tasks) + 1 if state.plan is not None else 0
+    """Tasks include the final synthesis and the sub-plans' tasks and syntheses; usage
+    includes planning; wall time runs from the goal's submission, or from its plan when the
+    aggregator has not read the submission."""
+    delegated = sum(task.parent is not None for task in state.tasks.values())
+    planned = len(state.plan.tasks) + 1 + delegated if state.plan is not None else 0
     start = state.accepted_at or state.submitted_at or now
     return GoalTotals(
         tasks=planned,

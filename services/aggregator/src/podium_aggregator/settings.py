@@ -5,7 +5,7 @@ from __future__ import annotations
 from pydantic import Field
 
 from podium_aggregator.state import Limits
-from podium_common.events import DEFAULT_DEADLINE_S
+from podium_common.events import DEFAULT_DEADLINE_S, OnTimeout
 from podium_common.settings import BaseServiceSettings, service_config
 
 
@@ -23,6 +23,16 @@ class AggregatorSettings(BaseServiceSettings):
     retention_s: float = Field(default=3600, gt=0)
     # How long results wait for a goal whose submission and plan never arrive.
     unplanned_ttl_s: float = Field(default=3600, gt=0)
+    # The most tasks a goal may have, its sub-plans' included, when its options name none
+    # (PODIUM_MAX_TASKS, the same variable the planner reads).
+    max_tasks: int = Field(default=8, ge=1, le=100)
+    # How deep tasks may delegate when a goal's options do not say (0: never).
+    max_depth: int = Field(default=2, ge=0, le=5)
+    # How long an approval waits when a goal's options do not say, then `fail` the goal or
+    # `reject` the task; and whether the goal's deadline runs on meanwhile (it stands).
+    approval_timeout_s: int = Field(default=86400, ge=1)
+    on_approval_timeout: OnTimeout = "fail"
+    deadline_counts_approval_wait: bool = False
     # Records fetched ahead of the agent, which handles one at a time (faust's stream buffer).
     max_in_flight: int = Field(default=64, ge=1)
     # Where the goal table lives: `memory://` (rebuilt from the changelog at each start) or
@@ -43,4 +53,9 @@ class AggregatorSettings(BaseServiceSettings):
             deadline_s=self.deadline_s,
             retention_s=self.retention_s,
             unplanned_ttl_s=self.unplanned_ttl_s,
+            max_tasks=self.max_tasks,
+            max_depth=self.max_depth,
+            approval_timeout_s=self.approval_timeout_s,
+            on_approval_timeout=self.on_approval_timeout,
+            deadline_counts_approval_wait=self.deadline_counts_approval_wait,
         )

@@ -16,6 +16,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from podium_common.errors import Unavailable
+from podium_gateway.approvals import Approvals
 from podium_gateway.handler import EventPublisher, Goals, GoalStore
 from podium_gateway.metrics import MetricsMiddleware
 from podium_gateway.models import ApiError
@@ -58,6 +59,7 @@ class Health:
 def create_app(settings: GatewaySettings, publisher: EventPublisher, store: GoalStore) -> Starlette:
     """The app over the clients it is given; its lifespan starts and stops them."""
     goals = Goals(settings, publisher, store)
+    approvals = Approvals(settings, publisher, store)
     health = Health(store)
 
     @asynccontextmanager
@@ -83,6 +85,7 @@ def create_app(settings: GatewaySettings, publisher: EventPublisher, store: Goal
             by_method("/goals", POST=goals.submit, GET=goals.index),
             by_method("/goals/{goal_id}", GET=goals.show, DELETE=goals.cancel),
             by_method("/goals/{goal_id}/events", GET=goals.events),
+            by_method("/goals/{goal_id}/approvals/{task_id}", POST=approvals.decide),
             Route("/openapi.json", health.openapi),
             Route("/healthz", health.healthz),
             Route("/readyz", health.readyz),

@@ -25,19 +25,29 @@ VALUES ($1, $2, 'queued', 0, $3, $4, $5, $6, $7, $7)
 ON CONFLICT (goal_id, run) DO NOTHING
 """
 
-SELECT_GOAL = "SELECT * FROM goals WHERE goal_id = $1 ORDER BY run DESC LIMIT 1"
+# Whether a run waits for a person: a request no decision applies to yet.
+WAITING = """EXISTS (
+    SELECT 1 FROM approval_states AS a
+    WHERE a.goal_id = goals.goal_id AND a.run = goals.run AND a.decided_at IS NULL
+) AS waiting_approval"""
+
+SELECT_GOAL = f"SELECT *, {WAITING} FROM goals WHERE goal_id = $1 ORDER BY run DESC LIMIT 1"  # noqa: S608
+
+SELECT_APPROVALS = """
+SELECT * FROM approval_states WHERE goal_id = $1 AND run = $2 ORDER BY requested_at, task_id, round
+"""
 
 SELECT_TASKS = """
 SELECT * FROM task_states WHERE goal_id = $1 AND run = $2
 ORDER BY position NULLS LAST, task_id
 """
 
-SELECT_GOALS = """
-SELECT * FROM goals
+SELECT_GOALS = f"""
+SELECT *, {WAITING} FROM goals
 WHERE ($1::text IS NULL OR status = $1) AND ($2::bigint IS NULL OR seq < $2)
 ORDER BY seq DESC
 LIMIT $3
-"""
+"""  # noqa: S608
 
 # `settled`: recorded long enough ago that every event recorded before it has committed.
 SELECT_EVENTS = """
@@ -102,7 +112,9 @@ class Repository:
             if goal is None:
                 return None
             tasks = await connection.fetch(SELECT_TASKS, goal_id, goal["run"])
-        return dict(goal), [dict(task) for task in tasks]
+            approvals = await connection.fetch(SELECT_APPROVALS, goal_id, goal["run"])
+        # What waited, or waits, for a person, with its decision: part of the goal's view.
+        return {**dict(goal), "approvals": [dict(a) for a in approvals]}, [dict(t) for t in tasks]
 
     async def goals(self, status: str | None, limit: int, before: int | None) -> Sequence[Row]:
         """Goals newest first, from the one recorded before `before`."""

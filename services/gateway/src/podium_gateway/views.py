@@ -24,13 +24,21 @@ def _reason(goal: Row) -> dict[str, str] | None:
     return {"kind": goal["reason_kind"], "message": goal["reason_message"] or ""}
 
 
+def status(goal: Row) -> str:
+    """The recorded status; a running goal with a request no decision applies to yet is
+    `waiting_approval`."""
+    if goal["status"] == "running" and goal.get("waiting_approval"):
+        return "waiting_approval"
+    return str(goal["status"])
+
+
 def summary(goal: Row) -> dict[str, Any]:
     """A goal as `GET /goals` lists it."""
     return {
         "goal_id": str(goal["goal_id"]),
         "run": goal["run"],
         "goal": goal["goal"],
-        "status": goal["status"],
+        "status": status(goal),
         "reason": _reason(goal),
         "submitter": goal["submitter"],
         "submitted_at": _time(goal["submitted_at"]),
@@ -41,15 +49,44 @@ def summary(goal: Row) -> dict[str, Any]:
 
 
 def detail(goal: Row, tasks: Sequence[Row], now: datetime) -> dict[str, Any]:
-    """A goal as `GET /goals/{id}` shows it: its plan, tasks, output and totals."""
+    """A goal as `GET /goals/{id}` shows it: its plan, its tasks (a tree: each names its
+    parent and depth), what waits or waited for a person, its output and totals."""
+    approvals = [approval(row) for row in goal.get("approvals") or []]
+    waiting = {row["task_id"] for row in approvals if row["decision"] is None}
+    if goal["status"] != "running":
+        waiting = set()
     return {
         **summary(goal),
         "options": goal["options"],
         "deadline": _time(goal["deadline"]),
         "plan": plan(goal["plan"]),
-        "tasks": [task(row) for row in tasks],
+        "tasks": [task(row, waiting=row["task_id"] in waiting) for row in tasks],
+        "approvals": approvals,
         "output": goal["output"],
         "totals": totals(goal, tasks, now),
+    }
+
+
+def approval(row: Row) -> dict[str, Any]:
+    """A request for a person's decision, and the decision that applied, if any."""
+    decided = row["decided_at"] is not None
+    return {
+        "task_id": row["task_id"],
+        "type": row["type"],
+        "stage": row["stage"],
+        "round": row["round"],
+        "shown": row["shown"],
+        "digest": row["digest"],
+        "requested_at": _time(row["requested_at"]),
+        "timeout_at": _time(row["timeout_at"]),
+        "decision": {
+            "approved": row["approved"],
+            "comment": row["comment"],
+            "decided_by": row["decided_by"],
+            "decided_at": _time(row["decided_at"]),
+        }
+        if decided
+        else None,
     }
 
 
@@ -66,14 +103,16 @@ def plan(recorded: Mapping[str, Any] | None) -> dict[str, Any] | None:
     }
 
 
-def task(row: Row) -> dict[str, Any]:
+def task(row: Row, *, waiting: bool = False) -> dict[str, Any]:
     return {
         "task_id": row["task_id"],
         "type": row["type"],
         "description": row["description"],
         "depends_on": row["depends_on"] or [],
+        "parent_id": row.get("parent_id"),
+        "depth": row.get("depth") or 0,
         "final": row["final"],
-        "status": row["status"],
+        "status": "waiting_approval" if waiting else row["status"],
         "attempts": row["attempts"],
         "output": row["output"],
         "verdict": row["verdict"],

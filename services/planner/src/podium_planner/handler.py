@@ -21,6 +21,7 @@ from datetime import datetime
 
 from podium_common.errors import LLMMalformed, LLMRejected, LLMUnavailable, UnexpectedEvent
 from podium_common.events import (
+    BEFORE,
     Event,
     GoalSubmitted,
     PlanCreated,
@@ -34,8 +35,8 @@ from podium_common.events import (
     utcnow,
 )
 from podium_common.llm import LLM, Completion, Request
+from podium_common.plans import plan_schema, planned_tasks, review
 from podium_planner import prompts
-from podium_planner.plan import plan_schema, planned_tasks, review
 from podium_planner.settings import PlannerSettings
 
 log = logging.getLogger(__name__)
@@ -53,6 +54,8 @@ class Planning:
     max_tasks: int
     deadline: datetime
     trace: Trace
+    # Task types that wait for a person: the planner's setting, then the goal's options.
+    approvals: dict[str, str]
 
     @classmethod
     def of(cls, goal: GoalSubmitted, settings: PlannerSettings) -> Planning:
@@ -63,6 +66,7 @@ class Planning:
             max_tasks=options.max_tasks or settings.max_tasks,
             deadline=goal.deadline_at(settings.deadline_s),
             trace=goal.trace.child(),
+            approvals={**settings.approvals, **options.approvals},
         )
 
     def seconds_left(self) -> float:
@@ -117,7 +121,11 @@ async def handle(
         usage += completion.usage
         result = review(completion.text, max_tasks=planning.max_tasks)
         if not result.errors:
-            tasks = planned_tasks(result.tasks, run_prefix=f"{goal.goal_id}.{goal.run}.")
+            tasks = planned_tasks(
+                result.tasks,
+                run_prefix=f"{goal.goal_id}.{goal.run}.",
+                approvals=planning.approvals,
+            )
             # The first tasks are on their topics before the plan is on `plans`: the plan
             # the aggregator adopts never lacks them, even if this process dies in between
             # and the goal is planned again, differently (those tasks then bind to no plan).
@@ -190,7 +198,9 @@ def created(
         occurred_at=utcnow(),
         trace=planning.trace,
         goal=goal.goal,
-        options=goal.options,
+        # The approvals in force, the planner's setting included: the aggregator applies
+        # them to the tasks of sub-plans too.
+        options=goal.options.model_copy(update={"approvals": planning.approvals}),
         deadline=planning.deadline,
         tasks=tasks,
         model=completion.model,
@@ -201,8 +211,13 @@ def created(
 
 
 def roots(planning: Planning, tasks: list[PlannedTask]) -> list[Event]:
-    """The first attempts of the tasks that need no other task's output."""
-    return [assigned(planning, task) for task in tasks if not task.depends_on]
+    """The first attempts of the tasks that need no other task's output, but those whose
+    input a person approves first (the aggregator asks for the approval)."""
+    return [
+        assigned(planning, task)
+        for task in tasks
+        if not task.depends_on and task.approval != BEFORE
+    ]
 
 
 def assigned(planning: Planning, task: PlannedTask) -> TaskAssigned:

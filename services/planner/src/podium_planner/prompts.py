@@ -17,7 +17,7 @@ requirements, and answers whether it passes; use one where correctness matters.
 
 Answer with one JSON object and nothing else, of exactly this shape:
 {"tasks": [{"id": "t1", "type": "researcher", "description": "...", \
-"requirements": ["..."], "depends_on": []}]}
+"requirements": ["..."], "depends_on": [], "requires_approval": null}]}
 
 Rules:
 - "id" is a short local id: t1, t2, t3, ...; every id is unique.
@@ -27,6 +27,9 @@ Rules:
 - "depends_on" names the ids of earlier tasks whose outputs this task needs; a task \
 without dependencies starts at once, so keep independent work independent.
 - A validator depends on the task it checks.
+- "requires_approval" is null, or "before" when a person must approve the task's input \
+before it runs (e.g. it acts on the world), or "after" when a person must approve its \
+output before it is used; leave it null unless the goal asks for it.
 - No cycles: a task never depends, directly or indirectly, on itself.
 - Do not exceed the number of tasks given as "Most tasks"; fewer is better when enough.
 - The final synthesis of all results into the answer is added automatically: the plan \

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pydantic import Field
 
-from podium_common.events import DEFAULT_DEADLINE_S
+from podium_common.events import DEFAULT_DEADLINE_S, Stage
 from podium_common.settings import BaseServiceSettings, LLMSettings, service_config
 
 
@@ -21,3 +21,6 @@ class PlannerSettings(BaseServiceSettings):
     max_tasks: int = Field(default=8, ge=1, le=100)
     # The same default the aggregator fails goals by (`PODIUM_DEADLINE_S` sets both).
     deadline_s: int = Field(default=DEFAULT_DEADLINE_S, ge=1)
+    # Task types whose tasks wait for a person, `before` they run or `after` (their output),
+    # e.g. PODIUM_APPROVALS='{"specialist": "after"}'; a goal's options add to it.
+    approvals: dict[str, Stage] = Field(default_factory=dict)

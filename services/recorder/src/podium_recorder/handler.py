@@ -12,6 +12,9 @@ from typing import Any, Protocol
 
 from podium_common.avro import as_json
 from podium_common.events import (
+    FINAL_LOCAL_ID,
+    ApprovalDecided,
+    ApprovalRequested,
     Event,
     GoalCancelled,
     GoalCompleted,
@@ -26,8 +29,10 @@ from podium_common.events import (
 )
 from podium_common.topics import Topics
 from podium_recorder.rows import (
+    ApprovalRow,
     Assignment,
     AttemptResult,
+    DecisionRow,
     EventRow,
     GoalChange,
     GoalStatus,
@@ -65,9 +70,14 @@ def project(event: Event) -> Projection:
         case TaskAssigned():
             return Projection(row, goal, (_task(event),), assignment=_assigned(event))
         case TaskResult():
-            return Projection(row, goal, (_task(event),), result=_finished(event))
+            tasks = (_task(event), *_subtasks(event))
+            return Projection(row, goal, tasks, result=_finished(event))
         case PlanCreated():
             return Projection(row, goal, _planned_tasks(event))
+        case ApprovalRequested():
+            return Projection(row, goal, approval=_requested(event))
+        case ApprovalDecided():
+            return Projection(row, goal, decision=_decided(event))
     return Projection(row, goal)
 
 
@@ -173,7 +183,14 @@ def _planned_tasks(event: PlanCreated) -> tuple[TaskRow, ...]:
 
 def _task(event: TaskAssigned | TaskResult) -> TaskRow:
     if isinstance(event, TaskResult):
-        return TaskRow(event.task_id, event.goal_id, event.run, event.type.value, event.final)
+        return TaskRow(
+            event.task_id,
+            event.goal_id,
+            event.run,
+            event.type.value,
+            event.final,
+            depth=event.depth,
+        )
     return TaskRow(
         task_id=event.task_id,
         goal_id=event.goal_id,
@@ -183,6 +200,65 @@ def _task(event: TaskAssigned | TaskResult) -> TaskRow:
         description=event.description,
         requirements=list(event.requirements),
         depends_on=list(event.depends_on),
+        parent_id=event.parent_id,
+        depth=event.depth,
+    )
+
+
+def _subtasks(event: TaskResult) -> tuple[TaskRow, ...]:
+    """The tasks of the sub-plan a result answered with: under it, one deeper."""
+    return tuple(
+        TaskRow(
+            task_id=task.task_id,
+            goal_id=event.goal_id,
+            run=event.run,
+            type=task.type.value,
+            description=task.description,
+            requirements=list(task.requirements),
+            depends_on=list(task.depends_on),
+            position=position,
+            parent_id=event.task_id,
+            depth=event.depth + 1,
+        )
+        for position, task in enumerate(event.subtasks)
+    )
+
+
+def synthesis_id(event: TaskResult) -> str | None:
+    """The id of the task whose output becomes a delegating task's: its sub-plan's synthesis
+    (named like the final synthesis, under the sub-plan's prefix)."""
+    if not event.subtasks:
+        return None
+    return f"{event.subtasks[0].task_id.rpartition('.')[0]}.{FINAL_LOCAL_ID}"
+
+
+def _requested(event: ApprovalRequested) -> ApprovalRow:
+    return ApprovalRow(
+        task_id=event.task_id,
+        round=event.round,
+        goal_id=event.goal_id,
+        run=event.run,
+        type=event.type.value,
+        stage=event.stage,
+        shown=event.shown,
+        digest=event.digest,
+        requested_at=event.occurred_at,
+        timeout_at=event.timeout_at,
+    )
+
+
+def _decided(event: ApprovalDecided) -> DecisionRow:
+    return DecisionRow(
+        event_id=event.event_id,
+        task_id=event.task_id,
+        round=event.round,
+        goal_id=event.goal_id,
+        run=event.run,
+        digest=event.digest,
+        approved=event.approved,
+        comment=event.comment,
+        decided_by=event.decided_by,
+        decided_at=event.occurred_at,
     )
 
 
@@ -214,4 +290,6 @@ def _finished(event: TaskResult) -> AttemptResult:
         latency_ms=event.latency_ms,
         worker_id=event.worker_id,
         finished_at=event.occurred_at,
+        subtasks=[task.task_id for task in event.subtasks] or None,
+        synthesis_id=synthesis_id(event),
     )

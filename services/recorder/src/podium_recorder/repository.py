@@ -18,8 +18,10 @@ import asyncpg
 
 from podium_common.postgres import transient_as_unavailable
 from podium_recorder.rows import (
+    ApprovalRow,
     Assignment,
     AttemptResult,
+    DecisionRow,
     GoalChange,
     Projection,
     TaskRow,
@@ -89,7 +91,9 @@ UPSERT_TASK = _insert(
     description = COALESCE(EXCLUDED.description, old.description),
     requirements = COALESCE(EXCLUDED.requirements, old.requirements),
     depends_on = COALESCE(EXCLUDED.depends_on, old.depends_on),
-    position = COALESCE(EXCLUDED.position, old.position)""",
+    position = COALESCE(EXCLUDED.position, old.position),
+    parent_id = COALESCE(EXCLUDED.parent_id, old.parent_id),
+    depth = GREATEST(EXCLUDED.depth, old.depth)""",
 )
 
 UPSERT_ASSIGNMENT = _insert(
@@ -115,6 +119,11 @@ UPSERT_RESULT = _insert(
         if field.name not in {"task_id", "attempt", "goal_id", "run"}
     ),
 )
+
+
+# Requests and decisions are recorded as they were published, once.
+INSERT_APPROVAL = _insert("approvals", ApprovalRow, "task_id, round", "NOTHING")
+INSERT_DECISION = _insert("approval_decisions", DecisionRow, "event_id", "NOTHING")
 
 
 class Repository:
@@ -149,11 +158,20 @@ class Repository:
                 (p.assignment for p in fresh if p.assignment is not None), key=_attempt_key
             )
             results = sorted((p.result for p in fresh if p.result is not None), key=_attempt_key)
+            approvals = sorted(
+                (p.approval for p in fresh if p.approval is not None),
+                key=lambda row: (row.task_id, row.round),
+            )
+            decisions = sorted(
+                (p.decision for p in fresh if p.decision is not None), key=lambda row: row.event_id
+            )
             for statement, rows in (
                 (UPSERT_GOAL, goals),
                 (UPSERT_TASK, tasks),
                 (UPSERT_ASSIGNMENT, assignments),
                 (UPSERT_RESULT, results),
+                (INSERT_APPROVAL, approvals),
+                (INSERT_DECISION, decisions),
             ):
                 if rows:
                     await connection.executemany(statement, [_values(row) for row in rows])

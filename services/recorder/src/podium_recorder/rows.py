@@ -83,6 +83,8 @@ class TaskRow:
     requirements: list[str] | None = None
     depends_on: list[str] | None = None
     position: int | None = None
+    parent_id: str | None = None
+    depth: int = 0
 
 
 @dataclass(frozen=True)
@@ -112,6 +114,37 @@ class AttemptResult:
     latency_ms: int
     worker_id: str
     finished_at: datetime
+    # A sub-plan instead of an output: its tasks' ids and its synthesis's id.
+    subtasks: list[str] | None = None
+    synthesis_id: str | None = None
+
+
+@dataclass(frozen=True)
+class ApprovalRow:
+    task_id: str
+    round: int
+    goal_id: uuid.UUID
+    run: int
+    type: str
+    stage: str
+    shown: str
+    digest: str
+    requested_at: datetime
+    timeout_at: datetime
+
+
+@dataclass(frozen=True)
+class DecisionRow:
+    event_id: uuid.UUID
+    task_id: str
+    round: int
+    goal_id: uuid.UUID
+    run: int
+    digest: str
+    approved: bool
+    comment: str
+    decided_by: str
+    decided_at: datetime
 
 
 @dataclass(frozen=True)
@@ -121,3 +154,5 @@ class Projection:
     tasks: tuple[TaskRow, ...] = ()
     assignment: Assignment | None = None
     result: AttemptResult | None = None
+    approval: ApprovalRow | None = None
+    decision: DecisionRow | None = None

@@ -8,7 +8,7 @@ from collections.abc import Callable, Sequence
 
 from pydantic import ValidationError
 
-from podium_cli.commands import dlq, goals, rebuild, replay, setup, stack, watch, workers
+from podium_cli.commands import approvals, dlq, goals, rebuild, replay, setup, stack, watch, workers
 from podium_common.errors import PodiumError
 
 Command = Callable[[argparse.Namespace], int]
@@ -22,6 +22,7 @@ def parser() -> argparse.ArgumentParser:
     commands = top.add_subparsers(dest="command", required=True, metavar="COMMAND")
     stack.register(commands)
     goals.register(commands)
+    approvals.register(commands)
     setup.register(commands)
     dlq.register(commands)
     replay.register(commands)

@@ -49,6 +49,15 @@ class Gateway:
         found: Goal = response.json()
         return found
 
+    def decide(self, goal_id: str, task: str, decision: str, comment: str, by: str) -> Goal:
+        """Approves or rejects what `task` of the goal waits for; the gateway's answer."""
+        body = {"decision": decision, "comment": comment, "decided_by": by}
+        response = self._send("POST", f"/goals/{goal_id}/approvals/{task}", json=body)
+        if response.status_code != 202:
+            raise GatewayError(f"the gateway refused the decision: {_error_text(response)}")
+        answer: Goal = response.json()
+        return answer
+
     def _send(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
         try:
             return self.client.request(method, f"{self.base_url}{path}", **kwargs)

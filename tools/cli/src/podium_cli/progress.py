@@ -20,11 +20,26 @@ def changes(before: Goal | None, now: Goal) -> list[str]:
         line = task_change(seen.get(task["task_id"]), task)
         if line:
             lines.append(line)
+    asked = {(a["task_id"], a["round"]) for a in (before or {}).get("approvals") or []}
+    for approval in now.get("approvals") or []:
+        if (approval["task_id"], approval["round"]) not in asked and approval["decision"] is None:
+            lines.append(approval_line(now, approval))
     if before is None or before.get("status") != now.get("status"):
         # A new status opens what follows, but closes the story once the goal is done.
         status = f"status: {now.get('status')}"
         lines.insert(len(lines) if now.get("status") in FINISHED else 0, status)
     return lines
+
+
+def approval_line(goal: Goal, approval: Goal) -> str:
+    """What waits for a person, and the commands that decide it."""
+    task = local_task_id(approval["task_id"])
+    what = "its input" if approval["stage"] == "before" else "its output"
+    goal_id = goal.get("goal_id")
+    return (
+        f"task {task} waits for approval of {what}: `podium approve {goal_id} {task}` or "
+        f"`podium reject {goal_id} {task} -m WHY`"
+    )
 
 
 def describe_plan(plan: Goal) -> str:
@@ -48,7 +63,7 @@ def task_change(before: Goal | None, now: Goal) -> str | None:
     ):
         return None
     name = "final synthesis" if now.get("final") else f"task {local_task_id(now['task_id'])}"
-    name += f" ({now.get('type')})"
+    name = "  " * (now.get("depth") or 0) + name + f" ({now.get('type')})"
     retry = f", attempt {attempts}" if attempts > 1 else ""
     if status == "succeeded":
         return f"{name} done{retry}{_usage(now)}"
@@ -56,6 +71,8 @@ def task_change(before: Goal | None, now: Goal) -> str | None:
         return f"{name} failed{retry}: {_error(now.get('error'))}"
     if status == "dispatched":
         return f"{name} started{retry}"
+    if status == "delegated":
+        return f"{name} delegated its work to a sub-plan"
     return None
 
 

@@ -1,8 +1,10 @@
-"""The plan the LLM drafts: its JSON shape, the checks it must pass, its tasks in order.
+"""A plan an LLM drafts: its JSON shape, the checks it must pass, its tasks in order.
 
-A draft is read in two steps: pydantic checks the JSON shape, then the graph checks look
-at what pydantic cannot see (types, ids, dependencies, cycles, size). Every problem found
-is reported as one readable line, so the LLM can be asked to repair them all at once.
+The planner's plan of a goal and a worker's sub-plan of a task (delegation) have the same
+JSON contract and are reviewed by the same code. A draft is read in two steps: pydantic
+checks the JSON shape, then the graph checks look at what pydantic cannot see (types, ids,
+dependencies, cycles, size). Every problem found is reported as one readable line, so the
+LLM can be asked to repair them all at once.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ import re
 from collections import Counter
 from dataclasses import dataclass, field
 from graphlib import CycleError, TopologicalSorter
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from pydantic_core import ErrorDetails
@@ -39,6 +41,8 @@ class DraftTask(BaseModel):
     description: str = Field(json_schema_extra={"minLength": 1})
     requirements: list[str] = Field(default_factory=list)
     depends_on: list[str] = Field(default_factory=list)
+    # A person approves the task's input before it runs, or its output before it is used.
+    requires_approval: Literal["before", "after"] | None = None
 
 
 class DraftPlan(BaseModel):
@@ -75,11 +79,15 @@ def review(text: str, *, max_tasks: int) -> Review:
     return Review(tasks=_in_order(draft))
 
 
-def planned_tasks(tasks: list[DraftTask], *, run_prefix: str) -> list[PlannedTask]:
+def planned_tasks(
+    tasks: list[DraftTask], *, run_prefix: str, approvals: dict[str, str] | None = None
+) -> list[PlannedTask]:
     """The draft's tasks with global ids, dependencies rewritten: `run_prefix`, the digest of
     the plan's content, `.` and the local id. A goal planned twice (the planner crashed
     before its commit) gets the same ids for the same plan and other ids for another, so a
-    result can never be taken for the answer to a differently described task."""
+    result can never be taken for the answer to a differently described task. A task the
+    draft does not mark for approval takes its type's entry in `approvals`, if any."""
+    approvals = approvals or {}
     local = [
         PlannedTask(
             task_id=task.id,
@@ -87,6 +95,7 @@ def planned_tasks(tasks: list[DraftTask], *, run_prefix: str) -> list[PlannedTas
             description=task.description,
             requirements=[item for item in task.requirements if item],
             depends_on=list(dict.fromkeys(task.depends_on)),
+            approval=task.requires_approval or approvals.get(task.type),
         )
         for task in tasks
     ]
@@ -104,7 +113,12 @@ def planned_tasks(tasks: list[DraftTask], *, run_prefix: str) -> list[PlannedTas
 
 def digest(tasks: list[PlannedTask]) -> str:
     """A short hash of everything the tasks say, in their order."""
-    content = json.dumps([task.model_dump(mode="json") for task in tasks], sort_keys=True)
+    # A task marked for no approval hashes as it did before approvals existed.
+    dumped = [
+        task.model_dump(mode="json", exclude={"approval"} if task.approval is None else None)
+        for task in tasks
+    ]
+    content = json.dumps(dumped, sort_keys=True)
     return hashlib.sha256(content.encode()).hexdigest()[:DIGEST_LENGTH]
 
 
