@@ -11,6 +11,7 @@ from typing import Any
 import httpx
 from aiokafka.errors import KafkaTimeoutError
 
+from podium_common.apikeys import ApiKey
 from podium_common.errors import Unavailable
 from podium_common.events import Event, GoalSubmitted, utcnow
 from podium_gateway.app import create_app
@@ -105,6 +106,7 @@ class FakeStore:
         self.event_rows: dict[uuid.UUID, list[Row]] = {}
         self.down = False
         self.event_polls = 0
+        self.keys: dict[str, ApiKey] = {}  # by the whole key
 
     def _check(self) -> None:
         if self.down:
@@ -123,8 +125,15 @@ class FakeStore:
         self._check()
         seq = len(self.goal_rows) + 1
         self.goal_rows.setdefault(
-            event.goal_id, goal_row(event.goal_id, seq, goal=event.goal, submitter=event.submitter)
+            event.goal_id,
+            goal_row(
+                event.goal_id, seq, goal=event.goal, submitter=event.submitter, tenant=event.tenant
+            ),
         )
+
+    async def api_key(self, token: str) -> ApiKey | None:
+        self._check()
+        return self.keys.get(token)
 
     async def goal(self, goal_id: uuid.UUID) -> tuple[Row, Sequence[Row]] | None:
         self._check()
@@ -132,9 +141,12 @@ class FakeStore:
             return None
         return self.goal_rows[goal_id], self.task_rows.get(goal_id, [])
 
-    async def goals(self, status: str | None, limit: int, before: int | None) -> Sequence[Row]:
+    async def goals(
+        self, status: str | None, limit: int, before: int | None, tenant: str | None = None
+    ) -> Sequence[Row]:
         self._check()
         rows = sorted(self.goal_rows.values(), key=lambda row: -row["seq"])
+        rows = [r for r in rows if tenant in (None, r["tenant"])]
         rows = [r for r in rows if status in (None, r["status"])]
         rows = [r for r in rows if before is None or r["seq"] < before]
         return rows[:limit]

@@ -16,9 +16,12 @@ from sse_starlette import EventSourceResponse
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
+from podium_common.apikeys import ApiKey
 from podium_common.errors import Unavailable
 from podium_common.events import Event, GoalCancelled, GoalSubmitted, Trace, derived_id, utcnow
 from podium_gateway import views
+from podium_gateway.auth import Auth, Caller
+from podium_gateway.limits import KeyLimit
 from podium_gateway.metrics import GOALS_SUBMITTED
 from podium_gateway.models import ApiError, CancelQuery, ListQuery, Submission, invalid
 from podium_gateway.settings import GatewaySettings
@@ -45,7 +48,10 @@ class GoalStore(EventSource, Protocol):
     async def ping(self) -> None: ...
     async def insert_queued(self, event: GoalSubmitted) -> None: ...
     async def goal(self, goal_id: uuid.UUID) -> tuple[Row, Sequence[Row]] | None: ...
-    async def goals(self, status: str | None, limit: int, before: int | None) -> Sequence[Row]: ...
+    async def goals(
+        self, status: str | None, limit: int, before: int | None, tenant: str | None = None
+    ) -> Sequence[Row]: ...
+    async def api_key(self, token: str) -> ApiKey | None: ...
 
 
 class Goals:
@@ -57,9 +63,20 @@ class Goals:
         self.settings = settings
         self.publisher = publisher
         self.store = store
+        self.auth = Auth(settings.keys_required, store, KeyLimit(settings.key_requests_per_minute))
+
+    async def _find(self, goal_id: uuid.UUID, caller: Caller) -> tuple[Row, Sequence[Row]]:
+        """The goal, if the caller's tenant may see it; 404 alike for another's and none."""
+        found = await self.store.goal(goal_id)
+        if found is None or not caller.sees(found[0]):
+            raise ApiError(404, "not_found", f"no goal {goal_id}")
+        return found
 
     async def submit(self, request: Request) -> Response:
+        caller = await self.auth.caller(request)
         submission = parse_submission(await read_body(request, self.settings.max_body_bytes))
+        if caller.name is not None and submission.submitter is not None:
+            raise from_key("submitter")
         goal_id = uuid.uuid4()
         event = GoalSubmitted(
             event_id=derived_id("goal", goal_id, 1),
@@ -68,7 +85,8 @@ class Goals:
             occurred_at=utcnow(),
             trace=trace_of(request),
             goal=submission.goal,
-            submitter=submission.submitter or "anonymous",
+            submitter=caller.name or submission.submitter or "anonymous",
+            tenant=caller.tenant or "default",
             options=submission.options.to_event(),
         )
         await self.publisher.publish([event])
@@ -93,24 +111,21 @@ class Goals:
             )
 
     async def show(self, request: Request) -> Response:
-        goal_id = parse_goal_id(request)
-        found = await self.store.goal(goal_id)
-        if found is None:
-            raise ApiError(404, "not_found", f"no goal {goal_id}")
-        goal, tasks = found
+        caller = await self.auth.caller(request)
+        goal, tasks = await self._find(parse_goal_id(request), caller)
         return JSONResponse(views.detail(goal, tasks, utcnow()))
 
     async def cancel(self, request: Request) -> Response:
         """Asks the aggregator to fail the goal's latest run with kind `cancelled`."""
+        caller = await self.auth.caller(request)
         goal_id = parse_goal_id(request)
         try:
             query = CancelQuery.model_validate(dict(request.query_params))
         except ValidationError as error:
             raise invalid(error, status=400, code="invalid_query", what="query") from error
-        found = await self.store.goal(goal_id)
-        if found is None:
-            raise ApiError(404, "not_found", f"no goal {goal_id}")
-        goal = found[0]
+        if caller.name is not None and "requested_by" in query.model_fields_set:
+            raise from_key("requested_by", status=400, code="invalid_query")
+        goal = (await self._find(goal_id, caller))[0]
         if goal["status"] in ENDED:
             raise ApiError(409, "ended", f"goal {goal_id} has already {goal['status']}")
         run = int(goal["run"])
@@ -120,7 +135,7 @@ class Goals:
             run=run,
             occurred_at=utcnow(),
             trace=trace_of(request),
-            requested_by=query.requested_by,
+            requested_by=caller.name or query.requested_by,
             reason=query.reason,
         )
         await self.publisher.publish([event])
@@ -128,11 +143,12 @@ class Goals:
         return JSONResponse(body, status_code=202, headers={"Location": f"/goals/{goal_id}"})
 
     async def index(self, request: Request) -> Response:
+        caller = await self.auth.caller(request)
         try:
             query = ListQuery.model_validate(dict(request.query_params))
         except ValidationError as error:
             raise invalid(error, status=400, code="invalid_query", what="query") from error
-        rows = await self.store.goals(query.status, query.limit + 1, query.before)
+        rows = await self.store.goals(query.status, query.limit + 1, query.before, caller.tenant)
         page = rows[: query.limit]
         more = len(rows) > query.limit
         return JSONResponse(
@@ -143,10 +159,9 @@ class Goals:
         )
 
     async def events(self, request: Request) -> Response:
+        caller = await self.auth.caller(request)
         goal_id = parse_goal_id(request)
-        found = await self.store.goal(goal_id)
-        if found is None:
-            raise ApiError(404, "not_found", f"no goal {goal_id}")
+        found = await self._find(goal_id, caller)
         last_seen = request.headers.get("last-event-id", "")
         cursor = Cursor(floor=int(last_seen) if _COUNT.fullmatch(last_seen) else 0)
         stop = anyio.Event()
@@ -191,6 +206,13 @@ def parse_submission(body: bytes) -> Submission:
             message = f"the body is not valid JSON: {broken[0]['msg']}"
             raise ApiError(400, "invalid_json", message) from error
         raise invalid(error, status=422, code="invalid_body", what="body") from error
+
+
+def from_key(field: str, *, status: int = 422, code: str = "invalid_body") -> ApiError:
+    """A field the API key decides, sent anyway: refused, so nobody speaks for another."""
+    api = ApiError(status, code, f"`{field}` comes from the API key; leave it out")
+    api.fields = [{"field": field, "message": "set by the API key, not by the caller"}]
+    return api
 
 
 def parse_goal_id(request: Request) -> uuid.UUID:

@@ -9,6 +9,7 @@ from typing import Any
 
 import asyncpg
 
+from podium_common import apikeys
 from podium_common.errors import Unavailable
 from podium_common.events import GoalSubmitted
 from podium_common.postgres import create_pool, transient_as_unavailable
@@ -45,6 +46,7 @@ ORDER BY position NULLS LAST, task_id
 SELECT_GOALS = f"""
 SELECT *, {WAITING} FROM goals
 WHERE ($1::text IS NULL OR status = $1) AND ($2::bigint IS NULL OR seq < $2)
+  AND ($4::text IS NULL OR tenant = $4)
 ORDER BY seq DESC
 LIMIT $3
 """  # noqa: S608
@@ -116,11 +118,17 @@ class Repository:
         # What waited, or waits, for a person, with its decision: part of the goal's view.
         return {**dict(goal), "approvals": [dict(a) for a in approvals]}, [dict(t) for t in tasks]
 
-    async def goals(self, status: str | None, limit: int, before: int | None) -> Sequence[Row]:
-        """Goals newest first, from the one recorded before `before`."""
+    async def goals(
+        self, status: str | None, limit: int, before: int | None, tenant: str | None = None
+    ) -> Sequence[Row]:
+        """Goals newest first, from the one recorded before `before`; one tenant's if given."""
         async with _reading():
-            rows = await self._pool.fetch(SELECT_GOALS, status, before, limit)
+            rows = await self._pool.fetch(SELECT_GOALS, status, before, limit, tenant)
         return [dict(row) for row in rows]
+
+    async def api_key(self, token: str) -> apikeys.ApiKey | None:
+        async with _reading():
+            return await apikeys.verify(self._pool, token)
 
     async def events(
         self, goal_id: uuid.UUID, run: int, after: int, settle_s: float

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pydantic import Field
 
 from podium_common.settings import BaseServiceSettings, PostgresSettings, service_config
+from podium_gateway.auth import on_loopback
 
 
 class GatewaySettings(BaseServiceSettings):
@@ -24,3 +25,14 @@ class GatewaySettings(BaseServiceSettings):
     retry_after_s: int = Field(default=2, ge=1)
     # Open progress streams get this long to end cleanly when the gateway stops.
     shutdown_grace_s: float = Field(default=1.0, ge=0)
+    # Whether every route but health, metrics and the document needs an API key; unset:
+    # required unless the gateway listens on a loopback address only.
+    require_keys: bool | None = None
+    # Requests one API key may make per minute to this gateway replica (unset: no limit).
+    key_requests_per_minute: int | None = Field(default=None, ge=1)
+
+    @property
+    def keys_required(self) -> bool:
+        if self.require_keys is not None:
+            return self.require_keys
+        return not on_loopback(self.host)
