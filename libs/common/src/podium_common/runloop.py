@@ -38,6 +38,7 @@ from podium_common.backoff import RetryPolicy
 from podium_common.errors import PodiumError, kind_of
 from podium_common.events import Event
 from podium_common.kafka import Publisher, client_options
+from podium_common.logs import bind_event
 from podium_common.metrics import IN_FLIGHT, LAG, topic_metrics
 from podium_common.offsets import OffsetTracker
 from podium_common.settings import KafkaSettings
@@ -260,6 +261,7 @@ class RunLoop:
             started = time.perf_counter()
             try:
                 event = codec().decode(record.value or b"")
+                bind_event(event)
                 outputs = await self._handler(event)
                 await self._publisher.publish(outputs)
             except Exception as error:  # each failure is judged by the policy

@@ -7,26 +7,23 @@ import logging
 import os
 import signal
 import socket
-import sys
 from collections.abc import Callable, Coroutine, Sequence
 from typing import Any
 
-from podium_common import faults
+from podium_common import faults, logs
 from podium_common.health import serve_health
 from podium_common.heartbeat import Heartbeat, Holding
 from podium_common.kafka import Publisher
+from podium_common.logs import LogFormat
 from podium_common.runloop import Handler, LoopConfig, RunLoop
 from podium_common.settings import KafkaSettings
 
 
-def setup_logging(level: str) -> None:
-    """What every service process does first: logging, and the test-only fault switch."""
+def setup_logging(level: str, log_format: LogFormat = "text") -> None:
+    """What every service process does first: logging (plain text, or JSON lines with the
+    ids of the record being handled), and the test-only fault switch."""
     faults.install()
-    logging.basicConfig(
-        level=level.upper(),
-        stream=sys.stderr,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
+    logs.configure(level, log_format)
     logging.getLogger("aiokafka").setLevel(logging.WARNING)
     logging.getLogger("httpx").setLevel(logging.WARNING)
     logging.getLogger("httpx2").setLevel(logging.WARNING)  # the LLM client logs every call

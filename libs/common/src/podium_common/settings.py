@@ -121,6 +121,8 @@ class BaseServiceSettings(BaseSettings):
 
     kafka: KafkaSettings = KafkaSettings()
     log_level: str = "INFO"
+    # `text` for a terminal; `json`: one JSON object a line, with goal_id, task_id, trace_id.
+    log_format: Literal["text", "json"] = "text"
     # `/healthz`, `/readyz`, `/metrics` for orchestrators; None serves none.
     health_host: str = "127.0.0.1"
     health_port: int | None = None

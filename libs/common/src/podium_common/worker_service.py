@@ -99,5 +99,5 @@ async def serve_worker(
 
 def run_worker(task_type: TaskType, handle: TaskHandler, settings: WorkerSettings) -> None:
     """The body of every worker's `main()`."""
-    setup_logging(settings.log_level)
+    setup_logging(settings.log_level, settings.log_format)
     main(functools.partial(serve_worker, task_type, handle, settings))

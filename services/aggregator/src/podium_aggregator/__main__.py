@@ -84,7 +84,7 @@ def with_heartbeat(aggregator: Aggregator, kafka: KafkaSettings) -> None:
 
 def main() -> None:
     settings = AggregatorSettings()
-    setup_logging(settings.log_level)
+    setup_logging(settings.log_level, settings.log_format)
     loop = asyncio.new_event_loop()
     asyncio.set_event_loop(loop)
     try:

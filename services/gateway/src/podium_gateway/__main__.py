@@ -24,7 +24,7 @@ def build(settings: GatewaySettings) -> Starlette:
 
 def main() -> None:
     settings = GatewaySettings()
-    setup_logging(settings.log_level)
+    setup_logging(settings.log_level, settings.log_format)
     uvicorn.run(
         # A factory: uvicorn calls it inside its event loop, where Kafka clients must be made.
         functools.partial(build, settings),

@@ -52,7 +52,7 @@ async def serve(settings: RecorderSettings) -> None:
 
 async def start() -> None:
     settings = RecorderSettings()
-    setup_logging(settings.log_level)
+    setup_logging(settings.log_level, settings.log_format)
     await serve(settings)
 
 
