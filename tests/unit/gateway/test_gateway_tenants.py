@@ -63,6 +63,7 @@ async def test_without_a_valid_key_every_goal_route_is_401(
             ("GET", f"/goals/{goal_id}"),
             ("DELETE", f"/goals/{goal_id}"),
             ("GET", f"/goals/{goal_id}/events"),
+            ("POST", f"/goals/{goal_id}/approvals/t1"),
         ]:
             response = await http.request(method, path, headers=headers, json={"goal": "x"})
             assert response.status_code == 401, (method, path)
@@ -143,3 +144,19 @@ async def test_a_key_past_its_requests_per_minute_is_429_with_retry_after(
     assert answered[-1].json()["error"]["code"] == "rate_limited"
     assert 1 <= int(answered[-1].headers["retry-after"]) <= 60
     assert other.status_code == 200
+
+
+async def test_a_tenant_decides_approvals_only_on_its_own_goals_in_its_own_name(
+    store: FakeStore,
+) -> None:
+    publisher = FakePublisher()
+    theirs = goal_of(store, "globex")
+    body = {"decision": "approve"}
+    async with client(publisher, store, require_keys=True) as http:
+        path = f"/goals/{theirs}/approvals/t1"
+        assert (await http.post(path, json=body, headers=bearer(ACME))).status_code == 404
+        spoofed = {**body, "decided_by": "bob"}
+        refused = await http.post(path, json=spoofed, headers=bearer(GLOBEX))
+        assert refused.status_code == 422
+        assert refused.json()["error"]["fields"][0]["field"] == "decided_by"
+    assert publisher.published == []

@@ -59,7 +59,7 @@ class Health:
 def create_app(settings: GatewaySettings, publisher: EventPublisher, store: GoalStore) -> Starlette:
     """The app over the clients it is given; its lifespan starts and stops them."""
     goals = Goals(settings, publisher, store)
-    approvals = Approvals(settings, publisher, store)
+    approvals = Approvals(settings, publisher, store, goals.auth)
     health = Health(store)
 
     @asynccontextmanager

@@ -20,7 +20,15 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from podium_common.events import ApprovalDecided, derived_id, local_task_id, utcnow
-from podium_gateway.handler import ENDED, EventPublisher, parse_goal_id, read_body, trace_of
+from podium_gateway.auth import Auth
+from podium_gateway.handler import (
+    ENDED,
+    EventPublisher,
+    from_key,
+    parse_goal_id,
+    read_body,
+    trace_of,
+)
 from podium_gateway.models import ApiError, invalid
 from podium_gateway.settings import GatewaySettings
 
@@ -45,17 +53,23 @@ class GoalReader(Protocol):
 
 class Approvals:
     def __init__(
-        self, settings: GatewaySettings, publisher: EventPublisher, store: GoalReader
+        self, settings: GatewaySettings, publisher: EventPublisher, store: GoalReader, auth: Auth
     ) -> None:
         self.settings = settings
         self.publisher = publisher
         self.store = store
+        self.auth = auth
 
     async def decide(self, request: Request) -> Response:
+        caller = await self.auth.caller(request)
         goal_id = parse_goal_id(request)
         body = parse_decision(await read_body(request, self.settings.max_body_bytes))
+        if caller.name is not None:
+            if "decided_by" in body.model_fields_set:
+                raise from_key("decided_by")
+            body = body.model_copy(update={"decided_by": caller.name})
         found = await self.store.goal(goal_id)
-        if found is None:
+        if found is None or not caller.sees(found[0]):
             raise ApiError(404, "not_found", f"no goal {goal_id}")
         goal = found[0]
         if goal["status"] in ENDED:

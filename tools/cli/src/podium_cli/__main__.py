@@ -8,7 +8,18 @@ from collections.abc import Callable, Sequence
 
 from pydantic import ValidationError
 
-from podium_cli.commands import approvals, dlq, goals, rebuild, replay, setup, stack, watch, workers
+from podium_cli.commands import (
+    approvals,
+    dlq,
+    goals,
+    keys,
+    rebuild,
+    replay,
+    setup,
+    stack,
+    watch,
+    workers,
+)
 from podium_common.errors import PodiumError
 
 Command = Callable[[argparse.Namespace], int]
@@ -27,6 +38,7 @@ def parser() -> argparse.ArgumentParser:
     dlq.register(commands)
     replay.register(commands)
     rebuild.register(commands)
+    keys.register(commands)
     workers.register(commands)
     watch.register(commands)
     return top
