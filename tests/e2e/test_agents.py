@@ -4,6 +4,7 @@ process, real Kafka and PostgreSQL, the scripted LLM."""
 from __future__ import annotations
 
 import asyncio
+import json
 import subprocess
 import sys
 import time
@@ -15,6 +16,7 @@ import asyncpg
 import httpx
 import pytest
 
+from podium_common.events import local_task_id
 from tests.e2e.conftest import SERVICES, Stack
 from tests.e2e.test_goals import submit, wait_for_end
 
@@ -171,3 +173,50 @@ async def test_an_approval_nobody_gives_in_time_fails_the_goal(gateway: httpx.As
     assert all(task["attempts"] == 0 for task in body["tasks"]), body["tasks"]
     late = await gateway.post(f"/goals/{goal_id}/approvals/t1", json={"decision": "approve"})
     assert late.status_code == 409
+
+
+async def sse_events(stack: Stack, goal_id: str, within_s: float = 30) -> list[tuple[str, str]]:
+    """The goal's progress stream, to its end: (event type, data) pairs."""
+    seen: list[tuple[str, str]] = []
+    kind = ""
+    async with (
+        httpx.AsyncClient(base_url=stack.gateway, timeout=within_s) as client,
+        client.stream("GET", f"/goals/{goal_id}/events") as stream,
+    ):
+        async for line in stream.aiter_lines():
+            if line.startswith("event:"):
+                kind = line.removeprefix("event:").strip()
+            elif line.startswith("data:"):
+                seen.append((kind, line.removeprefix("data:").strip()))
+                if kind in ("GoalCompleted", "GoalFailed"):
+                    break
+    return seen
+
+
+async def test_a_two_level_delegation_runs_its_sub_plans_and_shows_the_tree(
+    stack: Stack, gateway: httpx.AsyncClient
+) -> None:
+    # t1 answers with a sub-plan (t1/s1, t1/s2) and t1/s1 with another (t1/s1/s1, t1/s1/s2);
+    # each sub-plan's synthesis becomes its parent's output, which t3 then builds on.
+    goal_id = await submit(gateway, "Map the history of tea [delegate=2]")
+    body = await wait_for_end(gateway, goal_id, 120)
+    assert body["status"] == "completed", body
+    tasks = {local_task_id(task["task_id"]): task for task in body["tasks"]}
+    assert {"t1/s1", "t1/s2", "t1/final", "t1/s1/s1", "t1/s1/s2", "t1/s1/final"} <= set(tasks)
+    assert [tasks[name]["depth"] for name in ("t1", "t1/s1", "t1/s1/s2")] == [0, 1, 2]
+    assert tasks["t1/s1/s2"]["parent_id"] == tasks["t1/s1"]["task_id"]
+    assert tasks["t1/s1"]["parent_id"] == tasks["t1"]["task_id"]
+    assert all(task["status"] == "succeeded" for task in body["tasks"]), body["tasks"]
+    # A delegated task's output is its sub-plan's synthesis, and what its dependant read.
+    assert tasks["t1"]["output"] == tasks["t1/final"]["output"]
+    assert tasks["t1"]["output"].startswith("Answer:")
+    assert tasks["t1/s1"]["output"] == tasks["t1/s1/final"]["output"]
+    assert body["totals"]["tasks"] == len(body["tasks"]) == 3 + 1 + 6
+
+    events = await sse_events(stack, goal_id)
+    assigned = [json.loads(data) for kind, data in events if kind == "TaskAssigned"]
+    deepest = {local_task_id(task["task_id"]) for task in assigned if task["depth"] == 2}
+    assert deepest == {"t1/s1/s1", "t1/s1/s2", "t1/s1/final"}, assigned
+    shown = podium(stack, "get", goal_id)
+    assert shown.returncode == 0, shown.stderr
+    assert '"depth": 2' in shown.stdout

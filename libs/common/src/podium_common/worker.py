@@ -14,11 +14,18 @@ The user message follows the workers' prompt contract: `Goal:`, `Task:`, the
 requirements, one `Input <local id> (<type>):` section per input (the plan's own name of
 the task, the same in every run, so a rerun asks the same and can be cached), then
 `Feedback:`.
+
+Delegation: a task offered it (`max_subtasks` > 0, set by the aggregator within the goal's
+limits) may be answered with a sub-plan instead, in the planner's JSON contract
+(`{"tasks": [...]}`, reviewed by the planner's own code, `podium_common.plans`). An invalid
+sub-plan is asked again with its errors, like any unusable reply; a valid one becomes the
+result's `subtasks`, with ids under the task's (`<task id>/<attempt>.<digest>.<local id>`).
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import time
 from collections.abc import Callable
@@ -27,6 +34,7 @@ from typing import Any
 
 from podium_common.errors import ConfigError, LLMError, LLMMalformed
 from podium_common.events import (
+    PlannedTask,
     TaskAssigned,
     TaskError,
     TaskResult,
@@ -35,9 +43,12 @@ from podium_common.events import (
     Verdict,
     derived_id,
     local_task_id,
+    subplan_prefix,
     utcnow,
 )
 from podium_common.llm import LLM, Message, Request
+from podium_common.plans import planned_tasks, review
+from podium_common.structured import unfenced
 from podium_common.topics import TaskType
 
 log = logging.getLogger(__name__)
@@ -49,6 +60,7 @@ class Outcome:
 
     output: str
     verdict: Verdict | None = None
+    subtasks: tuple[PlannedTask, ...] = ()
 
 
 def plain_text(reply: str) -> Outcome:
@@ -102,6 +114,45 @@ def user_message(task: TaskAssigned) -> str:
     return "\n\n".join(sections)
 
 
+def delegation_prompt(max_subtasks: int) -> str:
+    """What a task that may delegate is told, after its role's system prompt."""
+    return DELEGATION.format(most=max_subtasks)
+
+
+DELEGATION = """
+
+Delegation: when this task is too large for one answer, you may hand it to a sub-plan \
+instead of answering: its tasks run in your place and a synthesis of their outputs \
+becomes the answer. Most subtasks: {most}
+To delegate, answer with one JSON object and nothing else, of exactly this shape:
+{{"tasks": [{{"id": "s1", "type": "researcher", "description": "...", "requirements": \
+["..."], "depends_on": [], "requires_approval": null}}]}}
+The rules of a plan hold: ids unique (s1, s2, ...); type one of researcher, specialist, \
+validator, synthesizer; a validator depends on the task it checks; no cycles; at most \
+"Most subtasks" tasks. Otherwise, answer the task directly, as usual."""
+
+
+def is_subplan(reply: str) -> bool:
+    """A reply that is a JSON object with `tasks`: a sub-plan, not an answer."""
+    try:
+        parsed = json.loads(unfenced(reply).strip(), strict=False)
+    except ValueError:
+        return False
+    return isinstance(parsed, dict) and "tasks" in parsed
+
+
+def subplan(task: TaskAssigned, reply: str, most: int) -> Outcome:
+    """The reply read as the task's sub-plan; raises LLMMalformed with every problem."""
+    found = review(reply, max_tasks=most)
+    if found.errors:
+        raise LLMMalformed(f"the sub-plan is invalid: {'; '.join(found.errors)}")
+    tasks = planned_tasks(found.tasks, run_prefix=subplan_prefix(task.task_id, task.attempt))
+    names = ", ".join(local_task_id(planned.task_id) for planned in tasks)
+    return Outcome(
+        output=f"Delegated to a sub-plan of {len(tasks)}: {names}", subtasks=tuple(tasks)
+    )
+
+
 def repair_message(error: LLMMalformed) -> str:
     """Asks again after an unusable reply, saying what was wrong with it."""
     return (
@@ -141,6 +192,8 @@ class _Run:
             status=status,
             output=outcome.output if outcome else None,
             verdict=outcome.verdict if outcome else None,
+            subtasks=list(outcome.subtasks) if outcome else [],
+            depth=task.depth,
             error=error,
             model=self.model,
             usage=self.usage,
@@ -182,7 +235,9 @@ async def _ask(run: _Run, *, llm: LLM, role: WorkerRole) -> Outcome:
     the unusable reply and what was wrong with it, a conversation the run loop could not
     continue. Its bound ends in `LLMMalformed`, which `run_task` turns into a failed result,
     so an "ask again" never reaches the run loop from a worker."""
-    messages = [Message("system", role.system_prompt), Message("user", user_message(run.task))]
+    offered = run.task.max_subtasks if not role.json_output else 0
+    system = role.system_prompt + (delegation_prompt(offered) if offered else "")
+    messages = [Message("system", system), Message("user", user_message(run.task))]
     requested = run.model  # what we ask for; the endpoint may report a more precise name
     for reply in range(1, role.max_replies + 1):
         completion = await llm.complete(
@@ -198,6 +253,8 @@ async def _ask(run: _Run, *, llm: LLM, role: WorkerRole) -> Outcome:
         run.model = completion.model
         run.usage += completion.usage
         try:
+            if offered and is_subplan(completion.text):
+                return subplan(run.task, completion.text, offered)
             return role.parse(completion.text)
         except LLMMalformed as error:
             log.warning("unusable reply %d for %s: %s", reply, run.task.task_id, error)

@@ -36,10 +36,14 @@ from podium_common.events import (
 )
 from podium_common.llm import LLM, Completion, Request
 from podium_common.plans import plan_schema, planned_tasks, review
+from podium_common.topics import TaskType
 from podium_planner import prompts
 from podium_planner.settings import PlannerSettings
 
 log = logging.getLogger(__name__)
+
+# The task types that may answer with a sub-plan: validators and synthesizers answer.
+DELEGATING = frozenset({TaskType.RESEARCHER, TaskType.SPECIALIST})
 
 # Publishes progress (`PlanningStarted`) before the LLM is asked, not with the outcome.
 Progress = Callable[[Sequence[Event]], Awaitable[None]]
@@ -212,15 +216,19 @@ def created(
 
 def roots(planning: Planning, tasks: list[PlannedTask]) -> list[Event]:
     """The first attempts of the tasks that need no other task's output, but those whose
-    input a person approves first (the aggregator asks for the approval)."""
+    input a person approves first (the aggregator asks for the approval). A researcher or
+    specialist may answer with a sub-plan of the tasks the goal has left (the aggregator
+    offers the same to the tasks it issues, and holds every sub-plan to the limits)."""
+    left = planning.max_tasks - len(tasks)
+    room = left if left >= 2 and planning.goal.options.max_depth != 0 else 0
     return [
-        assigned(planning, task)
+        assigned(planning, task, room if task.type in DELEGATING else 0)
         for task in tasks
         if not task.depends_on and task.approval != BEFORE
     ]
 
 
-def assigned(planning: Planning, task: PlannedTask) -> TaskAssigned:
+def assigned(planning: Planning, task: PlannedTask, max_subtasks: int = 0) -> TaskAssigned:
     """The first attempt of a task that needs no other task's output."""
     goal = planning.goal
     return TaskAssigned(
@@ -238,4 +246,5 @@ def assigned(planning: Planning, task: PlannedTask) -> TaskAssigned:
         attempt=1,
         deadline=planning.deadline,
         model=goal.options.models.get(task.type.value),
+        max_subtasks=max_subtasks,
     )

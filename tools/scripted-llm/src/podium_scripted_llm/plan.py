@@ -5,6 +5,9 @@
                      every parallel task)
     [validate]       a validator task checking the last task
     [fail-task]      the first task's description carries `[always-fail]`
+    [delegate=N]     the first task's description carries `[split=N]`: offered delegation,
+                     its worker answers with a sub-plan whose first task does the same
+                     with N-1, down to N levels
     [invalid-plan]   always a dependency cycle
     [malformed-plan] never valid JSON
     (none)           2 parallel researchers and a specialist depending on both
@@ -29,6 +32,7 @@ _GOAL = re.compile(
     r"^[ \t]*Goal:(.*?)(?=^[ \t]*(?:Task|Most tasks|Requirements|Feedback|Input \S+ \(\w+\)):|\Z)",
     re.MULTILINE | re.DOTALL,
 )
+_DELEGATE = re.compile(r"\[delegate=(\d+)\]")
 _MOST = re.compile(r"^\s*Most tasks:\s*(\d+)", re.MULTILINE)
 
 
@@ -38,6 +42,7 @@ class Shape:
     chain: int
     validate: bool
     fail_task: bool
+    delegate: int = 0
 
     @property
     def size(self) -> int:
@@ -73,12 +78,15 @@ def shape_of(goal: str, most: int) -> Shape:
             parallel -= 1
     if parallel + chain == 0:
         parallel = 1
-    return Shape(parallel, chain, validate, "[fail-task]" in goal)
+    delegate = _DELEGATE.search(goal)
+    levels = int(delegate.group(1)) if delegate else 0
+    return Shape(parallel, chain, validate, "[fail-task]" in goal, levels)
 
 
-def _task(
+def task_shape(
     local_id: str, kind: str, description: str, requirements: list[str], depends_on: list[str]
 ) -> dict[str, Any]:
+    """One task as a plan (or a sub-plan) lists it."""
     return {
         "id": local_id,
         "type": kind,
@@ -91,7 +99,7 @@ def _task(
 def tasks_for(shape: Shape, goal: str) -> list[dict[str, Any]]:
     topic = clean(goal)
     tasks = [
-        _task(
+        task_shape(
             f"t{i}",
             "researcher",
             f"Research part {i} of {shape.parallel} for the goal: {topic}",
@@ -104,24 +112,26 @@ def tasks_for(shape: Shape, goal: str) -> list[dict[str, Any]]:
     for step in range(1, shape.chain + 1):
         local_id = f"t{len(tasks) + 1}"
         description = f"Specialist step {step} of {shape.chain}: build on the inputs for: {topic}"
-        tasks.append(_task(local_id, "specialist", description, ["use every input"], previous))
+        tasks.append(task_shape(local_id, "specialist", description, ["use every input"], previous))
         previous = [local_id]
     if shape.validate:
         last = tasks[-1]["id"]
         description = f"Check that {last} answers the goal: {topic}"
         tasks.append(
-            _task(f"t{len(tasks) + 1}", "validator", description, ["a JSON verdict"], [last])
+            task_shape(f"t{len(tasks) + 1}", "validator", description, ["a JSON verdict"], [last])
         )
     if shape.fail_task:
         tasks[0]["description"] += f" {ALWAYS_FAIL}"
+    if shape.delegate:
+        tasks[0]["description"] += f" [split={shape.delegate}]"
     return tasks
 
 
 def cyclic(goal: str) -> list[dict[str, Any]]:
     topic = clean(goal)
     return [
-        _task("t1", "researcher", f"Research the goal: {topic}", [], ["t2"]),
-        _task("t2", "specialist", f"Refine the research on: {topic}", [], ["t1"]),
+        task_shape("t1", "researcher", f"Research the goal: {topic}", [], ["t2"]),
+        task_shape("t2", "specialist", f"Refine the research on: {topic}", [], ["t1"]),
     ]
 
 

@@ -18,6 +18,10 @@ _ROLE_LINE = re.compile(r"^You are Podium's (\w+)\.")
 _TASK = re.compile(r"^[ \t]*Task:(.*)$", re.MULTILINE)
 _INPUT = re.compile(r"^\s*Input (\S+) \((\w+)\):\s*(.*)$")
 _FEEDBACK = re.compile(r"^[ \t]*Feedback:(.*)$", re.MULTILINE)
+# A task the scripted planner marks for delegation (`[delegate=N]` in the goal): N levels.
+_SPLIT = re.compile(r"\s*\[split=(\d+)\]")
+# What a worker is told when it may answer with a sub-plan.
+_MOST_SUBTASKS = re.compile(r"Most subtasks:\s*(\d+)")
 
 
 class Refused(Exception):
@@ -98,6 +102,25 @@ def work(role: str, text: str) -> str:
     return "\n".join(lines)
 
 
+def subplan(everything: str, text: str) -> str | None:
+    """A sub-plan of two tasks in place of an answer, for a task marked `[split=N]` that is
+    offered delegation (`Most subtasks:` of at least 2); its first task is marked
+    `[split=N-1]`, so N levels of sub-plans unfold. None: answer as usual."""
+    task = _field(_TASK, text)
+    split = _SPLIT.search(task)
+    offered = _MOST_SUBTASKS.search(everything)
+    if split is None or offered is None or int(offered.group(1)) < 2:
+        return None
+    topic = _SPLIT.sub("", task).strip()
+    deeper = int(split.group(1)) - 1
+    first = f"Research the first part of: {topic}" + (f" [split={deeper}]" if deeper else "")
+    tasks = [
+        plan.task_shape("s1", "researcher", first, ["one part"], []),
+        plan.task_shape("s2", "specialist", f"Complete the work on: {topic}", [], ["s1"]),
+    ]
+    return json.dumps({"tasks": tasks})
+
+
 def synthesize(text: str) -> str:
     inputs = inputs_of(text)
     if not inputs:
@@ -132,7 +155,7 @@ def respond(role: str, request: ChatRequest) -> str:
     if role == "planner":
         return plan.plan(goal_message(request))
     if role in {"researcher", "specialist"}:
-        return work(role, text)
+        return subplan(request.text, text) or work(role, text)
     if role == "synthesizer":
         return synthesize(text)
     if role == "validator":
