@@ -31,8 +31,9 @@ def gated(stage: str, **options: object) -> tuple[Goal, PlanCreated]:
 
 
 def decide(
-    request: ApprovalRequested, *, approved: bool, comment: str = "", digest: str | None = None
+    request: Event, *, approved: bool, comment: str = "", digest: str | None = None
 ) -> ApprovalDecided:
+    assert isinstance(request, ApprovalRequested)
     return ApprovalDecided(
         event_id=derived_id("decision", request.task_id, request.round, approved),
         goal_id=request.goal_id,
@@ -56,8 +57,8 @@ def test_a_task_approved_before_it_runs_waits_then_runs_with_exactly_what_was_sh
     goal, plan = gated("before")
     state = goal.state()
     (request,) = run(state, [plan, goal.result("t1")])
-
     assert isinstance(request, ApprovalRequested)
+
     assert (request.task_id, request.stage, request.round) == (goal.tid("t2"), "before", 1)
     assert "Input t1 (researcher):\noutput of t1#1" in request.shown
     assert state.tasks[goal.tid("t2")].phase is Phase.APPROVAL
@@ -88,6 +89,7 @@ def test_an_output_rejected_with_a_comment_is_redone_once_and_shown_again() -> N
     goal, plan = gated("after")
     state = goal.state()
     *_, request = run(state, [plan, goal.result("t1"), goal.result("t2")])
+    assert isinstance(request, ApprovalRequested)
     assert (request.stage, request.shown) == ("after", "output of t2#1")
 
     (redo,) = run(state, [decide(request, approved=False, comment="shorter, please")])
@@ -107,6 +109,7 @@ def test_an_approved_output_is_what_the_final_synthesis_gets() -> None:
     goal, plan = gated("after")
     state = goal.state()
     *_, request = run(state, [plan, goal.result("t1"), goal.result("t2")])
+    assert isinstance(request, ApprovalRequested)
     (final,) = run(state, [decide(request, approved=True)])
     assert isinstance(final, TaskAssigned)
     assert final.final
@@ -119,6 +122,7 @@ def test_a_rejection_without_a_comment_fails_the_goal() -> None:
     goal, plan = gated("after")
     state = goal.state()
     *_, request = run(state, [plan, goal.result("t1"), goal.result("t2")])
+    assert isinstance(request, ApprovalRequested)
     (failed,) = run(state, [decide(request, approved=False)])
     assert isinstance(failed, GoalFailed)
     assert failed.kind == "rejected"
@@ -128,6 +132,7 @@ def test_the_deadline_stands_while_a_person_decides() -> None:
     goal, plan = gated("after")
     state = goal.state()
     *_, request = run(state, [plan, goal.result("t1"), goal.result("t2")])
+    assert isinstance(request, ApprovalRequested)
     assert state.waiting_since == NOW
     assert state.due() == request.timeout_at  # not the deadline
     assert on_tick(state, DEADLINE + timedelta(minutes=5)) == []
@@ -157,6 +162,7 @@ def test_an_approval_nobody_decides_in_time_fails_the_goal() -> None:
     goal, plan = gated("before", approval_timeout_s=60)
     state = goal.state()
     (request,) = run(state, [plan, goal.result("t1")])
+    assert isinstance(request, ApprovalRequested)
     assert request.timeout_at == NOW + timedelta(seconds=60)
     assert on_tick(state, NOW + timedelta(seconds=59)) == []
     (failed,) = on_tick(state, NOW + timedelta(seconds=60))
@@ -168,6 +174,7 @@ def test_or_rejects_it_as_podium_when_the_options_say_so() -> None:
     goal, plan = gated("before", approval_timeout_s=60, on_approval_timeout="reject")
     state = goal.state()
     (request,) = run(state, [plan, goal.result("t1")])
+    assert isinstance(request, ApprovalRequested)
     decided, failed = on_tick(state, NOW + timedelta(seconds=61))
     assert isinstance(decided, ApprovalDecided)
     assert (decided.approved, decided.decided_by, decided.digest) == (
@@ -183,6 +190,7 @@ def test_gates_survive_the_table_round_trip() -> None:
     goal, plan = gated("before")
     state = goal.state()
     (request,) = run(state, [plan, goal.result("t1")])
+    assert isinstance(request, ApprovalRequested)
     state = GoalState.model_validate_json(state.model_dump_json())
     (assigned,) = run(state, [decide(request, approved=True)])
     assert isinstance(assigned, TaskAssigned)

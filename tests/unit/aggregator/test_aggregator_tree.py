@@ -5,7 +5,9 @@ from __future__ import annotations
 
 from podium_aggregator.state import GoalState, Limits, Phase
 from podium_common.events import (
+    Event,
     GoalCompleted,
+    GoalFailed,
     PlannedTask,
     TaskAssigned,
     TaskResult,
@@ -38,7 +40,8 @@ def delegating(
     return result.model_copy(update={"subtasks": tasks})
 
 
-def answer(assigned: TaskAssigned, output: str) -> TaskResult:
+def answer(assigned: Event, output: str) -> TaskResult:
+    assert isinstance(assigned, TaskAssigned)
     return TaskResult(
         event_id=derived_id("result", assigned.task_id, assigned.attempt),
         goal_id=assigned.goal_id,
@@ -114,6 +117,7 @@ def test_a_sub_plan_beyond_the_limits_is_a_failed_attempt_of_its_parent() -> Non
     assert (retry.task_id, retry.attempt, retry.max_subtasks) == (goal.tid("t1"), 2, 2)
     assert state.failed_attempts == 1
     (failed,) = run(state, [delegating(goal, "t1", {"a": [], "b": [], "c": []}, attempt=2)], limits)
+    assert isinstance(failed, GoalFailed)
     assert "subplan_rejected: the sub-plan has 3 tasks; at most 2 are allowed" in failed.reason
 
 
@@ -123,11 +127,13 @@ def test_a_delegated_task_sent_back_by_its_validator_drops_its_subtree() -> None
     (s1,) = run(state, [goal.plan(), delegating(goal, "t1", {"s1": []})])
     (synthesis,) = run(state, [answer(s1, "one")])
     (validator,) = run(state, [answer(synthesis, "whole")])
+    assert isinstance(validator, TaskAssigned)
     assert validator.inputs[0].output == "whole"
     rejected = answer(validator, "no").model_copy(
         update={"verdict": Verdict(passed=False, feedback="redo")}
     )
     (redo,) = run(state, [rejected])
+    assert isinstance(redo, TaskAssigned)
     assert (redo.task_id, redo.attempt, redo.feedback) == (goal.tid("t1"), 2, "redo")
     assert set(state.tasks) == {goal.tid("t1"), goal.tid("v")}
     assert run(state, [answer(s1, "late copy")]) == []  # of the dropped subtree: ignored
@@ -140,4 +146,5 @@ def test_the_tree_survives_the_table_round_trip() -> None:
     state = GoalState.model_validate_json(state.model_dump_json())
     (synthesis,) = run(state, [answer(s1, "one")])
     assert isinstance(synthesis, TaskAssigned)
+    assert isinstance(s1, TaskAssigned)
     assert synthesis.depends_on == [s1.task_id]
