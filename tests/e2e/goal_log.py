@@ -41,7 +41,7 @@ def consumed(topics: Topics) -> dict[str, list[str]]:
     return {
         "podium-planner": [topics.goals],
         **workers,
-        "podium-aggregator": [topics.goals, topics.plans, topics.results],
+        "podium-aggregator": [topics.goals, topics.plans, topics.results, topics.approvals],
         "podium-recorder": topics.all(with_dlq=False),
     }
 

@@ -1,0 +1,101 @@
+"""A delegated task through the crash points: the aggregator killed while it expands a
+sub-plan (at each of its points), a worker killed once it has published one. The goal still
+completes exactly once, its tree whole, with totals that count the sub-plan's tasks.
+
+The goal has one task, `t1`, whose worker answers with a sub-plan (`t1/s1`, `t1/s2`); their
+synthesis `t1/final` becomes `t1`'s output. The faults are aimed as in `test_crash_points`:
+the aggregator's strikes at the goal's first result after its plan is committed, which is
+`t1`'s sub-plan; the researcher's at `t1`, the goal's first researcher task.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import re
+import signal
+import subprocess
+import uuid
+
+import httpx
+import pytest
+
+from podium_common.events import GoalCompleted, TaskStatus, local_task_id
+from tests.e2e.conftest import Stack
+from tests.e2e.goal_log import GoalLog, caught_up, submit
+from tests.e2e.test_crash_points import (
+    AGGREGATOR,
+    FIRES_WITHIN_S,
+    SMALL_LATENCY_MS,
+    armed_after_the_plan,
+    llm_latency,
+    logs_on_failure,
+)
+from tests.e2e.test_goals import wait_for_end
+
+pytestmark = [pytest.mark.e2e, pytest.mark.timeout(300)]
+
+GOAL = "Recover a delegated task from a kill at {point} in {service} [parallel=1][delegate=1]"
+CASES = [(AGGREGATOR, point) for point in ("consumed", "published", "stored", "committed")]
+CASES += [("podium-worker-researcher", "published")]
+TREE = {"t1", "t1/s1", "t1/s2", "t1/final", "final"}
+
+
+@pytest.fixture(scope="module", autouse=True)
+async def small_llm_latency(stack: Stack) -> None:
+    await llm_latency(stack, *SMALL_LATENCY_MS)
+
+
+async def kill_at(
+    stack: Stack, gateway: httpx.AsyncClient, service: str, point: str, goal_id: uuid.UUID
+) -> None:
+    goal = GOAL.format(point=point, service=service)
+    fault = {"PODIUM_FAULT": f"{point}@{goal_id}", "PODIUM_KAFKA__SESSION_TIMEOUT_MS": "6000"}
+    if service == AGGREGATOR:
+        faulted = await armed_after_the_plan(stack, gateway, goal, goal_id, fault)
+    else:
+        faulted = stack.restart(service, **fault)
+        await submit(stack.kafka, goal_id, goal)
+    try:
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            await asyncio.to_thread(faulted.wait, FIRES_WITHIN_S)
+    finally:
+        stack.restart(service)
+        await llm_latency(stack, *SMALL_LATENCY_MS)
+    said = (stack.logs / f"{service}.log").read_text(errors="replace")
+    assert faulted.returncode == -signal.SIGKILL, f"{service} ended with {faulted.returncode}"
+    assert re.search(rf"fault: SIGKILL at {point} for \S*{goal_id}", said)
+
+
+@pytest.mark.parametrize(("service", "point"), CASES, ids=lambda v: v.removeprefix("podium-"))
+async def test_a_kill_while_a_task_delegates_completes_the_goal_once_with_its_tree(
+    stack: Stack, gateway: httpx.AsyncClient, service: str, point: str
+) -> None:
+    goal_id = uuid.uuid4()
+    with logs_on_failure(stack):
+        async with asyncio.timeout(240):
+            await kill_at(stack, gateway, service, point, goal_id)
+            await wait_for_end(gateway, str(goal_id), within_s=120)
+            await caught_up(stack.kafka)
+            log = await GoalLog.read(stack.kafka, goal_id)
+            body = (await gateway.get(f"/goals/{goal_id}")).json()
+
+        assert len(log.outcomes) == 1, log.outcomes
+        (outcome,) = log.outcomes
+        assert isinstance(outcome, GoalCompleted), outcome
+        delegations = {r.attempt: r for r in log.results if r.subtasks}
+        assert set(delegations) == {1}, log.results  # one sub-plan, however often delivered
+        distinct = {(r.task_id, r.attempt): r for r in log.results}.values()
+        assert outcome.totals.tasks == len(TREE)
+        assert outcome.totals.succeeded == len(
+            {r.task_id for r in distinct if r.status is TaskStatus.SUCCEEDED}
+        )
+        usage = sum((r.usage for r in distinct), log.plans[0].usage)
+        assert outcome.totals.usage == usage
+
+        assert body["status"] == "completed", body
+        assert body["output"] == outcome.output
+        tasks = {local_task_id(task["task_id"]): task for task in body["tasks"]}
+        assert set(tasks) == TREE
+        assert all(task["status"] == "succeeded" for task in tasks.values()), tasks
+        assert tasks["t1"]["output"] == tasks["t1/final"]["output"]
