@@ -22,6 +22,7 @@ GoalStatusName = Literal["queued", "planning", "running", "completed", "failed"]
 # Who may be given a model of their own: the planner and each worker type.
 MODEL_ROLES = frozenset({"planner", *(task_type.value for task_type in TaskType)})
 _ROLE_NAMES: list[JsonValue] = [*sorted(MODEL_ROLES)]
+_TYPE_NAMES: list[JsonValue] = [*sorted(task_type.value for task_type in TaskType)]
 # PostgreSQL's bigint, the widest number the read model (and Avro's long) holds.
 MAX_BIGINT = 2**63 - 1
 
@@ -59,6 +60,22 @@ class Options(GoalOptions):
     models: dict[str, Annotated[StorableText, Field(min_length=1, max_length=200)]] = Field(
         default_factory=dict, json_schema_extra={"propertyNames": {"enum": _ROLE_NAMES}}
     )
+    approvals: dict[str, Annotated[str, Field(pattern="^(before|after)$")]] = Field(
+        default_factory=dict, json_schema_extra={"propertyNames": {"enum": _TYPE_NAMES}}
+    )
+    approval_timeout_s: Annotated[int, Field(ge=1, le=30 * 24 * 3600), WHOLE] | None = None
+    on_approval_timeout: Literal["fail", "reject"] | None = None
+    max_depth: Annotated[int, Field(ge=0, le=5), WHOLE] | None = None
+
+    @field_validator("approvals")
+    @classmethod
+    def _known_types(cls, approvals: dict[str, str]) -> dict[str, str]:
+        unknown = sorted(set(approvals) - set(map(str, _TYPE_NAMES)))
+        if unknown:
+            raise ValueError(
+                f"unknown task types {unknown}; approvals may be set for {_TYPE_NAMES}"
+            )
+        return approvals
 
     @field_validator("models")
     @classmethod

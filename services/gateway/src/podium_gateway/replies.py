@@ -41,7 +41,7 @@ class GoalSummary(Reply):
     goal_id: str
     run: int
     goal: str | None
-    status: GoalStatusName
+    status: GoalStatusName | Literal["waiting_approval"]
     reason: Reason | None
     submitter: str | None
     submitted_at: str | None
@@ -79,8 +79,10 @@ class Task(Reply):
     type: str
     description: str | None
     depends_on: list[str]
+    parent_id: str | None
+    depth: int
     final: bool
-    status: Literal["pending", "dispatched", "succeeded", "failed"]
+    status: Literal["pending", "dispatched", "succeeded", "failed", "waiting_approval"]
     attempts: int
     output: str | None
     verdict: dict[str, Any] | None
@@ -99,11 +101,31 @@ class Totals(Reply):
     wall_ms: int
 
 
+class Decision(Reply):
+    approved: bool | None
+    comment: str | None
+    decided_by: str | None
+    decided_at: str | None
+
+
+class Approval(Reply):
+    task_id: str
+    type: str | None
+    stage: str | None
+    round: int | None
+    shown: str | None
+    digest: str | None
+    requested_at: str | None
+    timeout_at: str | None
+    decision: Decision | None
+
+
 class GoalDetail(GoalSummary):
     options: dict[str, Any] | None
     deadline: str | None
     plan: Plan | None
     tasks: list[Task]
+    approvals: list[Approval]
     output: str | None
     totals: Totals
 
