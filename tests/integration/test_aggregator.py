@@ -40,7 +40,7 @@ from podium_common.events import (
 )
 from podium_common.kafka import Publisher
 from podium_common.settings import KafkaSettings
-from podium_common.topics import TaskType
+from podium_common.topics import CO_PARTITIONED, TaskType
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(120)]
 
@@ -334,9 +334,8 @@ async def test_refuses_to_start_when_plans_and_results_are_not_co_partitioned(
     try:
         await admin.create_topics(
             [
-                NewTopic(kafka.topics.goals, 3, 1),
-                NewTopic(kafka.topics.plans, 3, 1),
-                NewTopic(kafka.topics.results, 2, 1),
+                NewTopic(name, 2 if name == kafka.topics.results else 3, 1)
+                for name in (kafka.topic_prefix + topic for topic in CO_PARTITIONED)
             ]
         )
     finally:

@@ -210,12 +210,16 @@ class Aggregator:
         manual = cast("faust.Stream[bytes]", stream).noack()
         consumer = cast(HandledConsumer, self.app.consumer)
         async for record in manual.events():
+            message = record.message
+            if not await consumer.admit(message.tp, message.offset):
+                await manual.ack(record)  # not its turn: it comes again, in order
+                continue
             started = time.perf_counter()
             await self.on_record(record)
             # Only now: what the record changed is in Kafka (events, then the state).
-            consumer.on_handled(record.message.tp, record.message.offset)
+            consumer.on_handled(message.tp, message.offset)
             await manual.ack(record)
-            counted = metrics.topic_metrics(self.app.conf.id, record.message.topic)
+            counted = metrics.topic_metrics(self.app.conf.id, message.topic)
             counted.seconds.observe(time.perf_counter() - started)
             counted.handled.inc()
             await self._after_ack(record)
@@ -259,6 +263,8 @@ class Aggregator:
     async def _tick(self) -> None:
         if not self.ready():
             return
+        consumer = cast(HandledConsumer, self.app.consumer)
+        await consumer.unstick(self._source_partitions(), self.settings.stall_s)
         now = utcnow()
         for key, partition in self._due(self._deadlines, now):
             async with self._lock:
@@ -287,6 +293,10 @@ class Aggregator:
             len(self._deadlines),
             len(self._expiries),
         )
+
+    def _source_partitions(self) -> set[TP]:
+        actives: set[TP] = self.app.assignor.assigned_actives()
+        return {tp for tp in actives if tp.topic in self.source.topics}
 
     def _active_partitions(self) -> set[int]:
         actives: set[TP] = self.app.assignor.assigned_actives()

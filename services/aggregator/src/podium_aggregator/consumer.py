@@ -1,41 +1,126 @@
-"""The aggregator's Kafka consumer: faust's own, committing nothing the agent has not handled.
+"""The aggregator's Kafka consumer: faust's own, made to hand the agent every record in order.
 
-Besides the records the agent acknowledges once their effects are durable, faust
-acknowledges the records it skips: records fetched before a rebalance (or while a table
-recovers), dropped unhandled because the new assignment fetches them again. Their offsets
-join the acknowledged ones, so a commit could pass records the agent has not handled yet,
-and a crash then would lose them. This consumer bounds every commit by the highest offset
-the agent handled in the partition.
+faust can let records go by unhandled: those it fetched before a rebalance or while a
+table recovered (it drops them, and acknowledges them), and those it drops when a
+rebalance cuts a fetch short. The partition's fetch position has moved past them, so the
+running process would never see them again; the next record it delivers then comes after
+a gap, and faust counts the gap as done. A goal whose result fell in the gap waits until
+its deadline.
+
+This consumer keeps, per partition, the next offset the agent must handle:
+- a record at that offset is admitted; one below it (delivered again) is let go;
+- a record past it (a gap) rewinds the partition to it, and the records that arrive
+  before the rewound one are let go (they come again, in order);
+- a partition with records waiting past it while none arrives is rewound too;
+- no commit passes it, whatever faust acknowledged.
 """
 
 from __future__ import annotations
 
-from typing import Any
+import logging
+import time
+from typing import Any, Literal
 
 from faust.transport.drivers.aiokafka import Consumer, Transport
 from faust.types import TP
+
+log = logging.getLogger(__name__)
 
 
 class HandledConsumer(Consumer):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        # The highest offset the agent handled, per partition.
-        self.handled: dict[TP, int] = {}
+        # The next offset the agent must handle, per assigned partition.
+        self.next_offset: dict[TP, int] = {}
+        # Partitions rewound to their next offset, waiting for that record to come again.
+        self.rewinding: set[TP] = set()
+        # When a record of the partition last reached the agent (monotonic seconds).
+        self.last_seen: dict[TP, float] = {}
+
+    async def admit(self, tp: TP, offset: int) -> bool:
+        """Whether the agent handles this record now: it is its partition's next one."""
+        self.last_seen[tp] = time.monotonic()
+        expected = self.next_offset.get(tp)
+        if expected is None:
+            expected = self.next_offset[tp] = await self._start_of(tp)
+        verdict = turn(offset, expected, rewinding=tp in self.rewinding)
+        if verdict == "handle":
+            self.rewinding.discard(tp)
+        elif verdict == "rewind":
+            log.warning(
+                "%s[%d]: record %d came before %d: rewinding",
+                tp.topic,
+                tp.partition,
+                offset,
+                expected,
+            )
+            await self.rewind(tp)
+        return verdict == "handle"
 
     def on_handled(self, tp: TP, offset: int) -> None:
-        if offset > self.handled.get(tp, -1):
-            self.handled[tp] = offset
+        self.next_offset[tp] = offset + 1
+
+    async def rewind(self, tp: TP) -> None:
+        """Fetches the partition again from its next offset."""
+        self.rewinding.add(tp)
+        await self.seek(tp, self.next_offset[tp])
+
+    async def unstick(self, partitions: set[TP], quiet_s: float) -> None:
+        """Rewinds each partition that has records past its next offset while none reached
+        the agent for `quiet_s` (a fetch that stopped, or records dropped at its end).
+        Called once the assignment's recovery is done, so committed offsets are known."""
+        now = time.monotonic()
+        for tp in partitions:
+            if tp not in self.next_offset:
+                self.next_offset[tp] = await self._start_of(tp)
+            self.last_seen.setdefault(tp, now)
+        ends = await self.highwaters(*partitions) if partitions else {}
+        for tp in partitions:
+            waiting = ends.get(tp, 0) > self.next_offset[tp]
+            if waiting and now - self.last_seen[tp] > quiet_s:
+                log.warning(
+                    "%s[%d]: records from %d wait, none arrived for %.0f s: rewinding",
+                    tp.topic,
+                    tp.partition,
+                    self.next_offset[tp],
+                    quiet_s,
+                )
+                self.last_seen[tp] = now
+                await self.rewind(tp)
+
+    async def on_partitions_revoked(self, revoked: set[TP]) -> None:
+        for tp in revoked:
+            self.next_offset.pop(tp, None)
+            self.rewinding.discard(tp)
+            self.last_seen.pop(tp, None)
+        await super().on_partitions_revoked(revoked)
+
+    async def _start_of(self, tp: TP) -> int:
+        """Where a newly assigned partition starts: its committed offset (faust reads it
+        when the assignment's recovery seeks), else the earliest record kept."""
+        earliest = (await self.earliest_offsets(tp)).get(tp, 0)
+        committed = self._committed_offset.get(tp)
+        return max(committed or 0, earliest)
 
     def _new_offset(self, tp: TP) -> int | None:
-        return commit_bound(super()._new_offset(tp), self.handled.get(tp))
+        return commit_bound(super()._new_offset(tp), self.next_offset.get(tp))
 
 
-def commit_bound(acknowledged: int | None, handled: int | None) -> int | None:
-    """The offset to commit: what faust's acknowledgements allow, but never past the highest
-    offset handled (None: nothing to commit)."""
-    if acknowledged is None or handled is None:
+def turn(offset: int, expected: int, *, rewinding: bool) -> Literal["handle", "skip", "rewind"]:
+    """What becomes of a record, given the next offset its partition's agent must handle."""
+    if offset == expected:
+        return "handle"
+    if offset < expected or rewinding:
+        return "skip"  # delivered again, or ahead of a rewind already asked for
+    return "rewind"  # records before it never came
+
+
+def commit_bound(acknowledged: int | None, next_offset: int | None) -> int | None:
+    """The offset to commit: what faust's acknowledgements allow, but never past the next
+    record the agent must handle (None: nothing to commit)."""
+    if acknowledged is None or next_offset is None:
         return None
-    return min(acknowledged, handled + 1)
+    return min(acknowledged, next_offset)
 
 
 class HandledTransport(Transport):

@@ -43,6 +43,9 @@ class AggregatorSettings(BaseServiceSettings):
     # How long faust waits after a rebalance before it recovers the table: a longer wait
     # rides out a burst of rebalances (replicas starting together) in one recovery.
     recovery_delay_s: float = Field(default=0.5, ge=0)
+    # A partition with records waiting, none of which reached the agent for this long, is
+    # fetched again from the next record the agent must handle.
+    stall_s: float = Field(default=5.0, gt=0)
     # How often goals are checked against their deadlines.
     tick_interval_s: float = Field(default=1.0, gt=0)
 
