@@ -78,10 +78,10 @@ DEFAULT_MODEL = "qwen2.5-coder-1.5b"
 # gives (`PODIUM_LLM__MAX_TOKENS__<ROLE>`) wins.
 MAX_TOKENS = {
     "PLANNER": 640,
-    "RESEARCHER": 320,
-    "SPECIALIST": 384,
-    "VALIDATOR": 160,
-    "SYNTHESIZER": 512,
+    "RESEARCHER": 256,
+    "SPECIALIST": 320,
+    "VALIDATOR": 128,
+    "SYNTHESIZER": 400,
 }
 # A call may wait for the ones ahead of it at a server that answers one at a time.
 TIMEOUT_S = 600

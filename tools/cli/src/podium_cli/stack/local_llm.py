@@ -67,7 +67,7 @@ class LocalLLM:
             "--host", "127.0.0.1",
             "--port", str(port),
             "--n_ctx", str(self.model.context_tokens),
-            "--n_threads", str(os.cpu_count() or 2),
+            "--n_threads", str(self.settings.dev.llm_threads),
             "--interrupt_requests", "False",
         )  # fmt: skip
         return Process(
