@@ -82,7 +82,8 @@ class Task(Reply):
     parent_id: str | None
     depth: int
     final: bool
-    status: Literal["pending", "dispatched", "succeeded", "failed", "waiting_approval"]
+    # `delegated`: its sub-plan runs in its place, until the sub-plan's synthesis succeeds.
+    status: Literal["pending", "dispatched", "delegated", "succeeded", "failed", "waiting_approval"]
     attempts: int
     output: str | None
     verdict: dict[str, Any] | None
