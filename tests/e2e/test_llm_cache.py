@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import signal
 import time
+import uuid
 
 import asyncpg
 import httpx
@@ -16,12 +17,13 @@ from pydantic import SecretStr
 
 from podium_cli.errors import CommandError
 from podium_cli.replay import Target, reset
+from podium_cli.rerun import rerun
 from podium_common.admin import partition_counts
 from podium_common.events import TokenUsage
 from podium_common.kafka import client_options
 from podium_common.llm import Completion, Message, Request
 from podium_common.llm_cache import LLMCacheSettings, PostgresReplyStore, cache_key
-from podium_common.settings import KafkaSettings
+from podium_common.settings import KafkaSettings, PostgresSettings
 from podium_common.topics import TaskType
 from tests.e2e.conftest import Stack
 from tests.e2e.test_goals import submit, wait_for_end
@@ -72,6 +74,37 @@ async def test_a_replayed_goal_is_answered_from_the_cache_with_no_llm_call(
     assert after["rows"] == stored["rows"]
     # Each record read again asked the LLM at least once: every one was a hit.
     assert after["hits"] >= replayed >= stored["rows"]
+
+
+async def test_a_rerun_is_answered_from_the_cache_with_no_llm_call(
+    stack: Stack, gateway: httpx.AsyncClient
+) -> None:
+    """A goal's next run asks what its first run asked (tasks are named by their plan's own
+    ids in prompts), so with the cache on it costs no LLM call."""
+    cache = {"PODIUM_LLM_CACHE__ENABLED": "true", "PODIUM_LLM_CACHE__DSN": stack.pg_dsn}
+    services = callers(stack.kafka)
+    for service in services:
+        stack.restart(service, **cache)
+    goal_id = await submit(gateway, "Compare two ways to cache [parallel=2][chain=2][validate]")
+    first = await wait_for_end(gateway, goal_id, 120)
+    assert (first["run"], first["status"]) == (1, "completed"), first
+    await _caught_up(stack.kafka, services)
+    calls = (await _stats(gateway, stack))["total"]
+
+    postgres = PostgresSettings(dsn=stack.pg_dsn)
+    (resubmitted,) = await rerun(stack.kafka, postgres, [uuid.UUID(goal_id)])
+    assert resubmitted.run == 2
+    second = first
+    deadline = time.monotonic() + 120
+    while second["run"] != 2 or second["status"] not in ("completed", "failed"):
+        assert time.monotonic() < deadline, second
+        await asyncio.sleep(0.25)
+        second = (await gateway.get(f"/goals/{goal_id}")).json()
+    await _caught_up(stack.kafka, services)
+
+    assert second["status"] == "completed", second
+    assert second["output"] == first["output"]
+    assert (await _stats(gateway, stack))["total"] == calls, "the rerun called the LLM"
 
 
 async def _stats(gateway: httpx.AsyncClient, stack: Stack) -> dict[str, int]:
