@@ -26,6 +26,7 @@ from datetime import datetime
 from typing import Any, cast
 
 import faust
+from aiokafka.errors import KafkaError
 from faust.types import TP, EventT
 from faust.types.tuples import FutureMessage
 from mode import CrashingSupervisor
@@ -200,6 +201,7 @@ class Aggregator:
             self._consume
         )
         self.app.timer(settings.tick_interval_s, name="deadlines")(self._tick)
+        self.app.timer(settings.stall_s, name="stalls")(self._unstick)
         self.table.on_recover(self._on_recovered)
 
     def ready(self) -> bool:
@@ -263,8 +265,6 @@ class Aggregator:
     async def _tick(self) -> None:
         if not self.ready():
             return
-        consumer = cast(HandledConsumer, self.app.consumer)
-        await consumer.unstick(self._source_partitions(), self.settings.stall_s)
         now = utcnow()
         for key, partition in self._due(self._deadlines, now):
             async with self._lock:
@@ -293,6 +293,17 @@ class Aggregator:
             len(self._deadlines),
             len(self._expiries),
         )
+
+    async def _unstick(self) -> None:
+        """Rewinds a partition whose records stopped reaching the agent (see `consumer`).
+        Best effort, every `stall_s`: a broker that does not answer now is asked next time."""
+        if not self.ready():
+            return
+        consumer = cast(HandledConsumer, self.app.consumer)
+        try:
+            await consumer.unstick(self._source_partitions(), self.settings.stall_s)
+        except (KafkaError, TimeoutError) as error:
+            log.warning("could not check the partitions for stalls: %r", error)
 
     def _source_partitions(self) -> set[TP]:
         actives: set[TP] = self.app.assignor.assigned_actives()

@@ -62,27 +62,33 @@ class HandledConsumer(Consumer):
 
     async def rewind(self, tp: TP) -> None:
         """Fetches the partition again from its next offset."""
-        self.rewinding.add(tp)
-        await self.seek(tp, self.next_offset[tp])
+        expected = self.next_offset.get(tp)
+        if expected is not None:
+            self.rewinding.add(tp)
+            await self.seek(tp, expected)
 
     async def unstick(self, partitions: set[TP], quiet_s: float) -> None:
         """Rewinds each partition that has records past its next offset while none reached
         the agent for `quiet_s` (a fetch that stopped, or records dropped at its end).
-        Called once the assignment's recovery is done, so committed offsets are known."""
+        Called once the assignment's recovery is done, so committed offsets are known; a
+        partition revoked meanwhile is left alone."""
         now = time.monotonic()
         for tp in partitions:
             if tp not in self.next_offset:
-                self.next_offset[tp] = await self._start_of(tp)
+                start = await self._start_of(tp)
+                self.next_offset.setdefault(tp, start)
             self.last_seen.setdefault(tp, now)
         ends = await self.highwaters(*partitions) if partitions else {}
         for tp in partitions:
-            waiting = ends.get(tp, 0) > self.next_offset[tp]
-            if waiting and now - self.last_seen[tp] > quiet_s:
+            expected, seen = self.next_offset.get(tp), self.last_seen.get(tp)
+            if expected is None or seen is None:
+                continue  # revoked while we asked the broker
+            if ends.get(tp, 0) > expected and now - seen > quiet_s:
                 log.warning(
                     "%s[%d]: records from %d wait, none arrived for %.0f s: rewinding",
                     tp.topic,
                     tp.partition,
-                    self.next_offset[tp],
+                    expected,
                     quiet_s,
                 )
                 self.last_seen[tp] = now
