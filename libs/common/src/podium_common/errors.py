@@ -8,6 +8,7 @@
     ├── LLMError
     │   ├── LLMUnavailable      retriable: 429, 5xx, timeouts, connection faults
     │   ├── LLMRejected         the endpoint refused the request (4xx): permanent
+    │   │   └── BudgetExhausted the goal's token budget has no room for the call
     │   └── LLMMalformed        retriable: the reply was not what was asked (e.g. bad JSON)
     ├── Unavailable             retriable until it ends: a dependency (PostgreSQL, Kafka) is down
     └── ConfigError             a setting is missing or wrong: the service refuses to start
@@ -74,6 +75,12 @@ class LLMUnavailable(LLMError):
 
 class LLMRejected(LLMError):
     kind = "llm_rejected"
+
+
+class BudgetExhausted(LLMRejected):
+    """The call would take the goal past its token budget: it was not made."""
+
+    kind = "budget"
 
 
 class LLMMalformed(LLMError):

@@ -32,8 +32,10 @@ import asyncpg
 from pydantic import BaseModel, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings
 
+from podium_common.budget import BudgetedLLM
 from podium_common.errors import Unavailable
 from podium_common.events import TokenUsage
+from podium_common.ledger import Ledger, LedgerSettings, ledger_settings
 from podium_common.llm import LLM, Completion, OpenAILLM, Request
 from podium_common.postgres import create_pool, transient_as_unavailable
 from podium_common.settings import LLMSettings, PostgresSettings, service_config
@@ -214,11 +216,21 @@ class CachingLLM:
             await self._store.close()
 
 
-def build_llm(settings: LLMSettings, cache: LLMCacheSettings | None = None) -> ClosableLLM:
-    """A service's LLM client: cached when `PODIUM_LLM_CACHE__ENABLED` (or `cache`) says so."""
+def build_llm(
+    settings: LLMSettings,
+    cache: LLMCacheSettings | None = None,
+    ledger: LedgerSettings | None = None,
+) -> ClosableLLM:
+    """A service's LLM client: cached when `PODIUM_LLM_CACHE__ENABLED` (or `cache`) says so,
+    its calls spent from their goals' budgets when `PODIUM_LEDGER__DSN` (or `ledger`) names
+    the shared ledger (`podium_common.budget`)."""
     cache = cache if cache is not None else _CacheEnvironment().llm_cache
-    client = OpenAILLM(settings)
-    if not cache.enabled:
+    ledger = ledger if ledger is not None else ledger_settings()
+    client: ClosableLLM = OpenAILLM(settings)
+    if cache.enabled:
+        log.info("LLM response cache on")
+        client = CachingLLM(client, PostgresReplyStore(cache))
+    if ledger.dsn is None:
+        log.warning("no ledger (PODIUM_LEDGER__DSN): token budgets are not enforced")
         return client
-    log.info("LLM response cache on")
-    return CachingLLM(client, PostgresReplyStore(cache))
+    return BudgetedLLM(client, Ledger(ledger), ledger)

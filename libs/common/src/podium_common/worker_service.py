@@ -10,6 +10,7 @@ from typing import Protocol
 
 from pydantic import Field
 
+from podium_common.budget import spending
 from podium_common.errors import UnexpectedEvent
 from podium_common.events import Event, TaskAssigned, TaskResult
 from podium_common.llm import LLM
@@ -67,7 +68,8 @@ def task_handler(
                 goal_id=event.goal_id,
                 event_id=event.event_id,
             )
-        return [await handle(event, llm, worker_id=worker_id, model=model)]
+        with spending(event.goal_id, event.run):
+            return [await handle(event, llm, worker_id=worker_id, model=model)]
 
     return handler
 

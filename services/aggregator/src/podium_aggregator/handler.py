@@ -27,6 +27,8 @@ and each `(task_id, attempt)` counts once, however often it is delivered.
   comment as feedback; any other rejection fails the goal, and so does a gate nobody
   decided in time (or it is rejected, as the goal's options say). While a gate is open the
   goal's deadline stands still.
+- A task or a plan the goal's token budget had no room for (`podium_common.budget`) fails
+  the goal with reason `budget`, at once: no retry would fit either.
 - A rejected plan, a passed deadline or a cancellation fails the goal. An ended goal
   ignores everything: a cancelled goal has no task released and its late results and
   its plan, if that comes after the cancellation, change nothing.
@@ -39,6 +41,8 @@ from datetime import datetime
 
 from podium_aggregator import gates, outcomes, tree
 from podium_aggregator.state import GoalState, Limits, Phase, TaskState
+from podium_common.budget import BUDGET_SPENT
+from podium_common.errors import BudgetExhausted
 from podium_common.events import (
     AFTER,
     BEFORE,
@@ -121,11 +125,8 @@ def on_plan_rejected(state: GoalState, rejected: PlanRejected, now: datetime) ->
     state.submitted_at = state.submitted_at or rejected.occurred_at
     state.usage += rejected.usage
     reason = f"{rejected.reason}: {'; '.join(rejected.errors)}" if rejected.errors else ""
-    return [
-        outcomes.failed(
-            state, "plan_rejected", reason or rejected.reason, rejected.trace.child(), now
-        )
-    ]
+    kind = "budget" if rejected.reason == BUDGET_SPENT else "plan_rejected"
+    return [outcomes.failed(state, kind, reason or rejected.reason, rejected.trace.child(), now)]
 
 
 def on_result(state: GoalState, result: TaskResult, now: datetime, limits: Limits) -> list[Event]:
@@ -290,6 +291,11 @@ def _apply(
 ) -> list[Event]:
     task = state.tasks[result.task_id]
     if result.status is TaskStatus.FAILED:
+        if result.error is not None and result.error.kind == BudgetExhausted.kind:
+            # Another attempt would not fit either: the goal has spent what it may.
+            where = f"task {local_task_id(task.task.task_id)}"
+            reason = f"{where} could not run: {result.error.message}"
+            return [outcomes.failed(state, "budget", reason, trace, now)]
         error = f"{result.error.kind}: {result.error.message}" if result.error else "no error"
         return _on_failure(state, task, error, trace, now, limits)
     if result.delegated:

@@ -19,7 +19,14 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from podium_common.errors import LLMMalformed, LLMRejected, LLMUnavailable, UnexpectedEvent
+from podium_common.budget import BUDGET_SPENT, spending
+from podium_common.errors import (
+    BudgetExhausted,
+    LLMMalformed,
+    LLMRejected,
+    LLMUnavailable,
+    UnexpectedEvent,
+)
 from podium_common.events import (
     BEFORE,
     Event,
@@ -85,7 +92,8 @@ async def on_event(
         raise UnexpectedEvent(
             f"the planner takes GoalSubmitted, not {type(event).__name__}", goal_id=event.goal_id
         )
-    return await handle(event, llm, settings, progress)
+    with spending(event.goal_id, event.run, tenant=event.tenant, budget=event.options.token_budget):
+        return await handle(event, llm, settings, progress)
 
 
 async def handle(
@@ -113,6 +121,8 @@ async def handle(
                 completion = await llm.complete(request)
         except TimeoutError:
             return out_of_time(planning, attempt)
+        except BudgetExhausted as error:
+            return [rejected(planning, BUDGET_SPENT, [str(error)], usage, attempt)]
         except LLMRejected as error:
             return [
                 rejected(
