@@ -129,10 +129,13 @@ SCRIPTED = LLMServer(
 
 @asynccontextmanager
 async def running_stack(
-    tmp_path_factory: pytest.TempPathFactory, pg_dsn: str, llm: LLMServer = SCRIPTED
+    tmp_path_factory: pytest.TempPathFactory,
+    pg_dsn: str,
+    llm: LLMServer = SCRIPTED,
+    extra_env: dict[str, str] | None = None,
 ) -> AsyncIterator[Stack]:
     """Every service on fresh topics and database `pg_dsn`, with `llm` (the scripted one by
-    default), for the length of the block."""
+    default) and `extra_env` on top of their environment, for the length of the block."""
     prefix = f"e{uuid.uuid4().hex[:12]}."
     kafka = KafkaSettings(bootstrap_servers=BOOTSTRAP, topic_prefix=prefix, partitions=3)
     await ensure_topics(kafka)
@@ -150,6 +153,7 @@ async def running_stack(
         **llm.env,
         "PODIUM_HOST": "127.0.0.1",
         "PODIUM_PORT": str(gateway_port),
+        **(extra_env or {}),
     }
     stack = Stack(
         gateway=f"http://127.0.0.1:{gateway_port}",

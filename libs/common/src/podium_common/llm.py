@@ -30,7 +30,7 @@ from typing import Any, Protocol
 import httpx2
 import openai
 
-from podium_common import metrics
+from podium_common import metrics, tracing
 from podium_common.backoff import RetryPolicy
 from podium_common.errors import LLMRejected, LLMUnavailable
 from podium_common.events import TokenUsage
@@ -133,6 +133,19 @@ class OpenAILLM:
         await self._client.close()
 
     async def complete(self, request: Request) -> Completion:
+        with tracing.llm_call(
+            request.model, max_tokens=request.max_tokens, temperature=request.temperature
+        ) as span:
+            try:
+                completion = await self._complete(request)
+            except (LLMUnavailable, LLMRejected) as error:
+                span.failed(error.kind)
+                raise
+            usage = completion.usage
+            span.answered(completion.model, usage.prompt_tokens, usage.completion_tokens)
+            return completion
+
+    async def _complete(self, request: Request) -> Completion:
         started = time.monotonic()
         attempt = 0
         while True:

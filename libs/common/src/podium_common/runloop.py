@@ -32,7 +32,7 @@ from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 from aiokafka.abc import ConsumerRebalanceListener
 from aiokafka.errors import IllegalStateError
 
-from podium_common import faults
+from podium_common import faults, tracing
 from podium_common.avro import codec
 from podium_common.backoff import RetryPolicy
 from podium_common.errors import PodiumError, kind_of
@@ -262,8 +262,9 @@ class RunLoop:
             try:
                 event = codec().decode(record.value or b"")
                 bind_event(event)
-                outputs = await self._handler(event)
-                await self._publisher.publish(outputs)
+                with tracing.consuming(record.topic, event, self.config.group_id):
+                    outputs = await self._handler(event)
+                    await self._publisher.publish(outputs)
             except Exception as error:  # each failure is judged by the policy
                 wait = self.config.retry.next_delay(error, attempt)
                 if wait is None:

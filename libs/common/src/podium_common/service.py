@@ -10,7 +10,7 @@ import socket
 from collections.abc import Callable, Coroutine, Sequence
 from typing import Any
 
-from podium_common import faults, logs
+from podium_common import faults, logs, tracing
 from podium_common.health import serve_health
 from podium_common.heartbeat import Heartbeat, Holding
 from podium_common.kafka import Publisher
@@ -21,9 +21,11 @@ from podium_common.settings import KafkaSettings
 
 def setup_logging(level: str, log_format: LogFormat = "text") -> None:
     """What every service process does first: logging (plain text, or JSON lines with the
-    ids of the record being handled), and the test-only fault switch."""
+    ids of the record being handled), traces when `OTEL_TRACES_EXPORTER` asks for them, and
+    the test-only fault switch."""
     faults.install()
     logs.configure(level, log_format)
+    tracing.configure()
     logging.getLogger("aiokafka").setLevel(logging.WARNING)
     logging.getLogger("httpx").setLevel(logging.WARNING)
     logging.getLogger("httpx2").setLevel(logging.WARNING)  # the LLM client logs every call

@@ -36,7 +36,7 @@ from podium_aggregator.consumer import HandledConsumer, HandledTransport
 from podium_aggregator.handler import handle, on_tick
 from podium_aggregator.settings import AggregatorSettings
 from podium_aggregator.state import GoalState
-from podium_common import faults, metrics
+from podium_common import faults, metrics, tracing
 from podium_common.avro import codec
 from podium_common.errors import PoisonRecord, UnexpectedEvent
 from podium_common.events import (
@@ -244,7 +244,8 @@ class Aggregator:
             key = f"{event.goal_id}:{event.run}"
             state = self._load(key) or GoalState.new(event.goal_id, event.run)
             before = state.model_dump_json()
-            await self.publish(handle(state, event, utcnow(), self.limits))
+            with tracing.consuming(message.topic, event, self.app.conf.id):
+                await self.publish(handle(state, event, utcnow(), self.limits))
             await faults.reach("published", where)
             if state.model_dump_json() != before:
                 await self._store(key, message.partition, state)
@@ -348,7 +349,7 @@ class Aggregator:
     async def publish(self, events: Iterable[Event]) -> None:
         """Sends every event, then waits until the broker has acknowledged all of them."""
         encode = codec().encode
-        events = list(events)
+        events = tracing.sending(events, lambda event: topic_for(event, self.topics))
         pending = [
             await self._sink(topic_for(event, self.topics)).send(
                 key=event.key, value=encode(event), headers=headers_for(event)

@@ -23,6 +23,7 @@ from podium_gateway.models import ApiError
 from podium_gateway.openapi import document
 from podium_gateway.routing import by_method
 from podium_gateway.settings import GatewaySettings
+from podium_gateway.traces import TraceMiddleware
 
 log = logging.getLogger(__name__)
 
@@ -91,7 +92,7 @@ def create_app(settings: GatewaySettings, publisher: EventPublisher, store: Goal
             Route("/readyz", health.readyz),
             Route("/metrics", health.metrics),
         ],
-        middleware=[Middleware(MetricsMiddleware)],
+        middleware=[Middleware(MetricsMiddleware), Middleware(TraceMiddleware)],
         exception_handlers=dict.fromkeys(
             (ApiError, Unavailable, KafkaError, HTTPException, Exception), answer_error
         ),

@@ -16,6 +16,7 @@ from sse_starlette import EventSourceResponse
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
+from podium_common import tracing
 from podium_common.apikeys import ApiKey
 from podium_common.errors import Unavailable
 from podium_common.events import Event, GoalCancelled, GoalSubmitted, Trace, derived_id, utcnow
@@ -224,7 +225,11 @@ def parse_goal_id(request: Request) -> uuid.UUID:
 
 
 def trace_of(request: Request) -> Trace:
-    """The caller's trace when it sends a W3C `traceparent`, else a new one."""
+    """The request's span when tracing is on; else the caller's trace when it sends a W3C
+    `traceparent`, else a new one."""
+    traced = tracing.current_trace()
+    if traced is not None:
+        return traced
     header = request.headers.get("traceparent", "").strip().lower()
     if _TRACEPARENT.match(header):
         return Trace(traceparent=header).child()

@@ -30,6 +30,9 @@ class DevSettings(BaseModel):
     pg_port: int = Field(default=54329, ge=1, le=65535)
     gateway_port: int = Field(default=8080, ge=1, le=65535)
     llm_port: int = Field(default=8099, ge=1, le=65535)
+    # The Zipkin server `podium up --tracing` starts (or PODIUM_DEV__TRACING=1).
+    zipkin_port: int = Field(default=9411, ge=1, le=65535)
+    tracing: bool = False
     # Consumer services serve /readyz on consecutive ports from here.
     health_port_base: int = Field(default=8181, ge=1, le=65535)
     kafka_heap_mb: int = Field(default=512, ge=128, le=512)

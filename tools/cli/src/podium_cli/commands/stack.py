@@ -14,12 +14,18 @@ from podium_cli.stack.kafka import fetch_jars
 from podium_cli.stack.layout import Layout
 from podium_cli.stack.local_llm import LocalLLM
 from podium_cli.stack.postgres import SUPERUSER
+from podium_cli.stack.zipkin import fetch_jar as fetch_zipkin
 
 
 def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     up = commands.add_parser("up", help="start Kafka, PostgreSQL, the LLM and every service")
     up.add_argument(
         "--infra", action="store_true", help="only Kafka, PostgreSQL, topics and migrations"
+    )
+    up.add_argument(
+        "--tracing",
+        action="store_true",
+        help="also a Zipkin server (UI at :9411/zipkin/) the services send their spans to",
     )
     up.set_defaults(func=cmd_up)
     down = commands.add_parser("down", help="stop everything `podium up` started")
@@ -32,6 +38,9 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
         action="store_true",
         help="also build the local model server and fetch its model (PODIUM_LOCAL_MODEL), once",
     )
+    fetch.add_argument(
+        "--tracing", action="store_true", help="also the Zipkin server's jar (`up --tracing`)"
+    )
     fetch.set_defaults(func=cmd_fetch)
     exports = commands.add_parser(
         "test-env", help="print shell exports telling the tests where Kafka and PostgreSQL are"
@@ -39,14 +48,17 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     exports.set_defaults(func=cmd_test_env)
 
 
-def stack() -> Stack:
+def stack(*, tracing: bool = False) -> Stack:
     settings = CliSettings()
+    if tracing:
+        dev = settings.dev.model_copy(update={"tracing": True})
+        settings = settings.model_copy(update={"dev": dev})
     return Stack(settings, Layout.of(settings))
 
 
 def cmd_up(args: argparse.Namespace) -> int:
     try:
-        took = stack().up(infra_only=args.infra)
+        took = stack(tracing=args.tracing).up(infra_only=args.infra)
     except StackError as error:
         hint = "`podium status` shows what runs; `podium down` stops it"
         raise StackError(f"{error.message}\n{hint}", **error.context) from error
@@ -72,6 +84,8 @@ def cmd_fetch(args: argparse.Namespace) -> int:
     layout = Layout.of(settings)
     jars = fetch_jars(layout)
     print(f"kafka jars   {jars} ({len(list(jars.glob('*.jar')))} jars)")
+    if args.tracing:
+        print(f"zipkin jar   {fetch_zipkin(layout)}")
     if args.llm:
         local = LocalLLM(settings, layout)
         local.prepare()

@@ -22,6 +22,7 @@ from podium_cli.stack.local_llm import LocalLLM, LocalModelUnavailable
 from podium_cli.stack.postgres import Postgres
 from podium_cli.stack.prepare import prepare
 from podium_cli.stack.services import Process, Runner, processes_of, scripted_llm
+from podium_cli.stack.zipkin import Zipkin
 
 SCRIPTED_BANNER = """\
 ################################################################################
@@ -46,6 +47,8 @@ class Stack:
         self.kafka = None if settings.external_kafka else Kafka(layout, settings.dev, partitions)
         self.postgres = None if settings.external_postgres else Postgres(layout, settings.dev)
         self.runner = Runner(layout, settings)
+        dev = settings.dev
+        self.zipkin = Zipkin(layout, dev.zipkin_port, dev.stop_timeout_s)
 
     def up(self, *, infra_only: bool) -> float:
         """Brings the stack up and waits until it is ready; returns the seconds it took."""
@@ -56,6 +59,8 @@ class Stack:
         admin_dsn = self.postgres.admin_dsn if self.postgres else None
         asyncio.run(prepare(self.settings, admin_dsn, self.settings.dev.ready_timeout_s))
         if not infra_only:
+            if self.settings.dev.tracing:
+                self._zipkin_up()
             self._llm_up()
             self._services_up()
         return time.monotonic() - started
@@ -85,6 +90,12 @@ class Stack:
         waited = time.monotonic() - begun
         address = f"127.0.0.1:{self.settings.dev.pg_port}"
         print(f"postgres     {state} at {address} ({waited:.1f}s)  log {self.postgres.log}")
+
+    def _zipkin_up(self) -> None:
+        spawned = self.zipkin.start()
+        waited = self.zipkin.wait_ready(spawned, self.settings.dev.ready_timeout_s)
+        state = "started" if spawned else "running"
+        print(f"zipkin       {state} at {self.zipkin.url}/zipkin/ ({waited:.1f}s)")
 
     def _llm_up(self) -> None:
         self._refuse_llm_switch()
@@ -182,6 +193,8 @@ class Stack:
         for process in reversed([*llms, *processes_of(self.settings)]):
             if self.runner.stop(process):
                 stopped.append(process.name)
+        if self.zipkin.stop():
+            stopped.append("zipkin")
         if self.kafka is not None and self.kafka.stop():
             stopped.append("kafka")
         if self.postgres is not None and self.postgres.stop():
@@ -201,6 +214,7 @@ class Stack:
         else:
             address = f"127.0.0.1:{self.settings.dev.pg_port}"
             rows.append(("postgres", _state(self.postgres.pid()), address))
+        rows.append(("zipkin", _state(self.zipkin.pid()), f"{self.zipkin.url}/zipkin/"))
         for process in [self.llm_process(), *processes_of(self.settings)]:
             pid = self.runner.pid(process)
             ready = pid is not None and self.runner.ready(process)

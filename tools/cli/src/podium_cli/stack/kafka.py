@@ -10,18 +10,16 @@ import base64
 import re
 import shutil
 import subprocess
-import time
 import uuid
 from pathlib import Path
 
 from podium_cli.errors import StackError
 from podium_cli.settings import DevSettings
-from podium_cli.stack import processes
+from podium_cli.stack import maven, processes
 from podium_cli.stack.layout import Layout
 
 NAME = "kafka"
 MAIN_CLASS = "kafka.Kafka"
-COMPLETE = ".complete"
 JAVA_MAJOR = 17
 # A development broker: a quick start and few threads on a small machine matter more than
 # peak throughput (the C1 compiler alone starts it in about half the time).
@@ -44,10 +42,7 @@ logger.lifecycle.level = INFO
 
 def kafka_version(pom: Path) -> str:
     """The Kafka version the pom pins (its `kafka.version` property)."""
-    found = re.search(r"<kafka\.version>([^<]+)</kafka\.version>", pom.read_text())
-    if found is None:
-        raise StackError(f"{pom} has no <kafka.version> property")
-    return found.group(1).strip()
+    return maven.pinned(pom, "kafka.version")
 
 
 def jars_dir(layout: Layout) -> Path:
@@ -56,40 +51,7 @@ def jars_dir(layout: Layout) -> Path:
 
 def fetch_jars(layout: Layout) -> Path:
     """The broker's jars, fetched through Maven the first time; a partial fetch never counts."""
-    target = jars_dir(layout)
-    if (target / COMPLETE).is_file():
-        return target
-    mvn = shutil.which("mvn")
-    if mvn is None:
-        raise StackError(
-            "Maven (mvn) is needed once to fetch the Kafka jars from Maven Central; "
-            "install it (Debian: apt-get install maven; macOS: brew install maven)"
-        )
-    partial = target.with_name(f"{target.name}.partial")
-    shutil.rmtree(partial, ignore_errors=True)
-    print(f"  fetching the Kafka jars from Maven Central into {target} (once)")
-    started = time.monotonic()
-    done = subprocess.run(  # noqa: S603 - fixed argv
-        [
-            mvn,
-            "-q",
-            "-B",
-            "-f",
-            str(layout.pom),
-            "dependency:copy-dependencies",
-            "-DincludeScope=runtime",
-            f"-DoutputDirectory={partial}",
-        ],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    if done.returncode != 0 or not any(partial.glob("kafka_*.jar")):
-        raise StackError(f"Maven could not fetch the Kafka jars:\n{done.stdout}{done.stderr}")
-    (partial / COMPLETE).write_text(f"{time.monotonic() - started:.1f}s\n")
-    shutil.rmtree(target, ignore_errors=True)
-    partial.rename(target)
-    return target
+    return maven.fetch(layout.pom, jars_dir(layout), what="the Kafka jars", expect="kafka_*.jar")
 
 
 def server_properties(dev: DevSettings, data: Path, partitions: int) -> str:

@@ -23,6 +23,7 @@ from podium_cli.errors import StackError
 from podium_cli.settings import CliSettings
 from podium_cli.stack import processes
 from podium_cli.stack.layout import Layout
+from podium_cli.stack.zipkin import trace_link, tracing_env
 
 SCRIPTED_LLM = "scripted-llm"
 GATEWAY = "gateway"
@@ -80,6 +81,9 @@ def service_env(settings: CliSettings) -> dict[str, str]:
         PODIUM_LLM__BASE_URL=settings.llm_base_url,
         PYTHONUNBUFFERED="1",
     )
+    if settings.dev.tracing:
+        env.update(tracing_env(settings.dev.zipkin_port))
+        env["PODIUM_TRACE_URL"] = trace_link(settings.dev.zipkin_port)
     if settings.llm_kind == "scripted":
         env["PODIUM_LLM__API_KEY"] = "scripted"
     elif settings.llm_kind == "local":
