@@ -13,11 +13,11 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 
 from podium_cli.__main__ import run as podium
-from podium_cli.deadletters import dlq_topics, read, redrive
 from podium_cli.errors import CommandError
 from podium_cli.replay import Target, group_id, reset
 from podium_cli.rerun import rerun
 from podium_common.avro import codec
+from podium_common.deadletters import NoSuchLetter, dlq_topics, read, redrive
 from podium_common.errors import UndecodableRecord
 from podium_common.events import GoalSubmitted, derived_id, utcnow
 from podium_common.kafka import Publisher
@@ -74,7 +74,7 @@ async def test_dead_letters_are_listed_and_each_re_driven_once(
     one = await redrive(kafka, dlq, offset=first.offset, partition=first.partition)
     assert [(letter.key, letter.value) for letter in one] == [(b"k1", b"bytes 1")]
     assert await everything(kafka, results) == [(b"k1", b"bytes 1")]
-    with pytest.raises(CommandError, match="no letter to re-drive"):
+    with pytest.raises(NoSuchLetter, match="no letter to re-drive"):
         await redrive(kafka, dlq, offset=first.offset, partition=first.partition)
 
     rest = await redrive(kafka, dlq, offset=None, partition=0)
