@@ -71,6 +71,15 @@ class LLM(Protocol):
     async def complete(self, request: Request) -> Completion: ...
 
 
+class RateGate(Protocol):
+    """The cluster's rate of each model (`podium_common.ratelimit`), asked before every
+    request and told of every Retry-After."""
+
+    async def admit(self, request: Request) -> int: ...
+    async def settle(self, request: Request, held: int, used: int) -> None: ...
+    async def block(self, model: str, seconds: float) -> None: ...
+
+
 def _retry_after(error: openai.APIStatusError) -> float | None:
     value = error.response.headers.get("retry-after")
     if value is None:
@@ -108,7 +117,8 @@ def http_client(settings: LLMSettings) -> httpx2.AsyncClient:
 
 
 class OpenAILLM:
-    def __init__(self, settings: LLMSettings) -> None:
+    def __init__(self, settings: LLMSettings, gate: RateGate | None = None) -> None:
+        self._gate = gate
         self._style = settings.structured_output
         self._slots: contextlib.AbstractAsyncContextManager[Any] = (
             asyncio.Semaphore(settings.max_concurrency)
@@ -152,8 +162,10 @@ class OpenAILLM:
             attempt += 1
             try:
                 async with self._slots:
-                    completion = await self._once(request, started, attempt)
+                    completion = await self._gated(request, started, attempt)
             except LLMUnavailable as error:
+                if self._gate is not None and error.retry_after:
+                    await self._gate.block(request.model, error.retry_after)
                 wait = self._policy.next_delay(error, attempt)
                 if wait is None:
                     metrics.llm_call(request.model, time.monotonic() - started, error.kind)
@@ -168,6 +180,19 @@ class OpenAILLM:
             usage = completion.usage
             metrics.llm_tokens(request.model, usage.prompt_tokens, usage.completion_tokens)
             return completion
+
+    async def _gated(self, request: Request, started: float, attempt: int) -> Completion:
+        """One request, sent once the cluster's rate of its model admits it."""
+        if self._gate is None:
+            return await self._once(request, started, attempt)
+        held = await self._gate.admit(request)
+        used = held  # a failed request is taken as having used what it held
+        try:
+            completion = await self._once(request, started, attempt)
+            used = completion.usage.total
+            return completion
+        finally:
+            await self._gate.settle(request, held, used)
 
     async def _once(self, request: Request, started: float, attempt: int) -> Completion:
         kwargs: dict[str, Any] = {}

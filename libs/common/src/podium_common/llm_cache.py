@@ -38,6 +38,7 @@ from podium_common.events import TokenUsage
 from podium_common.ledger import Ledger, LedgerSettings, ledger_settings
 from podium_common.llm import LLM, Completion, OpenAILLM, Request
 from podium_common.postgres import create_pool, transient_as_unavailable
+from podium_common.ratelimit import ClusterRate
 from podium_common.settings import LLMSettings, PostgresSettings, service_config
 
 log = logging.getLogger(__name__)
@@ -226,11 +227,13 @@ def build_llm(
     the shared ledger (`podium_common.budget`)."""
     cache = cache if cache is not None else _CacheEnvironment().llm_cache
     ledger = ledger if ledger is not None else ledger_settings()
-    client: ClosableLLM = OpenAILLM(settings)
+    shared = Ledger(ledger) if ledger.dsn is not None else None
+    gate = ClusterRate(shared, settings.base_url, ledger.rate_limits) if shared else None
+    client: ClosableLLM = OpenAILLM(settings, gate)
     if cache.enabled:
         log.info("LLM response cache on")
         client = CachingLLM(client, PostgresReplyStore(cache))
-    if ledger.dsn is None:
-        log.warning("no ledger (PODIUM_LEDGER__DSN): token budgets are not enforced")
+    if shared is None:
+        log.warning("no ledger (PODIUM_LEDGER__DSN): token budgets and rates are not shared")
         return client
-    return BudgetedLLM(client, Ledger(ledger), ledger)
+    return BudgetedLLM(client, shared, ledger)
