@@ -17,6 +17,7 @@ from starlette.routing import Route
 
 from podium_common.errors import Unavailable
 from podium_gateway.approvals import Approvals
+from podium_gateway.console.routes import console_routes
 from podium_gateway.handler import EventPublisher, Goals, GoalStore
 from podium_gateway.metrics import MetricsMiddleware
 from podium_gateway.models import ApiError
@@ -91,6 +92,7 @@ def create_app(settings: GatewaySettings, publisher: EventPublisher, store: Goal
             Route("/healthz", health.healthz),
             Route("/readyz", health.readyz),
             Route("/metrics", health.metrics),
+            *console_routes(settings, store, goals.auth),
         ],
         middleware=[Middleware(MetricsMiddleware), Middleware(TraceMiddleware)],
         exception_handlers=dict.fromkeys(

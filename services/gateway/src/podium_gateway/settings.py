@@ -30,6 +30,11 @@ class GatewaySettings(BaseServiceSettings):
     require_keys: bool | None = None
     # Requests one API key may make per minute to this gateway replica (unset: no limit).
     key_requests_per_minute: int | None = Field(default=None, ge=1)
+    # The console's link to a goal's trace: `{trace_id}` is filled in (`podium up
+    # --tracing` sets Zipkin's); unset: no link.
+    trace_url: str | None = None
+    # The console shows a worker lost after this long without a heartbeat.
+    console_lost_after_s: float = Field(default=15.0, gt=0)
 
     @property
     def keys_required(self) -> bool:

@@ -1,0 +1,1 @@
+"""The web console: pages the gateway serves beside its API (see `routes`)."""
