@@ -160,7 +160,7 @@ function localId(taskId) {
 function drawGraph(goal) {
   const tasks = goal.tasks;
   if (!tasks.length) return el("p", { class: "muted" }, "no plan yet");
-  const W = 170, H = 54, GX = 60, GY = 18;
+  const W = 130, H = 54, GX = 40, GY = 18;
   const { place, width, height } = layout(tasks);
   const root = svg("svg", { id: "graph", width: width * (W + GX), height: height * (H + GY),
     role: "img", "aria-label": "the plan's tasks and their dependencies" });
