@@ -7,6 +7,7 @@ from collections.abc import Callable, Iterator
 
 import httpx
 import pytest
+from pydantic import SecretStr
 
 from podium_cli.gateway import Gateway, GatewayError, follow
 from podium_common.errors import Unavailable
@@ -95,3 +96,17 @@ def test_follow_gives_up_after_its_timeout():
         follow(client, GOAL, timeout_s=5, on_progress=lambda _: None, clock=lambda: now[0],
                sleep=sleep)  # fmt: skip
     assert now[0] == pytest.approx(5.5)
+
+
+def test_a_configured_api_key_is_sent_as_a_bearer_token() -> None:
+    seen: list[str | None] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(request.headers.get("authorization"))
+        return httpx.Response(202, json={"goal_id": "g1", "status": "queued"})
+
+    client = httpx.Client(transport=httpx.MockTransport(handler))
+    Gateway("http://gw", client, api_key=SecretStr("pk_test.secret")).submit("owls")
+    Gateway("http://gw", httpx.Client(transport=httpx.MockTransport(handler))).submit("owls")
+
+    assert seen == ["Bearer pk_test.secret", None]

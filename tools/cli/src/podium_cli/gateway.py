@@ -7,6 +7,7 @@ from collections.abc import Callable
 from typing import Any
 
 import httpx
+from pydantic import SecretStr
 
 from podium_cli.progress import FINISHED, Goal, changes
 from podium_common.errors import PodiumError, Unavailable
@@ -19,9 +20,13 @@ class GatewayError(PodiumError):
 
 
 class Gateway:
-    def __init__(self, base_url: str, client: httpx.Client | None = None) -> None:
+    def __init__(
+        self, base_url: str, client: httpx.Client | None = None, api_key: SecretStr | None = None
+    ) -> None:
         self.base_url = base_url.rstrip("/")
         self.client = client or httpx.Client(timeout=10.0)
+        if api_key is not None:  # a gateway that requires keys answers 401 without one
+            self.client.headers["Authorization"] = f"Bearer {api_key.get_secret_value()}"
 
     def ready(self) -> bool:
         try:

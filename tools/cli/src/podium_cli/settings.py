@@ -13,7 +13,7 @@ import os
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, SecretStr
 from pydantic_settings import BaseSettings
 
 from podium_cli.models import DEFAULT_MODEL
@@ -55,6 +55,8 @@ class CliSettings(BaseSettings):
     llm: LLMSettings = LLMSettings()
     # The model `podium up` serves when no LLM is configured: one of podium_cli.models.
     local_model: str = DEFAULT_MODEL
+    # The API key the gateway commands send (`PODIUM_API_KEY`; `podium keys create` makes one).
+    api_key: SecretStr | None = None
 
     @property
     def llm_kind(self) -> Literal["external", "scripted", "local"]:

@@ -31,7 +31,7 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
 
 def cmd_decide(args: argparse.Namespace) -> int:
     settings = CliSettings()
-    gateway = Gateway(args.url or settings.gateway_url)
+    gateway = Gateway(args.url or settings.gateway_url, api_key=settings.api_key)
     who = args.by or os.environ.get("USER") or "anonymous"
     answer = gateway.decide(args.goal_id, args.task, args.decision, args.message, who)
     print(json.dumps(answer))

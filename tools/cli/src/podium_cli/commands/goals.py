@@ -53,7 +53,7 @@ def say(line: str) -> None:
 
 def cmd_run(args: argparse.Namespace) -> int:
     settings = CliSettings()
-    gateway = Gateway(args.url or settings.gateway_url)
+    gateway = Gateway(args.url or settings.gateway_url, api_key=settings.api_key)
     stack = Stack(settings, Layout.of(settings))
     if args.url is None and not gateway.ready():
         say("the stack is not up: starting it")
@@ -80,13 +80,15 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def cmd_submit(args: argparse.Namespace) -> int:
-    gateway = Gateway(args.url or CliSettings().gateway_url)
+    settings = CliSettings()
+    gateway = Gateway(args.url or settings.gateway_url, api_key=settings.api_key)
     print(gateway.submit(args.goal, options(args))["goal_id"])
     return 0
 
 
 def cmd_get(args: argparse.Namespace) -> int:
-    gateway = Gateway(args.url or CliSettings().gateway_url)
+    settings = CliSettings()
+    gateway = Gateway(args.url or settings.gateway_url, api_key=settings.api_key)
     goal = gateway.get(args.goal_id)
     if goal is None:
         say(f"no goal {args.goal_id}")

@@ -35,7 +35,8 @@ def _url(parser: argparse.ArgumentParser) -> None:
 def _gateway(args: argparse.Namespace) -> Gateway:
     # A progress stream is silent between events: reads wait past the gateway's pings.
     client = httpx.Client(timeout=httpx.Timeout(10.0, read=60.0))
-    return Gateway(args.url or CliSettings().gateway_url, client)
+    settings = CliSettings()
+    return Gateway(args.url or settings.gateway_url, client, api_key=settings.api_key)
 
 
 def cmd_watch(args: argparse.Namespace) -> int:
