@@ -122,6 +122,23 @@ kafka-sasl-password: {{ required "kafka.sasl.password or kafka.sasl.existingSecr
     secretKeyRef:
       name: {{ $llm.existingSecret | default .secret }}
       key: {{ ternary $llm.existingSecretKey "llm-api-key" (not (empty $llm.existingSecret)) }}
+{{- $ledger := .root.Values.ledger }}
+{{- if $ledger.enabled }}
+{{- $postgres := .root.Values.postgres }}
+- name: PODIUM_LEDGER__DSN
+  valueFrom:
+    secretKeyRef:
+      name: {{ $postgres.existingSecret | default .secret }}
+      key: {{ ternary $postgres.existingSecretKey "postgres-dsn" (not (empty $postgres.existingSecret)) }}
+{{- if $ledger.defaultBudget }}
+- name: PODIUM_LEDGER__DEFAULT_BUDGET
+  value: {{ $ledger.defaultBudget | int64 | quote }}
+{{- end }}
+- name: PODIUM_LEDGER__TENANT_BUDGETS
+  value: {{ $ledger.tenantBudgets | toJson | quote }}
+- name: PODIUM_LEDGER__RATE_LIMITS
+  value: {{ $ledger.rateLimits | toJson | quote }}
+{{- end }}
 {{- end -}}
 
 {{/* The Kafka CA certificate (kafka.tls.caSecret), mounted where PODIUM_KAFKA__SSL_CAFILE points. */}}

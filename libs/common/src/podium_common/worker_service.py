@@ -13,6 +13,7 @@ from pydantic import Field
 from podium_common.budget import spending
 from podium_common.errors import UnexpectedEvent
 from podium_common.events import Event, TaskAssigned, TaskResult
+from podium_common.ledger import LedgerSettings
 from podium_common.llm import LLM
 from podium_common.llm_cache import build_llm
 from podium_common.llm_limits import LimitedLLM
@@ -33,11 +34,14 @@ class WorkerSettings(BaseServiceSettings):
     PODIUM_LLM__MAX_TOKENS__<TYPE>   the longest reply of this worker type's tasks;
                                      PODIUM_LLM__CONTEXT_TOKENS the model's context
     PODIUM_KAFKA__BOOTSTRAP_SERVERS  the broker; with PODIUM_KAFKA__TOPIC_PREFIX, ...
+    PODIUM_LEDGER__DSN               token budgets and the cluster's LLM rate, shared in
+                                     PostgreSQL; with PODIUM_LEDGER__RATE_LIMITS, ...
     PODIUM_HEALTH_PORT               serves /healthz, /readyz, /metrics (off when unset)
     PODIUM_LOG_LEVEL                 INFO by default
     """
 
     llm: LLMSettings = LLMSettings()
+    ledger: LedgerSettings = LedgerSettings()
     model: str
     max_in_flight: int = Field(default=64, ge=1)
 
@@ -80,7 +84,9 @@ async def serve_worker(
     """Consumes `tasks.<type>` and publishes results until SIGTERM, then drains and commits.
     The LLM client is built from the settings and closed here, unless the caller passes one."""
     if llm is None:
-        client = LimitedLLM(build_llm(settings.llm), settings.llm, role=task_type.value)
+        client = LimitedLLM(
+            build_llm(settings.llm, ledger=settings.ledger), settings.llm, role=task_type.value
+        )
         try:
             await serve_worker(task_type, handle, settings, llm=client)
         finally:

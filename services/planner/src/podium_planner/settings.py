@@ -5,6 +5,7 @@ from __future__ import annotations
 from pydantic import Field
 
 from podium_common.events import DEFAULT_DEADLINE_S, Stage
+from podium_common.ledger import LedgerSettings
 from podium_common.settings import BaseServiceSettings, LLMSettings, service_config
 
 
@@ -12,6 +13,8 @@ class PlannerSettings(BaseServiceSettings):
     model_config = service_config()
 
     llm: LLMSettings = LLMSettings()
+    # Token budgets and the cluster's LLM rate (PODIUM_LEDGER__*, podium_common.ledger).
+    ledger: LedgerSettings = LedgerSettings()
     # The planner's model, unless a goal names one in `options.models["planner"]`.
     model: str = "gpt-4o-mini"
     max_in_flight: int = Field(default=64, ge=1)
