@@ -107,6 +107,7 @@ class FakeStore:
         self.down = False
         self.event_polls = 0
         self.keys: dict[str, ApiKey] = {}  # by the whole key
+        self.searched: list[str | None] = []  # the text of each goals() call
 
     def _check(self) -> None:
         if self.down:
@@ -142,10 +143,21 @@ class FakeStore:
         return self.goal_rows[goal_id], self.task_rows.get(goal_id, [])
 
     async def goals(
-        self, status: str | None, limit: int, before: int | None, tenant: str | None = None
+        self,
+        status: str | None,
+        limit: int,
+        before: int | None,
+        tenant: str | None = None,
+        text: str | None = None,
     ) -> Sequence[Row]:
         self._check()
+        self.searched.append(text)
         rows = sorted(self.goal_rows.values(), key=lambda row: -row["seq"])
+        if text is not None:
+            found = text.lower()
+            rows = [
+                r for r in rows if found in r["goal"].lower() or str(r["goal_id"]).startswith(found)
+            ]
         rows = [r for r in rows if tenant in (None, r["tenant"])]
         rows = [r for r in rows if status in (None, r["status"])]
         rows = [r for r in rows if before is None or r["seq"] < before]

@@ -50,7 +50,12 @@ class GoalStore(EventSource, Protocol):
     async def insert_queued(self, event: GoalSubmitted) -> None: ...
     async def goal(self, goal_id: uuid.UUID) -> tuple[Row, Sequence[Row]] | None: ...
     async def goals(
-        self, status: str | None, limit: int, before: int | None, tenant: str | None = None
+        self,
+        status: str | None,
+        limit: int,
+        before: int | None,
+        tenant: str | None = None,
+        text: str | None = None,
     ) -> Sequence[Row]: ...
     async def api_key(self, token: str) -> ApiKey | None: ...
 

@@ -47,6 +47,8 @@ SELECT_GOALS = f"""
 SELECT *, {WAITING} FROM goals
 WHERE ($1::text IS NULL OR status = $1) AND ($2::bigint IS NULL OR seq < $2)
   AND ($4::text IS NULL OR tenant = $4)
+  AND ($5::text IS NULL OR strpos(lower(goal), lower($5)) > 0
+       OR starts_with(goal_id::text, lower($5)))
 ORDER BY seq DESC
 LIMIT $3
 """  # noqa: S608
@@ -119,11 +121,17 @@ class Repository:
         return {**dict(goal), "approvals": [dict(a) for a in approvals]}, [dict(t) for t in tasks]
 
     async def goals(
-        self, status: str | None, limit: int, before: int | None, tenant: str | None = None
+        self,
+        status: str | None,
+        limit: int,
+        before: int | None,
+        tenant: str | None = None,
+        text: str | None = None,
     ) -> Sequence[Row]:
-        """Goals newest first, from the one recorded before `before`; one tenant's if given."""
+        """Goals newest first, from the one recorded before `before`; one tenant's if given;
+        only those whose text holds `text` (any case) or whose id starts with it, if given."""
         async with _reading():
-            rows = await self._pool.fetch(SELECT_GOALS, status, before, limit, tenant)
+            rows = await self._pool.fetch(SELECT_GOALS, status, before, limit, tenant, text)
         return [dict(row) for row in rows]
 
     async def api_key(self, token: str) -> apikeys.ApiKey | None:

@@ -26,7 +26,7 @@ from podium_common import deadletters, heartbeat
 from podium_gateway import views
 from podium_gateway.auth import Auth
 from podium_gateway.handler import GoalStore
-from podium_gateway.models import ApiError, ListQuery, invalid
+from podium_gateway.models import ApiError, ListQuery, StorableText, invalid
 from podium_gateway.settings import GatewaySettings
 
 STATIC = Path(__file__).parent / "static"
@@ -38,6 +38,12 @@ class Redrive(BaseModel):
     topic: str = Field(min_length=1, max_length=300)
     partition: int = Field(ge=0, le=100_000)
     offset: int = Field(ge=0)
+
+
+class SearchQuery(ListQuery):
+    """The console's goal list: `GET /goals`'s query and a text to search for."""
+
+    q: StorableText = Field(default="", max_length=500)
 
 
 class Console:
@@ -56,21 +62,19 @@ class Console:
         return HTMLResponse(body, headers={"Cache-Control": "no-store"})
 
     async def goals(self, request: Request) -> Response:
-        """`GET /goals` with each goal's tokens so far, and a text search over the page."""
+        """`GET /goals` with each goal's tokens so far; `q` searches every goal's text (and
+        id) in the database, page by page."""
         caller = await self.auth.caller(request)
-        params = dict(request.query_params)
-        text = params.pop("q", "").strip().lower()
         try:
-            query = ListQuery.model_validate(params)
+            query = SearchQuery.model_validate(dict(request.query_params))
         except ValidationError as error:
             raise invalid(error, status=400, code="invalid_query", what="query") from error
-        rows = await self.store.goals(query.status, query.limit + 1, query.before, caller.tenant)
+        text = query.q.strip() or None
+        rows = await self.store.goals(
+            query.status, query.limit + 1, query.before, caller.tenant, text
+        )
         page = rows[: query.limit]
-        shown = [
-            {**views.summary(row), "tokens": tokens(row)}
-            for row in page
-            if not text or text in (row["goal"] or "").lower() or text in str(row["goal_id"])
-        ]
+        shown = [{**views.summary(row), "tokens": tokens(row)} for row in page]
         more = len(rows) > query.limit
         return JSONResponse({"goals": shown, "next": str(page[-1]["seq"]) if more else None})
 

@@ -117,7 +117,7 @@ function goalsPage() {
     } catch (error) { showError(table, error); }
   }
   status.addEventListener("change", () => { state.status = status.value; state.before = null; state.pages = []; load(); });
-  search.addEventListener("input", () => { state.q = search.value.trim(); load(); });
+  search.addEventListener("input", () => { state.q = search.value.trim(); state.before = null; state.pages = []; load(); });
   load();
   setInterval(load, 2000); // live
 }
