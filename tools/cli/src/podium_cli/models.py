@@ -87,6 +87,8 @@ MAX_TOKENS = {
 TIMEOUT_S = 600
 # Tasks in a plan, unless the goal asks for another number.
 MAX_TASKS = 4
+# A goal's deadline, unless it sets its own: its tasks queue at one server on a CPU.
+DEADLINE_S = 1800
 
 
 def find(name: str) -> LocalModel:
@@ -113,6 +115,7 @@ def service_env(model: LocalModel, base_url: str, given: dict[str, str]) -> dict
         "PODIUM_LLM__TIMEOUT_S": str(TIMEOUT_S),
         "PODIUM_KAFKA__DRAIN_TIMEOUT_S": str(TIMEOUT_S + 15),
         "PODIUM_MAX_TASKS": str(MAX_TASKS),
+        "PODIUM_DEADLINE_S": str(DEADLINE_S),
         **{f"PODIUM_LLM__MAX_TOKENS__{role}": str(n) for role, n in MAX_TOKENS.items()},
     }
     return {

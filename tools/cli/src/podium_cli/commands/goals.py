@@ -20,7 +20,12 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
         "run", help="bring the stack up if needed, submit a goal, follow it, print the answer"
     )
     _goal_arguments(run)
-    run.add_argument("--timeout", type=float, default=900.0, help="seconds to wait (900)")
+    run.add_argument(
+        "--timeout",
+        type=float,
+        default=1900.0,
+        help="seconds to wait (1900: past a goal's deadline on the local model, 1800)",
+    )
     run.set_defaults(func=cmd_run)
     submit = commands.add_parser("submit", help="submit a goal; print its id")
     _goal_arguments(submit)
