@@ -87,6 +87,7 @@ def create_app(settings: GatewaySettings, publisher: EventPublisher, store: Goal
             by_method("/goals", POST=goals.submit, GET=goals.index),
             by_method("/goals/{goal_id}", GET=goals.show, DELETE=goals.cancel),
             by_method("/goals/{goal_id}/events", GET=goals.events),
+            by_method("/goals/{goal_id}/rerun", POST=goals.rerun),
             by_method("/goals/{goal_id}/approvals/{task_id}", POST=approvals.decide),
             Route("/openapi.json", health.openapi),
             Route("/healthz", health.healthz),

@@ -20,9 +20,9 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from podium_common.events import ApprovalDecided, derived_id, local_task_id, utcnow
+from podium_common.reruns import ENDED
 from podium_gateway.auth import Auth
 from podium_gateway.handler import (
-    ENDED,
     EventPublisher,
     from_key,
     parse_goal_id,

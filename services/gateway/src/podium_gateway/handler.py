@@ -1,5 +1,5 @@
-"""HTTP → goals, plans: accepts goals (GoalSubmitted) and cancellations (GoalCancelled);
-reads goals back from PostgreSQL."""
+"""HTTP → goals, plans: accepts goals (GoalSubmitted), their next runs and cancellations
+(GoalCancelled); reads goals back from PostgreSQL."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ from sse_starlette import EventSourceResponse
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from podium_common import tracing
+from podium_common import reruns, tracing
 from podium_common.apikeys import ApiKey
 from podium_common.errors import Unavailable
 from podium_common.events import Event, GoalCancelled, GoalSubmitted, Trace, derived_id, utcnow
@@ -31,7 +31,6 @@ from podium_gateway.stream import Cursor, EventSource, progress
 log = logging.getLogger(__name__)
 
 Row = Mapping[str, Any]
-ENDED = frozenset({"completed", "failed"})
 _TRACEPARENT = re.compile(r"^00-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}$")
 # A count in a header: ASCII digits only, and few enough for a bigint ("²".isdigit() is true).
 _COUNT = re.compile(r"[0-9]{1,18}")
@@ -95,12 +94,28 @@ class Goals:
             tenant=caller.tenant or "default",
             options=submission.options.to_event(),
         )
+        return await self._accept(event)
+
+    async def rerun(self, request: Request) -> Response:
+        """Publishes the goal's next run, as `podium rerun` does; 409 until its latest run
+        has ended."""
+        caller = await self.auth.caller(request)
+        goal_id = parse_goal_id(request)
+        latest = (await self._find(goal_id, caller))[0]
+        try:
+            event = reruns.next_run(latest, goal_id, trace_of(request))
+        except reruns.NotEnded as error:
+            raise ApiError(409, "not_ended", error.message) from error
+        return await self._accept(event)
+
+    async def _accept(self, event: GoalSubmitted) -> Response:
         await self.publisher.publish([event])
         GOALS_SUBMITTED.inc()
         await self._show_queued(event)
+        goal_id = event.goal_id
         body = {
             "goal_id": str(goal_id),
-            "run": 1,
+            "run": event.run,
             "status": "queued",
             "links": views.links(goal_id),
         }
@@ -132,7 +147,7 @@ class Goals:
         if caller.name is not None and "requested_by" in query.model_fields_set:
             raise from_key("requested_by", status=400, code="invalid_query")
         goal = (await self._find(goal_id, caller))[0]
-        if goal["status"] in ENDED:
+        if goal["status"] in reruns.ENDED:
             raise ApiError(409, "ended", f"goal {goal_id} has already {goal['status']}")
         run = int(goal["run"])
         event = GoalCancelled(

@@ -49,12 +49,20 @@ def _query(model: type[BaseModel]) -> list[dict[str, Any]]:
 
 
 def _operation(
-    summary: str, ok: int, ok_reply: dict[str, Any], errors: tuple[int, ...], **more: Any
+    summary: str,
+    ok: int,
+    ok_reply: dict[str, Any],
+    errors: tuple[int, ...],
+    *,
+    why: dict[int, str] | None = None,
+    **more: Any,
 ) -> dict[str, Any]:
+    """An operation that answers `ok_reply`, or an error of `errors` (described by `why`
+    where the usual description does not fit) or of every route (401, 429, 503)."""
     responses = {str(ok): ok_reply}
     headers = {"Retry-After": {"schema": {"type": "string"}}}
     for status in (*errors, 401, 429, 503):
-        reply = _json(replies.ErrorReply, _ERRORS[status])
+        reply = _json(replies.ErrorReply, (why or {}).get(status, _ERRORS[status]))
         if status in (429, 503):
             reply["headers"] = headers
         responses[str(status)] = reply
@@ -117,6 +125,16 @@ def document() -> dict[str, Any]:
                     _json(replies.Cancelling, "the cancellation is published"),
                     (400, 404, 409),
                     parameters=[_GOAL_ID, *_query(CancelQuery)],
+                ),
+            },
+            "/goals/{goal_id}/rerun": {
+                "post": _operation(
+                    "Run an ended goal again: its next run, same text and options",
+                    202,
+                    _json(replies.Accepted, "the goal's next run is accepted and published"),
+                    (400, 404, 409),
+                    why={409: "the goal's latest run has not ended"},
+                    parameters=[_GOAL_ID],
                 ),
             },
             "/goals/{goal_id}/events": {

@@ -1,4 +1,5 @@
-"""Resubmits goals that have ended as a new run: the same goal id, text and options, `run + 1`.
+"""Resubmits goals that have ended as a new run (`podium_common.reruns`): the same goal id,
+text and options, `run + 1`.
 
 The goal is read from PostgreSQL (the recorder's read model), its latest run; a run that
 has not ended is refused, so that one goal never has two runs going at once.
@@ -9,16 +10,14 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 
-import asyncpg
 from pydantic import SecretStr
 
 from podium_cli.errors import CommandError
-from podium_common.events import GoalOptions, GoalSubmitted, Trace, derived_id, utcnow
+from podium_common.events import GoalSubmitted, Trace
 from podium_common.kafka import Publisher
 from podium_common.postgres import create_pool
+from podium_common.reruns import NoSuchGoal, NotEnded, next_run
 from podium_common.settings import KafkaSettings, PostgresSettings
-
-ENDED = frozenset({"completed", "failed"})
 
 SELECT_LATEST = """
 SELECT goal_id, run, status, goal, submitter, tenant, options FROM goals
@@ -33,9 +32,13 @@ async def rerun(
     goal before publishing any."""
     pool = await create_pool(postgres, min_size=0)
     try:
-        goals = [
-            _next_run(await pool.fetchrow(SELECT_LATEST, goal_id), goal_id) for goal_id in goal_ids
-        ]
+        goals = []
+        for goal_id in goal_ids:
+            row = await pool.fetchrow(SELECT_LATEST, goal_id)
+            try:
+                goals.append(next_run(dict(row) if row else None, goal_id, Trace.new()))
+            except (NoSuchGoal, NotEnded) as error:
+                raise CommandError(error.message) from error
     finally:
         await pool.close()
     publisher = Publisher(kafka, client_id="podium-cli-rerun")
@@ -45,30 +48,6 @@ async def rerun(
     finally:
         await publisher.stop()
     return goals
-
-
-def _next_run(row: asyncpg.Record | None, goal_id: uuid.UUID) -> GoalSubmitted:
-    if row is None:
-        raise CommandError(f"no goal {goal_id} in the read model")
-    if row["goal"] is None:
-        raise CommandError(f"goal {goal_id} has no recorded submission: nothing to run again")
-    if row["status"] not in ENDED:
-        raise CommandError(
-            f"goal {goal_id} run {row['run']} is {row['status']}: wait for it to end, "
-            "or cancel it (DELETE /goals/{id}), then rerun"
-        )
-    run = int(row["run"]) + 1
-    return GoalSubmitted(
-        event_id=derived_id("goal", goal_id, run),
-        goal_id=goal_id,
-        run=run,
-        occurred_at=utcnow(),
-        trace=Trace.new(),
-        goal=row["goal"],
-        submitter=row["submitter"] or "anonymous",
-        tenant=row["tenant"] or "default",
-        options=GoalOptions.model_validate(row["options"] or {}),
-    )
 
 
 def postgres_settings(base: PostgresSettings, dsn: str) -> PostgresSettings:

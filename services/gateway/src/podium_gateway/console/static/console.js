@@ -284,11 +284,9 @@ function goalPage(goalId) {
     } catch (error) { notice.textContent = error.message; }
   } }, "Cancel");
   const rerun = el("button", { id: "rerun", onclick: async () => {
-    const goal = current.goal;
-    try {
-      const body = await api("/goals", { method: "POST", headers: { "Content-Type": "application/json" },
-        body: JSON.stringify({ goal: goal.goal, options: goal.options || {} }) });
-      location.href = `/console/goals/${body.goal_id}`;
+    try { // the goal's next run: this page then follows it
+      await api(`/goals/${goalId}/rerun`, { method: "POST" });
+      location.reload();
     } catch (error) { notice.textContent = error.message; }
   } }, "Run again");
   main.replaceChildren(title, el("p", {}, status, " ", cancel, " ", rerun, " ", trace), notice,
@@ -303,7 +301,7 @@ function goalPage(goalId) {
       const goal = await api(`/goals/${goalId}`);
       current.goal = goal;
       title.textContent = goal.goal || goalId;
-      status.replaceChildren(badge(goal.status), goal.reason ? ` ${goal.reason.kind}: ${goal.reason.message}` : "");
+      status.replaceChildren(el("span", { id: "goal-run" }, `run ${goal.run}`), " ", badge(goal.status), goal.reason ? ` ${goal.reason.kind}: ${goal.reason.message}` : "");
       graph.replaceChildren(drawGraph(goal));
       answer.textContent = goal.output || "(none yet)";
       const t = goal.totals;
