@@ -11,7 +11,10 @@ import pytest
 from podium_common import events as ev
 from podium_common.avro import MAGIC, Codec, codec, load
 from podium_common.errors import UndecodableRecord, UnknownSchema
-from podium_common.topics import TaskType
+from podium_common.registry import Registry, subject
+from podium_common.settings import SchemaRegistrySettings
+from podium_common.subjects import event_topics
+from podium_common.topics import TaskType, Topics
 
 
 def crc64_avro(data: bytes) -> int:
@@ -131,3 +134,25 @@ def test_keys_are_goal_ids_except_for_tasks() -> None:
 def test_a_codec_without_versions_knows_no_schema() -> None:
     with pytest.raises(UnknownSchema):
         Codec(versions=()).decode(codec().encode(sample_events()[0]))
+
+
+def test_a_confluent_record_without_a_registry_names_the_setting() -> None:
+    data = b"\x00" + (7).to_bytes(4, "big") + b"\x02"
+    with pytest.raises(UnknownSchema, match="PODIUM_SCHEMA_REGISTRY__URL") as raised:
+        Codec().decode(data)
+    assert raised.value.context["schema_id"] == 7
+
+
+def test_with_a_registry_encoding_needs_the_topic() -> None:
+    registry = Registry(SchemaRegistrySettings(url="http://127.0.0.1:9/apis/ccompat/v7"))
+    with pytest.raises(ValueError, match="needs the topic"):
+        Codec(registry=registry).encode(sample_events()[0])
+
+
+def test_subjects_are_named_by_topic_and_record() -> None:
+    assert subject("results", {"name": "TaskResult", "namespace": "podium.v1"}) == (
+        "results-podium.v1.TaskResult"
+    )
+    pairs = {(model.__name__, topic) for model, topic in event_topics(Topics(""))}
+    assert ("TaskAssigned", "tasks.validator") in pairs
+    assert ("GoalCompleted", "outputs") in pairs

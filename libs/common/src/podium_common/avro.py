@@ -6,6 +6,11 @@ writer's schema by its fingerprint among every schema version kept under `schema
 old records stay readable after the schemas evolve: `schemas/<version>/` holds the newest
 schema of each event, and `schemas/<version>/published/` every earlier one that records
 were written with, fully expanded (its named types in place), one file per fingerprint.
+
+With a schema registry (`PODIUM_SCHEMA_REGISTRY__URL`), Podium writes the Confluent wire
+format instead (`podium_common.registry`): `00`, the schema's 4-byte id, the Avro body.
+Readers take both, whatever is configured, so a topic moves from one to the other without
+a stop: a Confluent record's writer schema is fetched from the registry by its id.
 """
 
 from __future__ import annotations
@@ -22,6 +27,7 @@ import fastavro.schema
 
 from podium_common.errors import UndecodableRecord, UnknownSchema
 from podium_common.events import EVENT_TYPES, Event
+from podium_common.registry import WIRE_HEADER_SIZE, WIRE_MAGIC, Registry, subject
 
 MAGIC = b"\xc3\x01"
 HEADER_SIZE = len(MAGIC) + 8
@@ -43,6 +49,7 @@ def schemas_dir() -> Path:
 class _Writer:
     fingerprint: bytes
     schema: Any  # fastavro's parsed schema
+    raw: dict[str, Any]  # the schema as JSON data, its named types expanded
 
 
 def fingerprint(schema: dict[str, Any]) -> bytes:
@@ -72,7 +79,12 @@ def published(version: str) -> list[tuple[dict[str, Any], type[Event]]]:
 class Codec:
     """Encodes events with the newest schema; decodes any kept version into the model."""
 
-    def __init__(self, versions: tuple[str, ...] = ("v1",)) -> None:
+    def __init__(
+        self, versions: tuple[str, ...] = ("v1",), registry: Registry | None = None
+    ) -> None:
+        self.registry = registry
+        self._models = {model.__name__: model for model in EVENT_TYPES}
+        self._by_id: dict[int, tuple[Any, type[Event]]] = {}
         self._writers: dict[type[Event], _Writer] = {}
         self._readers: dict[bytes, tuple[Any, type[Event]]] = {}
         for version in versions:
@@ -82,39 +94,85 @@ class Codec:
                 ).exists():
                     continue
                 raw = load(version, model.__name__)
-                writer = _Writer(fingerprint(raw), fastavro.parse_schema(raw))
+                writer = _Writer(fingerprint(raw), fastavro.parse_schema(raw), raw)
                 self._writers[model] = writer  # the newest version wins
                 self._readers[writer.fingerprint] = (writer.schema, model)
             for raw, model in published(version):
                 self._readers.setdefault(fingerprint(raw), (fastavro.parse_schema(raw), model))
 
-    def encode(self, event: Event) -> bytes:
+    def encode(self, event: Event, topic: str | None = None) -> bytes:
+        """`event` with the newest schema: in the Confluent wire format when a registry is
+        configured (its subject named by `topic`, which is then required), else with the
+        single-object header."""
         writer = self._writers[type(event)]
         buffer = io.BytesIO()
-        buffer.write(MAGIC)
-        buffer.write(writer.fingerprint)
+        if self.registry is None:
+            buffer.write(MAGIC)
+            buffer.write(writer.fingerprint)
+        elif topic is None:
+            raise ValueError("with a schema registry, encoding needs the topic (its subject)")
+        else:
+            schema_id = self.registry.id_for(subject(topic, writer.raw), writer.raw)
+            buffer.write(WIRE_MAGIC)
+            buffer.write(schema_id.to_bytes(4, "big"))
         fastavro.schemaless_writer(buffer, writer.schema, event.model_dump(mode="python"))
         return buffer.getvalue()
 
     def decode(self, data: bytes) -> Event:
-        """The event in `data`; raises UndecodableRecord or UnknownSchema."""
-        if len(data) < HEADER_SIZE or data[:2] != MAGIC:
-            raise UndecodableRecord("not Avro single-object encoding (no C3 01 marker)")
-        found = self._readers.get(data[2:HEADER_SIZE])
-        if found is None:
-            raise UnknownSchema(f"unknown schema fingerprint {data[2:HEADER_SIZE].hex()}")
-        schema, model = found
+        """The event in `data`, in either encoding; raises UndecodableRecord or
+        UnknownSchema, or Unavailable while the registry cannot be reached."""
+        if len(data) >= WIRE_HEADER_SIZE and data[:1] == WIRE_MAGIC:
+            schema, model = self._registered(int.from_bytes(data[1:WIRE_HEADER_SIZE], "big"))
+            body = data[WIRE_HEADER_SIZE:]
+        elif len(data) >= HEADER_SIZE and data[:2] == MAGIC:
+            found = self._readers.get(data[2:HEADER_SIZE])
+            if found is None:
+                raise UnknownSchema(f"unknown schema fingerprint {data[2:HEADER_SIZE].hex()}")
+            schema, model = found
+            body = data[HEADER_SIZE:]
+        else:
+            raise UndecodableRecord(
+                "neither Avro single-object encoding (C3 01) nor the Confluent wire format (00)"
+            )
         try:
-            record = fastavro.schemaless_reader(io.BytesIO(data[HEADER_SIZE:]), schema, None)
+            record = fastavro.schemaless_reader(io.BytesIO(body), schema, None)
             return model.model_validate(record)
         except Exception as error:
             raise UndecodableRecord(f"{model.__name__}: {error}") from error
 
+    def _registered(self, schema_id: int) -> tuple[Any, type[Event]]:
+        """The writer schema with a registry id, and the model its records are read into."""
+        found = self._by_id.get(schema_id)
+        if found is not None:
+            return found
+        if self.registry is None:
+            raise UnknownSchema(
+                "a Confluent wire format record, and no schema registry is configured "
+                "(PODIUM_SCHEMA_REGISTRY__URL)",
+                schema_id=schema_id,
+            )
+        raw = self.registry.schema(schema_id)
+        name = str(raw.get("name", "")).rsplit(".", 1)[-1]
+        model = self._models.get(name)
+        if model is None:
+            raise UnknownSchema(f"schema {schema_id} is no Podium event: {name!r}")
+        try:
+            found = (fastavro.parse_schema(raw), model)
+        except Exception as error:
+            raise UnknownSchema(f"schema {schema_id} is no valid Avro: {error}") from error
+        self._by_id[schema_id] = found
+        return found
+
+    def schemas(self) -> dict[type[Event], dict[str, Any]]:
+        """The newest schema of every event, as JSON data."""
+        return {model: writer.raw for model, writer in self._writers.items()}
+
 
 @cache
 def codec() -> Codec:
-    """The process-wide codec (schemas are read once)."""
-    return Codec()
+    """The process-wide codec (schemas are read once); it writes the Confluent wire format
+    when `PODIUM_SCHEMA_REGISTRY__URL` names a registry."""
+    return Codec(registry=Registry.from_environment())
 
 
 def as_json(event: Event) -> dict[str, Any]:

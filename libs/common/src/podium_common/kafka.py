@@ -79,12 +79,10 @@ class Publisher:
         try:
             pending = [
                 await self._producer.send(
-                    topic_for(event, self.topics),
-                    encode(event),
-                    key=event.key,
-                    headers=headers_for(event),
+                    topic, encode(event, topic), key=event.key, headers=headers_for(event)
                 )
                 for event in events
+                for topic in [topic_for(event, self.topics)]
             ]
             if pending:
                 await asyncio.gather(*pending)

@@ -52,6 +52,20 @@ class KafkaSettings(BaseModel):
         return Topics(self.topic_prefix)
 
 
+class SchemaRegistrySettings(BaseModel):
+    """A Confluent-compatible schema registry (`PODIUM_SCHEMA_REGISTRY__URL`, e.g. Apicurio's
+    `http://host:8080/apis/ccompat/v7`). With one, records are written in the Confluent wire
+    format; without, with the Avro single-object header. Readers take both either way."""
+
+    url: str | None = None
+    # Register a schema the first time a process writes it. Off in production: there
+    # `podium schemas register` registers them at deploy time and writers only look them up.
+    auto_register: bool = False
+    username: str | None = None
+    password: SecretStr | None = None
+    ssl_cafile: str | None = None
+
+
 class PostgresSettings(BaseModel):
     dsn: SecretStr = SecretStr("postgresql://podium@127.0.0.1:54329/podium")
     min_pool: int = Field(default=1, ge=0)

@@ -351,10 +351,11 @@ class Aggregator:
         encode = codec().encode
         events = tracing.sending(events, lambda event: topic_for(event, self.topics))
         pending = [
-            await self._sink(topic_for(event, self.topics)).send(
-                key=event.key, value=encode(event), headers=headers_for(event)
+            await self._sink(topic).send(
+                key=event.key, value=encode(event, topic), headers=headers_for(event)
             )
             for event in events
+            for topic in [topic_for(event, self.topics)]
         ]
         if pending:
             await asyncio.gather(*pending)

@@ -15,6 +15,7 @@ from podium_cli.commands import (
     keys,
     rebuild,
     replay,
+    schemas,
     setup,
     stack,
     watch,
@@ -38,6 +39,7 @@ def parser() -> argparse.ArgumentParser:
     dlq.register(commands)
     replay.register(commands)
     rebuild.register(commands)
+    schemas.register(commands)
     keys.register(commands)
     workers.register(commands)
     watch.register(commands)

@@ -17,7 +17,13 @@ from pydantic import BaseModel, Field, SecretStr
 from pydantic_settings import BaseSettings
 
 from podium_cli.models import DEFAULT_MODEL
-from podium_common.settings import KafkaSettings, LLMSettings, PostgresSettings, service_config
+from podium_common.settings import (
+    KafkaSettings,
+    LLMSettings,
+    PostgresSettings,
+    SchemaRegistrySettings,
+    service_config,
+)
 
 
 class DevSettings(BaseModel):
@@ -33,6 +39,9 @@ class DevSettings(BaseModel):
     # The Zipkin server `podium up --tracing` starts (or PODIUM_DEV__TRACING=1).
     zipkin_port: int = Field(default=9411, ge=1, le=65535)
     tracing: bool = False
+    # The schema registry `podium up --registry` starts (or PODIUM_DEV__REGISTRY=1).
+    registry_port: int = Field(default=8085, ge=1, le=65535)
+    registry: bool = False
     # Consumer services serve /readyz on consecutive ports from here.
     health_port_base: int = Field(default=8181, ge=1, le=65535)
     kafka_heap_mb: int = Field(default=512, ge=128, le=512)
@@ -53,6 +62,8 @@ class CliSettings(BaseSettings):
     kafka: KafkaSettings = KafkaSettings()
     postgres: PostgresSettings = PostgresSettings()
     llm: LLMSettings = LLMSettings()
+    # A Confluent-compatible schema registry (`podium schemas register`).
+    schema_registry: SchemaRegistrySettings = SchemaRegistrySettings()
     # The model `podium up` serves when no LLM is configured: one of podium_cli.models.
     local_model: str = DEFAULT_MODEL
     # The API key the gateway commands send (`PODIUM_API_KEY`; `podium keys create` makes one).

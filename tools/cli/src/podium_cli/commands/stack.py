@@ -9,6 +9,7 @@ import sys
 
 from podium_cli.errors import StackError
 from podium_cli.settings import CliSettings
+from podium_cli.stack import apicurio
 from podium_cli.stack.control import Stack
 from podium_cli.stack.kafka import fetch_jars
 from podium_cli.stack.layout import Layout
@@ -27,6 +28,11 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
         action="store_true",
         help="also a Zipkin server (UI at :9411/zipkin/) the services send their spans to",
     )
+    up.add_argument(
+        "--registry",
+        action="store_true",
+        help="also a schema registry (Apicurio, :8085): events in the Confluent wire format",
+    )
     up.set_defaults(func=cmd_up)
     down = commands.add_parser("down", help="stop everything `podium up` started")
     down.set_defaults(func=cmd_down)
@@ -41,6 +47,11 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     fetch.add_argument(
         "--tracing", action="store_true", help="also the Zipkin server's jar (`up --tracing`)"
     )
+    fetch.add_argument(
+        "--registry",
+        action="store_true",
+        help="also Apicurio Registry and Java 21 (`up --registry`)",
+    )
     fetch.set_defaults(func=cmd_fetch)
     exports = commands.add_parser(
         "test-env", help="print shell exports telling the tests where Kafka and PostgreSQL are"
@@ -48,17 +59,18 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     exports.set_defaults(func=cmd_test_env)
 
 
-def stack(*, tracing: bool = False) -> Stack:
+def stack(*, tracing: bool = False, registry: bool = False) -> Stack:
     settings = CliSettings()
-    if tracing:
-        dev = settings.dev.model_copy(update={"tracing": True})
-        settings = settings.model_copy(update={"dev": dev})
+    asked = {"tracing": True} if tracing else {}
+    asked |= {"registry": True} if registry else {}
+    if asked:
+        settings = settings.model_copy(update={"dev": settings.dev.model_copy(update=asked)})
     return Stack(settings, Layout.of(settings))
 
 
 def cmd_up(args: argparse.Namespace) -> int:
     try:
-        took = stack(tracing=args.tracing).up(infra_only=args.infra)
+        took = stack(tracing=args.tracing, registry=args.registry).up(infra_only=args.infra)
     except StackError as error:
         hint = "`podium status` shows what runs; `podium down` stops it"
         raise StackError(f"{error.message}\n{hint}", **error.context) from error
@@ -86,6 +98,8 @@ def cmd_fetch(args: argparse.Namespace) -> int:
     print(f"kafka jars   {jars} ({len(list(jars.glob('*.jar')))} jars)")
     if args.tracing:
         print(f"zipkin jar   {fetch_zipkin(layout)}")
+    if args.registry:
+        print(f"registry     {apicurio.fetch_app(layout)}, java {apicurio.find_java21(layout)}")
     if args.llm:
         local = LocalLLM(settings, layout)
         local.prepare()

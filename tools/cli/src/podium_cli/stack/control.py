@@ -16,6 +16,7 @@ import time
 from podium_cli.errors import StackError
 from podium_cli.settings import CliSettings
 from podium_cli.stack import processes
+from podium_cli.stack.apicurio import Apicurio
 from podium_cli.stack.kafka import Kafka
 from podium_cli.stack.layout import Layout
 from podium_cli.stack.local_llm import LocalLLM, LocalModelUnavailable
@@ -23,6 +24,8 @@ from podium_cli.stack.postgres import Postgres
 from podium_cli.stack.prepare import prepare
 from podium_cli.stack.services import Process, Runner, processes_of, scripted_llm
 from podium_cli.stack.zipkin import Zipkin
+from podium_common.settings import SchemaRegistrySettings
+from podium_common.subjects import register_all
 
 SCRIPTED_BANNER = """\
 ################################################################################
@@ -49,6 +52,7 @@ class Stack:
         self.runner = Runner(layout, settings)
         dev = settings.dev
         self.zipkin = Zipkin(layout, dev.zipkin_port, dev.stop_timeout_s)
+        self.registry = Apicurio(layout, dev.registry_port, dev.stop_timeout_s)
 
     def up(self, *, infra_only: bool) -> float:
         """Brings the stack up and waits until it is ready; returns the seconds it took."""
@@ -61,6 +65,8 @@ class Stack:
         if not infra_only:
             if self.settings.dev.tracing:
                 self._zipkin_up()
+            if self.settings.dev.registry:
+                self._registry_up()
             self._llm_up()
             self._services_up()
         return time.monotonic() - started
@@ -96,6 +102,15 @@ class Stack:
         waited = self.zipkin.wait_ready(spawned, self.settings.dev.ready_timeout_s)
         state = "started" if spawned else "running"
         print(f"zipkin       {state} at {self.zipkin.url}/zipkin/ ({waited:.1f}s)")
+
+    def _registry_up(self) -> None:
+        spawned = self.registry.start()
+        waited = self.registry.wait_ready(spawned, self.settings.dev.ready_timeout_s)
+        state = "started" if spawned else "running"
+        print(f"registry     {state} at {self.registry.url} ({waited:.1f}s)")
+        where = SchemaRegistrySettings(url=self.registry.url)
+        registered = register_all(where, self.settings.kafka.topics)
+        print(f"registry     {len(registered)} subjects registered")
 
     def _llm_up(self) -> None:
         self._refuse_llm_switch()
@@ -195,6 +210,8 @@ class Stack:
                 stopped.append(process.name)
         if self.zipkin.stop():
             stopped.append("zipkin")
+        if self.registry.stop():
+            stopped.append("registry")
         if self.kafka is not None and self.kafka.stop():
             stopped.append("kafka")
         if self.postgres is not None and self.postgres.stop():
@@ -215,6 +232,7 @@ class Stack:
             address = f"127.0.0.1:{self.settings.dev.pg_port}"
             rows.append(("postgres", _state(self.postgres.pid()), address))
         rows.append(("zipkin", _state(self.zipkin.pid()), f"{self.zipkin.url}/zipkin/"))
+        rows.append(("registry", _state(self.registry.pid()), self.registry.url))
         for process in [self.llm_process(), *processes_of(self.settings)]:
             pid = self.runner.pid(process)
             ready = pid is not None and self.runner.ready(process)

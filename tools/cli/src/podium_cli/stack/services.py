@@ -22,6 +22,7 @@ from podium_cli import models
 from podium_cli.errors import StackError
 from podium_cli.settings import CliSettings
 from podium_cli.stack import processes
+from podium_cli.stack.apicurio import registry_url
 from podium_cli.stack.layout import Layout
 from podium_cli.stack.zipkin import trace_link, tracing_env
 
@@ -84,6 +85,8 @@ def service_env(settings: CliSettings) -> dict[str, str]:
     if settings.dev.tracing:
         env.update(tracing_env(settings.dev.zipkin_port))
         env["PODIUM_TRACE_URL"] = trace_link(settings.dev.zipkin_port)
+    if settings.dev.registry:
+        env["PODIUM_SCHEMA_REGISTRY__URL"] = registry_url(settings.dev.registry_port)
     if settings.llm_kind == "scripted":
         env["PODIUM_LLM__API_KEY"] = "scripted"
     elif settings.llm_kind == "local":
