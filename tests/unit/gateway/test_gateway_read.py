@@ -72,17 +72,35 @@ async def test_a_goal_shows_its_plan_tasks_output_and_totals(store: FakeStore) -
         "failed": 1,
         "prompt_tokens": 160,
         "completion_tokens": 56,
+        "cost": None,  # no model has a price
         "wall_ms": 4321,
     }
     task = goal["tasks"][1]
     assert set(task) == {
         "task_id", "type", "description", "depends_on", "final", "status", "attempts",
-        "output", "verdict", "error", "model", "tokens", "latency_ms", "parent_id", "depth",
+        "output", "verdict", "error", "model", "tokens", "cost", "latency_ms", "parent_id",
+        "depth",
     }  # fmt: skip
     assert task["tokens"] == {"prompt": 20, "completion": 2}
     assert task["attempts"] == 2
     assert goal["tasks"][2]["error"] == {"kind": "k", "message": "m"}
     assert goal["tasks"][3]["final"] is True
+
+
+async def test_a_goal_shows_each_tasks_cost_and_its_total_at_the_configured_prices(
+    store: FakeStore,
+) -> None:
+    goal_id = completed_goal(store)
+    prices = {
+        "planner-m": {"input_per_million": 3, "output_per_million": 15},
+        "m": {"input_per_million": 0.5, "output_per_million": 2},
+    }
+    async with client(FakePublisher(), store, prices=prices) as http:
+        goal = (await http.get(f"/goals/{goal_id}")).json()
+    costs = [task["cost"] for task in goal["tasks"]]
+    assert costs == pytest.approx([7e-6, 14e-6, 0.0, 21e-6])
+    planner = (100 * 3 + 50 * 15) / 1e6
+    assert goal["totals"]["cost"] == pytest.approx(planner + 42e-6)
 
 
 async def test_a_failed_goal_gives_its_reason(store: FakeStore) -> None:

@@ -34,6 +34,7 @@ from podium_common import metrics, tracing
 from podium_common.backoff import RetryPolicy
 from podium_common.errors import LLMRejected, LLMUnavailable
 from podium_common.events import TokenUsage
+from podium_common.prices import Price, cost
 from podium_common.settings import LLMSettings, StructuredOutput
 
 log = logging.getLogger(__name__)
@@ -117,8 +118,14 @@ def http_client(settings: LLMSettings) -> httpx2.AsyncClient:
 
 
 class OpenAILLM:
-    def __init__(self, settings: LLMSettings, gate: RateGate | None = None) -> None:
+    def __init__(
+        self,
+        settings: LLMSettings,
+        gate: RateGate | None = None,
+        prices: dict[str, Price] | None = None,
+    ) -> None:
         self._gate = gate
+        self._prices = prices or {}
         self._style = settings.structured_output
         self._slots: contextlib.AbstractAsyncContextManager[Any] = (
             asyncio.Semaphore(settings.max_concurrency)
@@ -178,7 +185,11 @@ class OpenAILLM:
                 raise
             metrics.llm_call(request.model, time.monotonic() - started)
             usage = completion.usage
-            metrics.llm_tokens(request.model, usage.prompt_tokens, usage.completion_tokens)
+            # Priced by the model that answered, as the read model records it.
+            spent = cost(
+                self._prices, completion.model, usage.prompt_tokens, usage.completion_tokens
+            )
+            metrics.llm_tokens(request.model, usage.prompt_tokens, usage.completion_tokens, spent)
             return completion
 
     async def _gated(self, request: Request, started: float, attempt: int) -> Completion:

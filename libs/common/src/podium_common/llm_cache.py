@@ -38,6 +38,7 @@ from podium_common.events import TokenUsage
 from podium_common.ledger import Ledger, LedgerSettings, ledger_settings
 from podium_common.llm import LLM, Completion, OpenAILLM, Request
 from podium_common.postgres import create_pool, transient_as_unavailable
+from podium_common.prices import Price, prices_from_env
 from podium_common.ratelimit import ClusterRate
 from podium_common.settings import LLMSettings, PostgresSettings, service_config
 
@@ -221,15 +222,18 @@ def build_llm(
     settings: LLMSettings,
     cache: LLMCacheSettings | None = None,
     ledger: LedgerSettings | None = None,
+    prices: dict[str, Price] | None = None,
 ) -> ClosableLLM:
     """A service's LLM client: cached when `PODIUM_LLM_CACHE__ENABLED` (or `cache`) says so,
     its calls spent from their goals' budgets when `PODIUM_LEDGER__DSN` (or `ledger`) names
-    the shared ledger (`podium_common.budget`)."""
+    the shared ledger (`podium_common.budget`); its calls' cost counted from
+    `PODIUM_PRICES` (or `prices`)."""
     cache = cache if cache is not None else _CacheEnvironment().llm_cache
     ledger = ledger if ledger is not None else ledger_settings()
     shared = Ledger(ledger) if ledger.dsn is not None else None
     gate = ClusterRate(shared, settings.base_url, ledger.rate_limits) if shared else None
-    client: ClosableLLM = OpenAILLM(settings, gate)
+    prices = prices if prices is not None else prices_from_env()
+    client: ClosableLLM = OpenAILLM(settings, gate, prices)
     if cache.enabled:
         log.info("LLM response cache on")
         client = CachingLLM(client, PostgresReplyStore(cache))

@@ -3,7 +3,8 @@
 The run loop counts what each consumer group does with its records; the LLM client times
 its calls and counts tokens under the OpenTelemetry GenAI metric names
 (`gen_ai.client.operation.duration`, `gen_ai.client.token.usage`, written the Prometheus
-way with `_` and the unit); the aggregator counts goals by final status.
+way with `_` and the unit) and their cost (`podium_llm_cost_total`); the aggregator counts
+goals by final status.
 
 On the hot path a record costs a few increments of label children bound once per topic
 (`TopicMetrics`), never a label lookup per record.
@@ -67,6 +68,11 @@ LLM_TOKENS = Histogram(
     ["gen_ai_operation_name", "gen_ai_provider_name", "gen_ai_request_model", "gen_ai_token_type"],
     buckets=_TOKENS,
 )
+LLM_COST = Counter(
+    "podium_llm_cost_total",
+    "What LLM calls cost, by model, in the currency of PODIUM_PRICES (priced models only).",
+    ["gen_ai_request_model"],
+)
 GOALS = Counter(
     "podium_goals_total",
     "Goal runs that ended, by final status (completed | failed) and failure kind.",
@@ -116,9 +122,13 @@ def llm_call(model: str, seconds: float, error: str = "") -> None:
     LLM_SECONDS.labels("chat", PROVIDER, model, error).observe(seconds)
 
 
-def llm_tokens(model: str, input_tokens: int, output_tokens: int) -> None:
+def llm_tokens(
+    model: str, input_tokens: int, output_tokens: int, cost: float | None = None
+) -> None:
     LLM_TOKENS.labels("chat", PROVIDER, model, "input").observe(input_tokens)
     LLM_TOKENS.labels("chat", PROVIDER, model, "output").observe(output_tokens)
+    if cost is not None:
+        LLM_COST.labels(model).inc(cost)
 
 
 def goals_ended(events: Iterable[Event]) -> None:

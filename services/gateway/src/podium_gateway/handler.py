@@ -134,7 +134,7 @@ class Goals:
     async def show(self, request: Request) -> Response:
         caller = await self.auth.caller(request)
         goal, tasks = await self._find(parse_goal_id(request), caller)
-        return JSONResponse(views.detail(goal, tasks, utcnow()))
+        return JSONResponse(views.detail(goal, tasks, utcnow(), self.settings.prices))
 
     async def cancel(self, request: Request) -> Response:
         """Asks the aggregator to fail the goal's latest run with kind `cancelled`."""

@@ -90,6 +90,8 @@ class Task(Reply):
     error: dict[str, Any] | None
     model: str | None
     tokens: Tokens
+    # In the currency of PODIUM_PRICES; null when its model has no price.
+    cost: float | None
     latency_ms: int | None
 
 
@@ -99,6 +101,8 @@ class Totals(Reply):
     failed: int
     prompt_tokens: int
     completion_tokens: int
+    # The planner's and every task's cost; null when a model that used tokens has no price.
+    cost: float | None
     wall_ms: int
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pydantic import Field
 
+from podium_common.prices import PriceTable
 from podium_common.settings import BaseServiceSettings, PostgresSettings, service_config
 from podium_gateway.auth import on_loopback
 
@@ -33,6 +34,8 @@ class GatewaySettings(BaseServiceSettings):
     # The console's link to a goal's trace: `{trace_id}` is filled in (`podium up
     # --tracing` sets Zipkin's); unset: no link.
     trace_url: str | None = None
+    # Price per million tokens per model (PODIUM_PRICES): a goal's and each task's cost.
+    prices: PriceTable = Field(default_factory=dict)
     # The console shows a worker lost after this long without a heartbeat.
     console_lost_after_s: float = Field(default=15.0, gt=0)
 

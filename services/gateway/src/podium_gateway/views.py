@@ -6,6 +6,10 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
+from podium_common import prices as pricing
+from podium_common.prices import Price
+
+Prices = Mapping[str, Price]
 Row = Mapping[str, Any]
 PLAN_TASK_FIELDS = ("task_id", "type", "description", "requirements", "depends_on")
 
@@ -48,9 +52,13 @@ def summary(goal: Row) -> dict[str, Any]:
     }
 
 
-def detail(goal: Row, tasks: Sequence[Row], now: datetime) -> dict[str, Any]:
+def detail(
+    goal: Row, tasks: Sequence[Row], now: datetime, prices: Prices | None = None
+) -> dict[str, Any]:
     """A goal as `GET /goals/{id}` shows it: its plan, its tasks (a tree: each names its
-    parent and depth), what waits or waited for a person, its output and totals."""
+    parent and depth), what waits or waited for a person, its output and totals; tokens
+    priced by `prices` (PODIUM_PRICES)."""
+    prices = prices or {}
     approvals = [approval(row) for row in goal.get("approvals") or []]
     waiting = {row["task_id"] for row in approvals if row["decision"] is None}
     if goal["status"] != "running":
@@ -60,10 +68,10 @@ def detail(goal: Row, tasks: Sequence[Row], now: datetime) -> dict[str, Any]:
         "options": goal["options"],
         "deadline": _time(goal["deadline"]),
         "plan": plan(goal["plan"]),
-        "tasks": [task(row, waiting=row["task_id"] in waiting) for row in tasks],
+        "tasks": [task(row, prices, waiting=row["task_id"] in waiting) for row in tasks],
         "approvals": approvals,
         "output": goal["output"],
-        "totals": totals(goal, tasks, now),
+        "totals": totals(goal, tasks, now, prices),
     }
 
 
@@ -103,7 +111,19 @@ def plan(recorded: Mapping[str, Any] | None) -> dict[str, Any] | None:
     }
 
 
-def task(row: Row, *, waiting: bool = False) -> dict[str, Any]:
+def task_cost(row: Row, prices: Prices) -> float | None:
+    """A task's cost: the tokens of all its attempts at its model's price."""
+    return pricing.cost(prices, row["model"], row["prompt_tokens"], row["completion_tokens"])
+
+
+def planning_cost(goal: Row, prices: Prices) -> float | None:
+    """The planner's cost: its tokens at the price of the model that planned."""
+    model = (goal["plan"] or {}).get("model")
+    prompt, completion = goal["planning_prompt_tokens"], goal["planning_completion_tokens"]
+    return pricing.cost(prices, model, prompt or 0, completion or 0)
+
+
+def task(row: Row, prices: Prices | None = None, *, waiting: bool = False) -> dict[str, Any]:
     return {
         "task_id": row["task_id"],
         "type": row["type"],
@@ -119,12 +139,16 @@ def task(row: Row, *, waiting: bool = False) -> dict[str, Any]:
         "error": row["error"],
         "model": row["model"],
         "tokens": {"prompt": row["prompt_tokens"], "completion": row["completion_tokens"]},
+        "cost": task_cost(row, prices or {}),
         "latency_ms": row["latency_ms"],
     }
 
 
-def totals(goal: Row, tasks: Sequence[Row], now: datetime) -> dict[str, int]:
-    """Counts and tokens over every attempt of every task, plus the planner's tokens.
+def totals(
+    goal: Row, tasks: Sequence[Row], now: datetime, prices: Prices | None = None
+) -> dict[str, Any]:
+    """Counts, tokens and cost over every attempt of every task, plus the planner's; the
+    cost is None when a model that used tokens has no price.
 
     Wall time is the outcome's when the goal has one, else the time since submission.
     """
@@ -143,5 +167,8 @@ def totals(goal: Row, tasks: Sequence[Row], now: datetime) -> dict[str, int]:
         + sum(row["prompt_tokens"] for row in tasks),
         "completion_tokens": (goal["planning_completion_tokens"] or 0)
         + sum(row["completion_tokens"] for row in tasks),
+        "cost": pricing.total(
+            [planning_cost(goal, prices or {}), *(task_cost(row, prices or {}) for row in tasks)]
+        ),
         "wall_ms": wall_ms,
     }

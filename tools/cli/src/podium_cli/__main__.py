@@ -18,6 +18,7 @@ from podium_cli.commands import (
     schemas,
     setup,
     stack,
+    usage,
     watch,
     workers,
 )
@@ -41,6 +42,7 @@ def parser() -> argparse.ArgumentParser:
     rebuild.register(commands)
     schemas.register(commands)
     keys.register(commands)
+    usage.register(commands)
     workers.register(commands)
     watch.register(commands)
     return top

@@ -84,6 +84,8 @@ def _usage(task: Goal) -> str:
     total = (tokens.get("prompt") or 0) + (tokens.get("completion") or 0)
     if total:
         parts.append(f"{total} tokens")
+    if task.get("cost"):
+        parts.append(f"cost {task['cost']:g}")
     return f" ({', '.join(parts)})" if parts else ""
 
 
@@ -102,7 +104,10 @@ def summary(goal: Goal) -> str:
     totals = goal.get("totals") or {}
     tokens = (totals.get("prompt_tokens") or 0) + (totals.get("completion_tokens") or 0)
     wall = (totals.get("wall_ms") or 0) / 1000
+    cost = totals.get("cost")
     return (
         f"{goal.get('status')}: {totals.get('succeeded', 0)}/{totals.get('tasks', 0)} tasks "
-        f"succeeded, {tokens} tokens, {wall:.1f}s"
+        f"succeeded, {tokens} tokens"
+        + (f", cost {cost:g}" if cost is not None else "")
+        + f", {wall:.1f}s"
     )

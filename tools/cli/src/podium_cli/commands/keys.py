@@ -3,20 +3,11 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
 import sys
-from collections.abc import Awaitable, Callable
-from typing import Any, TypeVar
 
-import asyncpg
-
+from podium_cli.database import with_connection
 from podium_cli.errors import CommandError
-from podium_cli.settings import CliSettings
 from podium_common import apikeys
-from podium_common.postgres import transient_as_unavailable
-from podium_recorder import migrations
-
-T = TypeVar("T")
 
 
 def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -38,20 +29,6 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     revoke.set_defaults(func=cmd_revoke)
 
 
-def _with_connection(work: Callable[[asyncpg.Connection[Any]], Awaitable[T]]) -> T:
-    async def run() -> T:
-        dsn = CliSettings().postgres_dsn
-        await migrations.apply(dsn)
-        async with transient_as_unavailable():
-            connection = await asyncpg.connect(dsn)
-        try:
-            return await work(connection)
-        finally:
-            await connection.close()
-
-    return asyncio.run(run())
-
-
 def _name(text: str, what: str) -> str:
     text = text.strip()
     if not text or len(text) > 200 or "\x00" in text:
@@ -62,7 +39,7 @@ def _name(text: str, what: str) -> str:
 def cmd_create(args: argparse.Namespace) -> int:
     tenant = _name(args.tenant, "--tenant")
     name = _name(args.name or tenant, "--name")
-    token, key = _with_connection(lambda connection: apikeys.create(connection, tenant, name))
+    token, key = with_connection(lambda connection: apikeys.create(connection, tenant, name))
     print(
         f"created key {key.key_id} for tenant {key.tenant} ({key.name}); it is shown once:",
         file=sys.stderr,
@@ -72,7 +49,7 @@ def cmd_create(args: argparse.Namespace) -> int:
 
 
 def cmd_list(args: argparse.Namespace) -> int:
-    keys = _with_connection(lambda connection: apikeys.listed(connection, args.tenant))
+    keys = with_connection(lambda connection: apikeys.listed(connection, args.tenant))
     print(f"{'KEY ID':<14} {'TENANT':<20} {'NAME':<20} {'CREATED':<20} REVOKED")
     for key in keys:
         revoked = key.revoked_at.strftime("%Y-%m-%d %H:%M") if key.revoked_at else "-"
@@ -82,7 +59,7 @@ def cmd_list(args: argparse.Namespace) -> int:
 
 
 def cmd_revoke(args: argparse.Namespace) -> int:
-    revoked = _with_connection(lambda connection: apikeys.revoke(connection, args.key_id))
+    revoked = with_connection(lambda connection: apikeys.revoke(connection, args.key_id))
     if revoked is None:
         raise CommandError(f"no key {args.key_id!r}; `podium keys list` shows them")
     print(f"revoked key {args.key_id} (since {revoked.isoformat()})")
