@@ -108,6 +108,7 @@ class FakeStore:
         self.event_polls = 0
         self.keys: dict[str, ApiKey] = {}  # by the whole key
         self.searched: list[str | None] = []  # the text of each goals() call
+        self.assigned: dict[tuple[uuid.UUID, int, str], Row] = {}  # latest TaskAssigned
 
     def _check(self) -> None:
         if self.down:
@@ -162,6 +163,10 @@ class FakeStore:
         rows = [r for r in rows if status in (None, r["status"])]
         rows = [r for r in rows if before is None or r["seq"] < before]
         return rows[:limit]
+
+    async def assignment(self, goal_id: uuid.UUID, run: int, task_id: str) -> Row | None:
+        self._check()
+        return self.assigned.get((goal_id, run, task_id))
 
     async def events(
         self, goal_id: uuid.UUID, run: int, after: int, settle_s: float

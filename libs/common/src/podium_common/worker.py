@@ -114,6 +114,20 @@ def user_message(task: TaskAssigned) -> str:
     return "\n\n".join(sections)
 
 
+def first_messages(task: TaskAssigned, role: WorkerRole) -> list[Message]:
+    """What a worker sends the LLM first for a task, a pure function of the task and its
+    role: the role's system prompt (with the offer to delegate, when one is made) and the
+    task as the user message. The gateway's console shows a task's prompt with it."""
+    offered = offered_subtasks(task, role)
+    system = role.system_prompt + (delegation_prompt(offered) if offered else "")
+    return [Message("system", system), Message("user", user_message(task))]
+
+
+def offered_subtasks(task: TaskAssigned, role: WorkerRole) -> int:
+    """The most subtasks the task may delegate to; never for a role that answers JSON."""
+    return task.max_subtasks if not role.json_output else 0
+
+
 def delegation_prompt(max_subtasks: int) -> str:
     """What a task that may delegate is told, after its role's system prompt."""
     return DELEGATION.format(most=max_subtasks)
@@ -235,9 +249,8 @@ async def _ask(run: _Run, *, llm: LLM, role: WorkerRole) -> Outcome:
     the unusable reply and what was wrong with it, a conversation the run loop could not
     continue. Its bound ends in `LLMMalformed`, which `run_task` turns into a failed result,
     so an "ask again" never reaches the run loop from a worker."""
-    offered = run.task.max_subtasks if not role.json_output else 0
-    system = role.system_prompt + (delegation_prompt(offered) if offered else "")
-    messages = [Message("system", system), Message("user", user_message(run.task))]
+    offered = offered_subtasks(run.task, role)
+    messages = first_messages(run.task, role)
     requested = run.model  # what we ask for; the endpoint may report a more precise name
     for reply in range(1, role.max_replies + 1):
         completion = await llm.complete(

@@ -53,6 +53,13 @@ ORDER BY seq DESC
 LIMIT $3
 """  # noqa: S608
 
+# The latest assignment of a task: the TaskAssigned its worker's prompt is made from.
+SELECT_ASSIGNED = """
+SELECT payload FROM events
+WHERE goal_id = $1 AND run = $2 AND type = 'TaskAssigned' AND payload->>'task_id' = $3
+ORDER BY seq DESC LIMIT 1
+"""
+
 # `settled`: recorded long enough ago that every event recorded before it has committed.
 SELECT_EVENTS = """
 SELECT seq, type, payload, recorded_at < now() - make_interval(secs => $4) AS settled
@@ -133,6 +140,12 @@ class Repository:
         async with _reading():
             rows = await self._pool.fetch(SELECT_GOALS, status, before, limit, tenant, text)
         return [dict(row) for row in rows]
+
+    async def assignment(self, goal_id: uuid.UUID, run: int, task_id: str) -> Row | None:
+        """The JSON payload of the task's latest TaskAssigned in the run, or None."""
+        async with _reading(goal_id=goal_id):
+            payload = await self._pool.fetchval(SELECT_ASSIGNED, goal_id, run, task_id)
+        return dict(payload) if payload is not None else None
 
     async def api_key(self, token: str) -> apikeys.ApiKey | None:
         async with _reading():

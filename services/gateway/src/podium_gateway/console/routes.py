@@ -3,9 +3,10 @@
 Each page is one HTML shell and the console's own small script (`static/console.js`, no
 library, no build step, nothing fetched from elsewhere), which renders from the gateway's
 JSON API and follows a goal over its SSE stream. The API's auth applies: the script sends
-the API key the person entered. Beside the goal API, the console reads three things only
-it needs: goals with their tokens, dead letters (listed and re-driven with
-`podium_common.deadletters`, as `podium dlq` does) and the workers' heartbeats.
+the API key the person entered. Beside the goal API, the console reads four things only
+it needs: goals with their tokens (searched by text), the prompt a task's worker sent
+(`prompts`), dead letters (listed and re-driven with `podium_common.deadletters`, as
+`podium dlq` does) and the workers' heartbeats.
 """
 
 from __future__ import annotations
@@ -25,7 +26,8 @@ from starlette.staticfiles import StaticFiles
 from podium_common import deadletters, heartbeat
 from podium_gateway import views
 from podium_gateway.auth import Auth
-from podium_gateway.handler import GoalStore
+from podium_gateway.console import prompts
+from podium_gateway.handler import GoalStore, parse_goal_id
 from podium_gateway.models import ApiError, ListQuery, StorableText, invalid
 from podium_gateway.settings import GatewaySettings
 
@@ -77,6 +79,21 @@ class Console:
         shown = [{**views.summary(row), "tokens": tokens(row)} for row in page]
         more = len(rows) > query.limit
         return JSONResponse({"goals": shown, "next": str(page[-1]["seq"]) if more else None})
+
+    async def prompt(self, request: Request) -> Response:
+        """The messages the worker of task `?task=` sent for its latest attempt."""
+        caller = await self.auth.caller(request)
+        goal_id = parse_goal_id(request)
+        task_id = request.query_params.get("task", "")
+        found = await self.store.goal(goal_id)
+        if found is None or not caller.sees(found[0]):
+            raise ApiError(404, "not_found", f"no goal {goal_id}")
+        run = int(found[0]["run"])
+        assigned = await self.store.assignment(goal_id, run, task_id) if task_id else None
+        if assigned is None:
+            message = f"no task {task_id[:300]!r} assigned in run {run} of goal {goal_id}"
+            raise ApiError(404, "not_found", message)
+        return JSONResponse(prompts.sent(assigned))
 
     async def letters(self, request: Request) -> Response:
         await self.auth.caller(request)
@@ -165,6 +182,7 @@ def console_routes(settings: GatewaySettings, store: GoalStore, auth: Auth) -> l
         Route("/console/deadletters", _page(console, "deadletters")),
         Route("/console/workers", _page(console, "workers")),
         Route("/console/api/goals", console.goals),
+        Route("/console/api/goals/{goal_id}/prompt", console.prompt),
         Route("/console/api/deadletters", console.letters),
         Route("/console/api/deadletters/redrive", console.redrive, methods=["POST"]),
         Route("/console/api/workers", console.workers),

@@ -190,7 +190,20 @@ function drawGraph(goal) {
   return root;
 }
 
-let current = { goal: null, events: [], open: null };
+let current = { goal: null, events: [], open: null, prompts: new Map() };
+
+// The messages the task's worker sent for its latest attempt, computed by the gateway with
+// the worker's own code; fetched once per attempt.
+function promptOf(task) {
+  const key = `${task.task_id}#${task.attempts}`;
+  if (!current.prompts.has(key)) {
+    const query = new URLSearchParams({ task: task.task_id });
+    const asked = api(`/console/api/goals/${current.goal.goal_id}/prompt?${query}`);
+    asked.catch(() => current.prompts.delete(key));
+    current.prompts.set(key, asked);
+  }
+  return current.prompts.get(key);
+}
 
 function showTask(taskId) {
   current.open = taskId;
@@ -199,6 +212,12 @@ function showTask(taskId) {
   const results = current.events.filter((e) => e.type === "TaskResult" && e.data.task_id === taskId);
   const latest = assigned[assigned.length - 1];
   const inputs = latest ? latest.data.inputs || [] : [];
+  const prompt = el("div", { id: "task-prompt" }, el("p", { class: "muted" }, "not sent yet"));
+  if (task.attempts > 0) {
+    promptOf(task).then((sent) => prompt.replaceChildren(...sent.messages.map((message) =>
+      el("details", { "data-role": message.role, open: message.role === "user" ? "" : null }, el("summary", {}, `${message.role} (attempt ${sent.attempt})`),
+        el("pre", {}, message.content)))), (error) => showError(prompt, error));
+  }
   const panel = document.getElementById("task");
   panel.replaceChildren(el("h2", {}, `Task ${localId(taskId)}`, " ", badge(task.status)),
     el("dl", {},
@@ -211,6 +230,7 @@ function showTask(taskId) {
     el("h3", {}, "Inputs from dependencies"),
     inputs.length ? inputs.map((input) => el("details", {}, el("summary", {}, localId(input.task_id || "")),
       el("pre", {}, input.output || JSON.stringify(input)))) : el("p", { class: "muted" }, "none"),
+    el("h3", {}, "Prompt sent"), prompt,
     el("h3", {}, "Attempts"),
     el("table", { id: "attempts" }, el("tr", {}, ["#", "status", "worker", "latency", "error"].map((h) => el("th", {}, h))),
       results.map((r) => el("tr", {}, el("td", {}, r.data.attempt), el("td", {}, badge(r.data.status)),
