@@ -105,7 +105,8 @@ function goalsPage() {
     try {
       const body = await api(`/console/api/goals?${query}`);
       table.replaceChildren(...body.goals.map((goal) => el("tr", { "data-goal": goal.goal_id },
-        el("td", {}, el("a", { href: `/console/goals/${goal.goal_id}` }, goal.goal || goal.goal_id)),
+        el("td", {}, el("a", { href: `/console/goals/${goal.goal_id}` }, goal.goal || goal.goal_id),
+          goal.run > 1 ? el("span", { class: "muted" }, ` run ${goal.run}`) : ""),
         el("td", {}, badge(goal.status)), el("td", {}, age(goal.submitted_at)),
         el("td", { class: "num" }, goal.tokens), el("td", {}, age(goal.updated_at)))));
       if (!body.goals.length) table.replaceChildren(el("tr", {}, el("td", { colspan: 5 }, "no goals")));
