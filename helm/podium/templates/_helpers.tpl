@@ -109,6 +109,21 @@ kafka-sasl-password: {{ required "kafka.sasl.password or kafka.sasl.existingSecr
     secretKeyRef:
       name: {{ $postgres.existingSecret | default .secret }}
       key: {{ ternary $postgres.existingSecretKey "postgres-dsn" (not (empty $postgres.existingSecret)) }}
+{{- include "podium.postgresTlsEnv" .root }}
+{{- end -}}
+
+{{/* How every PostgreSQL connection uses TLS: libpq's PGSSLMODE and PGSSLROOTCERT, which
+asyncpg reads too (a DSN's own sslmode wins). The CA comes from postgres.tls.caSecret. */}}
+{{- define "podium.postgresTlsEnv" -}}
+{{- $tls := .Values.postgres.tls -}}
+{{- if $tls.sslmode }}
+- name: PGSSLMODE
+  value: {{ $tls.sslmode | quote }}
+{{- end }}
+{{- if $tls.caSecret }}
+- name: PGSSLROOTCERT
+  value: /etc/podium/postgres-ca/{{ $tls.caSecretKey }}
+{{- end }}
 {{- end -}}
 
 {{- define "podium.llmEnv" -}}
@@ -130,6 +145,7 @@ kafka-sasl-password: {{ required "kafka.sasl.password or kafka.sasl.existingSecr
     secretKeyRef:
       name: {{ $postgres.existingSecret | default .secret }}
       key: {{ ternary $postgres.existingSecretKey "postgres-dsn" (not (empty $postgres.existingSecret)) }}
+{{- include "podium.postgresTlsEnv" .root }}
 {{- if $ledger.defaultBudget }}
 - name: PODIUM_LEDGER__DEFAULT_BUDGET
   value: {{ $ledger.defaultBudget | int64 | quote }}
@@ -159,6 +175,30 @@ kafka-sasl-password: {{ required "kafka.sasl.password or kafka.sasl.existingSecr
 - name: kafka-ca
   mountPath: /etc/podium/kafka-ca
   readOnly: true
+{{- end -}}
+
+{{/* The PostgreSQL CA certificate (postgres.tls.caSecret), where PGSSLROOTCERT points. */}}
+{{- define "podium.postgresCaVolume" -}}
+- name: postgres-ca
+  secret:
+    secretName: {{ .Values.postgres.tls.caSecret }}
+    items:
+      - key: {{ .Values.postgres.tls.caSecretKey }}
+        path: {{ .Values.postgres.tls.caSecretKey }}
+{{- end -}}
+
+{{- define "podium.postgresCaMount" -}}
+- name: postgres-ca
+  mountPath: /etc/podium/postgres-ca
+  readOnly: true
+{{- end -}}
+
+{{/* The price table (prices) as PODIUM_PRICES, when it has a price. */}}
+{{- define "podium.pricesEnv" -}}
+{{- with .Values.prices }}
+- name: PODIUM_PRICES
+  value: {{ toJson . | quote }}
+{{- end }}
 {{- end -}}
 
 {{/*

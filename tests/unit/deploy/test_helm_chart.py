@@ -52,11 +52,13 @@ def test_every_podium_variable_is_a_setting_of_its_service(
     manifests = render(*values)
     for name, deployment in of_kind(manifests, "Deployment").items():
         settings = settings_class(name)
-        unknown = [key for key in env(container(deployment)) if not names_a_field(settings, key)]
+        variables = [key for key in env(container(deployment)) if key.startswith("PODIUM")]
+        unknown = [key for key in variables if not names_a_field(settings, key)]
         assert unknown == [], f"{name} reads no {unknown}"
     job = of_kind(manifests, "Job")["setup"]
     for spec in [*job["spec"]["template"]["spec"]["initContainers"], container(job)]:
-        unknown = [key for key in env(spec) if not names_a_field(settings_class("cli"), key)]
+        variables = [key for key in env(spec) if key.startswith("PODIUM")]
+        unknown = [key for key in variables if not names_a_field(settings_class("cli"), key)]
         assert unknown == [], f"the podium CLI reads no {unknown}"
 
 

@@ -17,6 +17,7 @@ from podium_common.ledger import LedgerSettings
 from podium_common.llm import LLM
 from podium_common.llm_cache import build_llm
 from podium_common.llm_limits import LimitedLLM
+from podium_common.prices import PriceTable
 from podium_common.runloop import Handler
 from podium_common.service import main, run_consumer, setup_logging, worker_id
 from podium_common.settings import BaseServiceSettings, LLMSettings
@@ -36,12 +37,14 @@ class WorkerSettings(BaseServiceSettings):
     PODIUM_KAFKA__BOOTSTRAP_SERVERS  the broker; with PODIUM_KAFKA__TOPIC_PREFIX, ...
     PODIUM_LEDGER__DSN               token budgets and the cluster's LLM rate, shared in
                                      PostgreSQL; with PODIUM_LEDGER__RATE_LIMITS, ...
+    PODIUM_PRICES                    price per million tokens per model: the calls' cost
     PODIUM_HEALTH_PORT               serves /healthz, /readyz, /metrics (off when unset)
     PODIUM_LOG_LEVEL                 INFO by default
     """
 
     llm: LLMSettings = LLMSettings()
     ledger: LedgerSettings = LedgerSettings()
+    prices: PriceTable = Field(default_factory=dict)
     model: str
     max_in_flight: int = Field(default=64, ge=1)
 
@@ -84,9 +87,8 @@ async def serve_worker(
     """Consumes `tasks.<type>` and publishes results until SIGTERM, then drains and commits.
     The LLM client is built from the settings and closed here, unless the caller passes one."""
     if llm is None:
-        client = LimitedLLM(
-            build_llm(settings.llm, ledger=settings.ledger), settings.llm, role=task_type.value
-        )
+        built = build_llm(settings.llm, ledger=settings.ledger, prices=settings.prices)
+        client = LimitedLLM(built, settings.llm, role=task_type.value)
         try:
             await serve_worker(task_type, handle, settings, llm=client)
         finally:

@@ -41,7 +41,8 @@ async def serve(settings: PlannerSettings, llm: LLM) -> None:
 async def start() -> None:
     settings = PlannerSettings()
     setup_logging(settings.log_level, settings.log_format)
-    llm = LimitedLLM(build_llm(settings.llm, ledger=settings.ledger), settings.llm, role="planner")
+    built = build_llm(settings.llm, ledger=settings.ledger, prices=settings.prices)
+    llm = LimitedLLM(built, settings.llm, role="planner")
     try:
         await serve(settings, llm)
     finally:

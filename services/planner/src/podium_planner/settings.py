@@ -6,6 +6,7 @@ from pydantic import Field
 
 from podium_common.events import DEFAULT_DEADLINE_S, Stage
 from podium_common.ledger import LedgerSettings
+from podium_common.prices import PriceTable
 from podium_common.settings import BaseServiceSettings, LLMSettings, service_config
 
 
@@ -15,6 +16,8 @@ class PlannerSettings(BaseServiceSettings):
     llm: LLMSettings = LLMSettings()
     # Token budgets and the cluster's LLM rate (PODIUM_LEDGER__*, podium_common.ledger).
     ledger: LedgerSettings = LedgerSettings()
+    # Price per million tokens per model (PODIUM_PRICES): the cost its calls count.
+    prices: PriceTable = Field(default_factory=dict)
     # The planner's model, unless a goal names one in `options.models["planner"]`.
     model: str = "gpt-4o-mini"
     max_in_flight: int = Field(default=64, ge=1)
