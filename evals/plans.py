@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import signal
 import sys
 import tempfile
 import time
@@ -119,6 +120,8 @@ def main(argv: list[str] | None = None) -> int:
     )
     cli.add_argument("--min", type=int, default=0, help="exit 1 with fewer valid plans")
     args = cli.parse_args(argv)
+    # Stopped with SIGTERM, the local server is still stopped on the way out.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     if args.model:
         os.environ["PODIUM_LOCAL_MODEL"] = args.model
     settings = CliSettings()
