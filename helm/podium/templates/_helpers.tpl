@@ -157,6 +157,53 @@ asyncpg reads too (a DSN's own sslmode wins). The CA comes from postgres.tls.caS
 {{- end }}
 {{- end -}}
 
+{{/*
+Traces: the standard OTEL_* variables from `tracing`, for the component `.name` (its
+OTEL_SERVICE_NAME); none when no exporter is set, so the SDK stays off.
+*/}}
+{{- define "podium.tracingEnv" -}}
+{{- $tracing := .root.Values.tracing -}}
+{{- if $tracing.exporter }}
+- name: OTEL_TRACES_EXPORTER
+  value: {{ $tracing.exporter | quote }}
+- name: OTEL_SERVICE_NAME
+  value: {{ printf "podium-%s" .name | quote }}
+{{- if $tracing.endpoint }}
+- name: {{ ternary "OTEL_EXPORTER_ZIPKIN_ENDPOINT" "OTEL_EXPORTER_OTLP_ENDPOINT" (eq $tracing.exporter "zipkin") }}
+  value: {{ $tracing.endpoint | quote }}
+{{- end }}
+{{- if $tracing.sampler }}
+- name: OTEL_TRACES_SAMPLER
+  value: {{ $tracing.sampler | quote }}
+{{- end }}
+{{- if $tracing.samplerArg }}
+- name: OTEL_TRACES_SAMPLER_ARG
+  value: {{ $tracing.samplerArg | quote }}
+{{- end }}
+{{- with $tracing.resourceAttributes }}
+- name: OTEL_RESOURCE_ATTRIBUTES
+  value: {{ include "podium.keyValues" . | quote }}
+{{- end }}
+{{- range $key, $value := $tracing.env }}
+- name: {{ $key }}
+  value: {{ $value | quote }}
+{{- end }}
+{{- end }}
+{{- if and $tracing.traceUrl (eq .name "gateway") }}
+- name: PODIUM_TRACE_URL
+  value: {{ $tracing.traceUrl | quote }}
+{{- end }}
+{{- end -}}
+
+{{/* A map as `k1=v1,k2=v2`, keys sorted (the W3C Baggage form OTEL_RESOURCE_ATTRIBUTES takes). */}}
+{{- define "podium.keyValues" -}}
+{{- $pairs := list -}}
+{{- range $key, $value := . -}}
+{{- $pairs = append $pairs (printf "%s=%v" $key $value) -}}
+{{- end -}}
+{{- join "," $pairs -}}
+{{- end -}}
+
 {{/* The Kafka CA certificate (kafka.tls.caSecret), mounted where PODIUM_KAFKA__SSL_CAFILE points. */}}
 {{- define "podium.kafkaCa" -}}
 {{- if and .Values.kafka.tls.enabled .Values.kafka.tls.caSecret }}true{{ end -}}
