@@ -62,7 +62,12 @@ async def test_fuzzed_gateway_answers_as_documented_and_accepted_goals_end(
     stack: Stack, gateway: httpx.AsyncClient, tmp_path: Path
 ) -> None:
     document = (await gateway.get("/openapi.json")).json()
-    assert set(document["paths"]) == {"/goals", "/goals/{goal_id}", "/goals/{goal_id}/events"}
+    assert set(document["paths"]) == {
+        "/goals",
+        "/goals/{goal_id}",
+        "/goals/{goal_id}/events",
+        "/goals/{goal_id}/rerun",
+    }
 
     status, output = await fuzz(stack, tmp_path)
     assert status == 0, output[-6000:]
