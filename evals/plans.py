@@ -84,7 +84,14 @@ async def nothing(_: Sequence[Event]) -> None:
 
 async def evaluate(settings: PlannerSettings, label: str) -> int:
     """Plans every goal; prints a line each and the totals; returns the valid plans."""
-    llm: LLM = LimitedLLM(build_llm(settings.llm, LLMCacheSettings()), settings.llm, role="planner")
+    llm = LimitedLLM(build_llm(settings.llm, LLMCacheSettings()), settings.llm, role="planner")
+    try:
+        return await _plan_all(settings, llm, label)
+    finally:
+        await llm.close()
+
+
+async def _plan_all(settings: PlannerSettings, llm: LLM, label: str) -> int:
     valid = first = 0
     took: list[float] = []
     for number, text in enumerate(GOALS, 1):
