@@ -25,6 +25,7 @@ from podium_common.settings import SchemaRegistrySettings, service_config
 WIRE_MAGIC = b"\x00"
 WIRE_HEADER_SIZE = 5
 NOT_FOUND = 404
+REQUEST_TIMEOUT_S = 10
 
 
 class SchemaNotRegistered(Unavailable):
@@ -61,7 +62,8 @@ class Registry:
         if settings.url is None:
             raise ValueError("a schema registry needs PODIUM_SCHEMA_REGISTRY__URL")
         self.url, self.auto_register = settings.url, settings.auto_register
-        conf: dict[str, Any] = {"url": settings.url}
+        # A registry that does not answer must not hold a writer for ever: seconds per request.
+        conf: dict[str, Any] = {"url": settings.url, "timeout": REQUEST_TIMEOUT_S}
         if settings.username is not None:
             password = settings.password.get_secret_value() if settings.password else ""
             conf["basic.auth.user.info"] = f"{settings.username}:{password}"
@@ -130,6 +132,10 @@ class Registry:
             raise UnknownSchema("the registry's schema is no Avro record", schema_id=schema_id)
         self._schemas[schema_id] = found
         return found
+
+    def close(self) -> None:
+        """Closes the client's connections."""
+        self.client.close()
 
     def _failed(self, error: SchemaRegistryError, **context: object) -> PodiumError:
         message = f"schema registry answered {error.http_status_code}: {error.error_message}"

@@ -4,6 +4,7 @@
 
 from __future__ import annotations
 
+from contextlib import closing
 from typing import Any
 
 from podium_common.avro import Codec
@@ -27,10 +28,10 @@ def event_topics(topics: Topics) -> list[tuple[type[Event], str]]:
 
 def register_all(settings: SchemaRegistrySettings, topics: Topics) -> dict[str, int]:
     """Registers the newest schema of every event under its subjects; returns their ids."""
-    registry = Registry(settings.model_copy(update={"auto_register": True}))
     schemas = Codec().schemas()
     ids = {}
-    for model, topic in event_topics(topics):
-        name = subject(topic, schemas[model])
-        ids[name] = registry.id_for(name, schemas[model])
+    with closing(Registry(settings.model_copy(update={"auto_register": True}))) as registry:
+        for model, topic in event_topics(topics):
+            name = subject(topic, schemas[model])
+            ids[name] = registry.id_for(name, schemas[model])
     return ids

@@ -122,6 +122,8 @@ class Apicurio:
             "PATH": "/usr/bin:/bin",
             "QUARKUS_HTTP_HOST": "127.0.0.1",
             "QUARKUS_HTTP_PORT": str(self.port),
+            # No second listener on :9000 for health: two registries may share a machine.
+            "QUARKUS_MANAGEMENT_ENABLED": "false",
             "APICURIO_STORAGE_KIND": "sql",
             "APICURIO_STORAGE_SQL_KIND": "h2",
             "APICURIO_DATASOURCE_URL": f"jdbc:h2:file:{data / 'registry'}",
