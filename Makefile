@@ -1,5 +1,5 @@
 # The verbs everyone uses; CI calls them too.
-.PHONY: help sync up down status run test test-unit lint fmt
+.PHONY: help sync up down status run test test-unit lint fmt schema-check
 .DEFAULT_GOAL := help
 
 # uv from PATH, else the one `make sync` installs with pip.
@@ -19,6 +19,7 @@ help:
 	@echo 'make test             the whole test suite against a real Kafka and PostgreSQL'
 	@echo 'make test-unit        the unit tests only (no servers)'
 	@echo 'make lint / fmt       ruff and mypy --strict / reformat'
+	@echo 'make schema-check     every schema reads every earlier version kept (BACKWARD_TRANSITIVE)'
 
 sync:
 	@$(UV) --version >/dev/null 2>&1 || { echo "installing uv with pip"; \
@@ -58,6 +59,11 @@ lint: sync
 	$(UV) run ruff format --check .
 	$(UV) run ruff check .
 	$(UV) run mypy
+
+# The compatibility gate: the newest schema of every event under schemas/ reads every
+# earlier version kept in schemas/<version>/published/ (Apache Avro's own checker, offline).
+schema-check: sync
+	$(PODIUM) schemas check
 
 fmt:
 	$(UV) run ruff format .
