@@ -78,6 +78,9 @@ async def test_fuzzed_gateway_answers_as_documented_and_accepted_goals_end(
     listed = (await gateway.get("/goals", params={"limit": 500})).json()["goals"]
     assert listed, "the fuzzer had no goal accepted"
     ended = [await settled(gateway, goal["goal_id"], within_s=120) for goal in listed]
-    reasons = {goal["reason"]["kind"] for goal in ended if goal["status"] == "failed"}
-    assert reasons <= {"deadline", "cancelled", "plan_rejected"}, reasons
+    failed = [goal for goal in ended if goal["status"] == "failed"]
+    reasons = {goal["reason"]["kind"] for goal in failed}
+    assert reasons <= {"deadline", "cancelled", "plan_rejected"}, [
+        (goal["reason"], goal["options"]) for goal in failed
+    ]
     assert await read(stack.kafka, dlq_topics(stack.kafka, None)) == []

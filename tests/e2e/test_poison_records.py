@@ -58,10 +58,11 @@ POISON = {"undecodable": b"not Avro at all", "unknown_schema": UNKNOWN_FINGERPRI
 
 
 def readers(stack: Stack) -> dict[str, int]:
-    """Input topic → how many consumer groups read it (the recorder reads every one)."""
+    """Input topic → how many consumer groups read it (the recorder reads every one; the
+    aggregator reads goals, plans, results and approvals; the planner goals)."""
     topics = stack.kafka.topics
-    two = [topics.goals, topics.plans, topics.results, *(topics.tasks(t) for t in TaskType)]
-    return {**dict.fromkeys(two, 2), topics.outputs: 1}
+    two = [topics.plans, topics.results, topics.approvals, *(topics.tasks(t) for t in TaskType)]
+    return {topics.goals: 3, **dict.fromkeys(two, 2), topics.outputs: 1}
 
 
 async def write_poison(stack: Stack) -> list[tuple[str, int, int, str]]:

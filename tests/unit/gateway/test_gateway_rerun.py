@@ -14,7 +14,7 @@ from podium_common.events import GoalSubmitted, derived_id
 from tests.unit.gateway.fakes import FakePublisher, FakeStore, client, goal_row
 
 ACME = "podium_aaaaaaaaaaaa_" + "a" * 43
-OPTIONS = {"max_tasks": 3, "deadline_s": 60, "token_budget": None, "models": {}}
+OPTIONS: dict[str, object] = {"max_tasks": 3, "deadline_s": 60, "token_budget": None, "models": {}}
 
 
 @pytest.fixture
