@@ -7,7 +7,7 @@ from datetime import timedelta
 
 from podium_aggregator.handler import handle, on_tick
 from podium_aggregator.state import Limits, Outcome
-from podium_common.events import GoalCompleted, GoalFailed, TaskAssigned, derived_id
+from podium_common.events import GoalCompleted, GoalFailed, TaskAssigned, TaskError, derived_id
 from tests.unit.aggregator.scenario import DEADLINE, NOW, T0, Goal, run
 
 
@@ -80,3 +80,23 @@ def test_wall_time_runs_from_the_submission() -> None:
     assert isinstance(events[0], TaskAssigned)
     assert isinstance(events[-1], GoalCompleted)
     assert events[-1].totals.wall_ms == (NOW - T0).total_seconds() * 1000
+
+
+def test_a_task_stopped_by_the_deadline_fails_the_goal_for_its_deadline() -> None:
+    goal = Goal({"t1": []})
+    stopped = goal.result("t1", ok=False).model_copy(
+        update={"error": TaskError(kind="deadline", message="the deadline passed")}
+    )
+    early, late = goal.state(), goal.state()
+    run(early, [goal.submitted(), goal.plan()])
+    run(late, [goal.submitted(), goal.plan()])
+
+    # Before the goal's own deadline (a task deadline of an older plan): retried as a failure.
+    (retried,) = handle(early, stopped, DEADLINE - timedelta(seconds=1), Limits())
+    (failed,) = handle(late, stopped, DEADLINE, Limits())
+
+    assert isinstance(retried, TaskAssigned)
+    assert retried.attempt == 2
+    assert isinstance(failed, GoalFailed)
+    assert failed.kind == "deadline"
+    assert failed.reason == "task t1 stopped: deadline: the deadline passed"

@@ -180,7 +180,7 @@ def on_tick(state: GoalState, now: datetime) -> list[Event]:
     waited = gates.expired(state, now)
     if waited is not None:
         return _timed_out(state, waited, now)
-    if state.deadline is None or state.waiting_since is not None or now < state.deadline:
+    if state.deadline is None or not state.overdue(now):
         return []
     reason = f"deadline {state.deadline.isoformat()} passed"
     if state.plan is None:
@@ -297,6 +297,11 @@ def _apply(
             reason = f"{where} could not run: {result.error.message}"
             return [outcomes.failed(state, "budget", reason, trace, now)]
         error = f"{result.error.kind}: {result.error.message}" if result.error else "no error"
+        if result.error is not None and result.error.kind == "deadline" and state.overdue(now):
+            # The worker stopped at the goal's deadline: the goal fails for it, as the timer
+            # would, not as a task that failed.
+            where = f"task {local_task_id(task.task.task_id)}"
+            return [outcomes.failed(state, "deadline", f"{where} stopped: {error}", trace, now)]
         return _on_failure(state, task, error, trace, now, limits)
     if result.delegated:
         problem = tree.adopt(state, task, result, limits)

@@ -215,6 +215,10 @@ class GoalState(BaseModel):
             times.append(self.deadline)
         return min(times, default=None)
 
+    def overdue(self, now: datetime) -> bool:
+        """Past its deadline, with the clock running (it stands while a person decides)."""
+        return self.deadline is not None and self.waiting_since is None and now >= self.deadline
+
     def final(self) -> TaskState | None:
         return self.tasks.get(self.final_task_id)
 
