@@ -53,7 +53,7 @@ def test_partitions_alone_keep_the_local_broker(monkeypatch: pytest.MonkeyPatch)
 
 
 def test_kafka_heap_is_bounded(monkeypatch: pytest.MonkeyPatch):
-    monkeypatch.setenv("PODIUM_DEV__KAFKA_HEAP_MB", "2048")
+    monkeypatch.setenv("PODIUM_DEV__KAFKA_HEAP_MB", "16384")
     with pytest.raises(ValueError, match="kafka_heap_mb"):
         CliSettings()
 

@@ -60,8 +60,9 @@ def topic_configs(settings: KafkaSettings, name: str) -> dict[str, str]:
     return {"cleanup.policy": "delete", "retention.ms": str(retention)}
 
 
-async def _until_listed(admin: AIOKafkaAdminClient, names: list[str], within_s: float = 15) -> None:
-    """Waits until the broker's metadata lists topics it has just created."""
+async def _until_listed(admin: AIOKafkaAdminClient, names: list[str], within_s: float = 60) -> None:
+    """Waits until the broker's metadata lists topics it has just created (a broker holding
+    thousands of topics, as a long test run leaves one, takes many seconds)."""
     deadline = asyncio.get_running_loop().time() + within_s
     while missing := set(names) - set(await admin.list_topics()):
         if asyncio.get_running_loop().time() > deadline:

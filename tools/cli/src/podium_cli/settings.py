@@ -44,7 +44,7 @@ class DevSettings(BaseModel):
     registry: bool = False
     # Consumer services serve /readyz on consecutive ports from here.
     health_port_base: int = Field(default=8181, ge=1, le=65535)
-    kafka_heap_mb: int = Field(default=512, ge=128, le=512)
+    kafka_heap_mb: int = Field(default=1536, ge=128, le=8192)
     ready_timeout_s: float = Field(default=120.0, gt=0)
     # Threads of the local model server. Half the cores by default: the broker and the
     # services share the machine, and llama.cpp's threads spin badly on a busy core (on 2
