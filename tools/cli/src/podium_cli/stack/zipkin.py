@@ -6,19 +6,17 @@ answers `/api/v2/trace/{id}` and serves its UI at `/zipkin/`.
 
 from __future__ import annotations
 
-import subprocess
 from dataclasses import dataclass
 from pathlib import Path
+from typing import ClassVar
 
-import httpx
-
-from podium_cli.stack import maven, processes
+from podium_cli.stack import maven
+from podium_cli.stack.jar_server import JarServer
 from podium_cli.stack.kafka import find_java
 from podium_cli.stack.layout import Layout
 
 NAME = "zipkin"
 POM = Path("infra") / "zipkin" / "pom.xml"
-JVM_OPTIONS = ("-Xmx256m", "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1")
 # Spans kept in memory: the oldest traces go first past this.
 MAX_SPANS = 200_000
 
@@ -46,57 +44,31 @@ def tracing_env(port: int) -> dict[str, str]:
 
 
 @dataclass(frozen=True)
-class Zipkin:
-    """A Zipkin server on the loopback, its pidfile and log under the layout's state."""
+class Zipkin(JarServer):
+    """A Zipkin server on the loopback, spans in memory."""
 
-    layout: Layout
-    port: int
-    stop_timeout_s: float = 20.0
+    name: ClassVar[str] = NAME
+    title: ClassVar[str] = "Zipkin server"
+    port_setting: ClassVar[str] = "PODIUM_DEV__ZIPKIN_PORT"
+    command_marker: ClassVar[str] = "zipkin-server"
 
     @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
     @property
-    def pidfile(self) -> Path:
-        return self.layout.pidfile(NAME)
+    def health_url(self) -> str:
+        return f"{self.url}/health"
 
-    @property
-    def log(self) -> Path:
-        return self.layout.log(NAME)
+    def java(self) -> str:
+        return find_java()
 
-    def pid(self) -> int | None:
-        return processes.running_pid(self.pidfile, "zipkin-server")
+    def jar(self) -> Path:
+        return fetch_jar(self.layout)
 
-    def start(self) -> subprocess.Popen[bytes] | None:
-        """Starts the server unless it runs; returns the new process, or None if it ran."""
-        if self.pid() is not None:
-            return None
-        processes.refuse_foreign_port(self.port, "Zipkin server", "PODIUM_DEV__ZIPKIN_PORT")
-        java, jar = find_java(), fetch_jar(self.layout)
-        env = {"PATH": "/usr/bin:/bin", "STORAGE_TYPE": "mem", "QUERY_PORT": str(self.port)}
-        env["MEM_MAX_SPANS"] = str(MAX_SPANS)
-        return processes.spawn(
-            [java, *JVM_OPTIONS, "-jar", str(jar)], log=self.log, pidfile=self.pidfile, env=env
-        )
-
-    def ready(self) -> bool:
-        try:
-            return httpx.get(f"{self.url}/health", timeout=2.0).status_code == 200
-        except httpx.HTTPError:
-            return False
-
-    def wait_ready(self, spawned: subprocess.Popen[bytes] | None, timeout_s: float) -> float:
-        return processes.wait_until(
-            self.ready, what=NAME, timeout_s=timeout_s, log=self.log, process=spawned
-        )
-
-    def stop(self) -> bool:
-        """Stops the server if it runs; True if it did."""
-        pid = self.pid()
-        if pid is None:
-            return False
-        if processes.terminate(pid, self.stop_timeout_s):
-            print(f"  zipkin did not stop within {self.stop_timeout_s:.0f}s: killed")
-        self.pidfile.unlink(missing_ok=True)
-        return True
+    def environment(self) -> dict[str, str]:
+        return {
+            "STORAGE_TYPE": "mem",
+            "QUERY_PORT": str(self.port),
+            "MEM_MAX_SPANS": str(MAX_SPANS),
+        }
