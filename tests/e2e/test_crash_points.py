@@ -76,10 +76,16 @@ def logs_on_failure(stack: Stack) -> Iterator[None]:
 
 
 async def kill_at(
-    stack: Stack, gateway: httpx.AsyncClient, service: str, point: str, goal_id: uuid.UUID
+    stack: Stack,
+    gateway: httpx.AsyncClient,
+    service: str,
+    point: str,
+    goal_id: uuid.UUID,
+    template: str = GOAL,
 ) -> None:
-    """Runs the goal into `service` killed at `point`, then restarts the service as usual."""
-    goal = GOAL.format(point=point, service=service)
+    """Runs the goal (`template` filled in) into `service` killed at `point`, then restarts
+    the service as usual."""
+    goal = template.format(point=point, service=service)
     fault = {"PODIUM_FAULT": f"{point}@{goal_id}", "PODIUM_KAFKA__SESSION_TIMEOUT_MS": "6000"}
     if service == AGGREGATOR:
         faulted = await armed_after_the_plan(stack, gateway, goal, goal_id, fault)

@@ -11,10 +11,6 @@ the aggregator's strikes at the goal's first result after its plan is committed,
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import re
-import signal
-import subprocess
 import uuid
 
 import httpx
@@ -22,14 +18,12 @@ import pytest
 
 from podium_common.events import GoalCompleted, TaskStatus, local_task_id
 from tests.e2e.conftest import Stack
-from tests.e2e.goal_log import GoalLog, caught_up, submit
-from tests.e2e.test_crash_points import (
+from tests.e2e.goal_log import GoalLog, caught_up
+from tests.e2e.test_crash_points import (  # noqa: F401 - small_llm_latency: an autouse fixture
     AGGREGATOR,
-    FIRES_WITHIN_S,
-    SMALL_LATENCY_MS,
-    armed_after_the_plan,
-    llm_latency,
+    kill_at,
     logs_on_failure,
+    small_llm_latency,
 )
 from tests.e2e.test_goals import wait_for_end
 
@@ -41,32 +35,6 @@ CASES += [("podium-worker-researcher", "published")]
 TREE = {"t1", "t1/s1", "t1/s2", "t1/final", "final"}
 
 
-@pytest.fixture(scope="module", autouse=True)
-async def small_llm_latency(stack: Stack) -> None:
-    await llm_latency(stack, *SMALL_LATENCY_MS)
-
-
-async def kill_at(
-    stack: Stack, gateway: httpx.AsyncClient, service: str, point: str, goal_id: uuid.UUID
-) -> None:
-    goal = GOAL.format(point=point, service=service)
-    fault = {"PODIUM_FAULT": f"{point}@{goal_id}", "PODIUM_KAFKA__SESSION_TIMEOUT_MS": "6000"}
-    if service == AGGREGATOR:
-        faulted = await armed_after_the_plan(stack, gateway, goal, goal_id, fault)
-    else:
-        faulted = stack.restart(service, **fault)
-        await submit(stack.kafka, goal_id, goal)
-    try:
-        with contextlib.suppress(subprocess.TimeoutExpired):
-            await asyncio.to_thread(faulted.wait, FIRES_WITHIN_S)
-    finally:
-        stack.restart(service)
-        await llm_latency(stack, *SMALL_LATENCY_MS)
-    said = (stack.logs / f"{service}.log").read_text(errors="replace")
-    assert faulted.returncode == -signal.SIGKILL, f"{service} ended with {faulted.returncode}"
-    assert re.search(rf"fault: SIGKILL at {point} for \S*{goal_id}", said)
-
-
 @pytest.mark.parametrize(("service", "point"), CASES, ids=lambda v: v.removeprefix("podium-"))
 async def test_a_kill_while_a_task_delegates_completes_the_goal_once_with_its_tree(
     stack: Stack, gateway: httpx.AsyncClient, service: str, point: str
@@ -74,7 +42,7 @@ async def test_a_kill_while_a_task_delegates_completes_the_goal_once_with_its_tr
     goal_id = uuid.uuid4()
     with logs_on_failure(stack):
         async with asyncio.timeout(240):
-            await kill_at(stack, gateway, service, point, goal_id)
+            await kill_at(stack, gateway, service, point, goal_id, GOAL)
             await wait_for_end(gateway, str(goal_id), within_s=120)
             await caught_up(stack.kafka)
             log = await GoalLog.read(stack.kafka, goal_id)
