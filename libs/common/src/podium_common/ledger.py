@@ -18,14 +18,13 @@ ledger rather than go unaccounted.
 
 from __future__ import annotations
 
-import asyncio
 from typing import Any
 
 import asyncpg
 from pydantic import BaseModel, Field, SecretStr
 from pydantic_settings import BaseSettings
 
-from podium_common.postgres import create_pool, transient_as_unavailable
+from podium_common.postgres import LazyPool, transient_as_unavailable
 from podium_common.settings import PostgresSettings, service_config
 
 # Serialises the tables' creation among processes that start together.
@@ -91,38 +90,18 @@ class Ledger:
     def __init__(self, settings: LedgerSettings) -> None:
         if settings.dsn is None:
             raise ValueError("the ledger needs a DSN (PODIUM_LEDGER__DSN)")
-        self._postgres = PostgresSettings(dsn=settings.dsn, min_pool=0, max_pool=settings.max_pool)
-        self._pool: asyncpg.Pool[asyncpg.Record] | None = None
-        self._opening = asyncio.Lock()
+        postgres = PostgresSettings(dsn=settings.dsn, min_pool=0, max_pool=settings.max_pool)
+        self._pool = LazyPool(postgres, CREATE_TABLES, LOCK_KEY)
 
     async def fetchrow(self, query: str, *args: Any) -> asyncpg.Record | None:
-        pool = await self._ready()
+        pool = await self._pool.get()
         async with transient_as_unavailable():
             return await pool.fetchrow(query, *args)
 
     async def execute(self, query: str, *args: Any) -> None:
-        pool = await self._ready()
+        pool = await self._pool.get()
         async with transient_as_unavailable():
             await pool.execute(query, *args)
 
     async def close(self) -> None:
-        if self._pool is not None:
-            await self._pool.close()
-
-    async def _ready(self) -> asyncpg.Pool[asyncpg.Record]:
-        async with self._opening:
-            if self._pool is None:
-                pool = await create_pool(self._postgres, reset_session=False)
-                try:
-                    async with (
-                        transient_as_unavailable(),
-                        pool.acquire() as connection,
-                        connection.transaction(),
-                    ):
-                        await connection.execute("SELECT pg_advisory_xact_lock($1)", LOCK_KEY)
-                        await connection.execute(CREATE_TABLES)
-                except BaseException:
-                    await pool.close()
-                    raise
-                self._pool = pool
-            return self._pool
+        await self._pool.close()

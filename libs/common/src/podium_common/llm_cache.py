@@ -19,7 +19,6 @@ LLM (with a warning): the cache saves calls, it never fails one.
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
 import hashlib
 import json
@@ -28,7 +27,6 @@ import time
 from dataclasses import dataclass
 from typing import Protocol
 
-import asyncpg
 from pydantic import BaseModel, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings
 
@@ -37,7 +35,7 @@ from podium_common.errors import Unavailable
 from podium_common.events import TokenUsage
 from podium_common.ledger import Ledger, LedgerSettings, ledger_settings
 from podium_common.llm import LLM, Completion, OpenAILLM, Request
-from podium_common.postgres import create_pool, transient_as_unavailable
+from podium_common.postgres import LazyPool, transient_as_unavailable
 from podium_common.prices import Price, prices_from_env
 from podium_common.ratelimit import ClusterRate
 from podium_common.settings import LLMSettings, PostgresSettings, service_config
@@ -125,12 +123,11 @@ class PostgresReplyStore:
     def __init__(self, settings: LLMCacheSettings) -> None:
         if settings.dsn is None:
             raise ValueError("the LLM cache needs a DSN (PODIUM_LLM_CACHE__DSN)")
-        self._postgres = PostgresSettings(dsn=settings.dsn, min_pool=0, max_pool=settings.max_pool)
-        self._pool: asyncpg.Pool[asyncpg.Record] | None = None
-        self._opening = asyncio.Lock()
+        postgres = PostgresSettings(dsn=settings.dsn, min_pool=0, max_pool=settings.max_pool)
+        self._pool = LazyPool(postgres, CREATE_TABLE, LOCK_KEY)
 
     async def get(self, key: str) -> Completion | None:
-        pool = await self._ready()
+        pool = await self._pool.get()
         async with transient_as_unavailable(cache_key=key):
             row = await pool.fetchrow(LOOKUP, key)
         if row is None:
@@ -141,7 +138,7 @@ class PostgresReplyStore:
         return Completion(text=row["text"], model=row["model"], usage=usage, latency_ms=0)
 
     async def put(self, key: str, request: Request, completion: Completion) -> None:
-        pool = await self._ready()
+        pool = await self._pool.get()
         async with transient_as_unavailable(cache_key=key):
             await pool.execute(
                 STORE,
@@ -155,26 +152,7 @@ class PostgresReplyStore:
             )
 
     async def close(self) -> None:
-        if self._pool is not None:
-            await self._pool.close()
-
-    async def _ready(self) -> asyncpg.Pool[asyncpg.Record]:
-        async with self._opening:
-            if self._pool is None:
-                pool = await create_pool(self._postgres, reset_session=False)
-                try:
-                    async with (
-                        transient_as_unavailable(),
-                        pool.acquire() as connection,
-                        connection.transaction(),
-                    ):
-                        await connection.execute("SELECT pg_advisory_xact_lock($1)", LOCK_KEY)
-                        await connection.execute(CREATE_TABLE)
-                except BaseException:
-                    await pool.close()
-                    raise
-                self._pool = pool
-            return self._pool
+        await self._pool.close()
 
 
 class CachingLLM:

@@ -8,6 +8,7 @@ constraint) is a bug and propagates unchanged.
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -68,3 +69,39 @@ async def create_pool(
             init=_init_connection,
             reset=None if reset_session else _keep_session,
         )
+
+
+class LazyPool:
+    """A pool opened on first use, after its tables are made: `schema` runs once, under an
+    advisory lock (`lock_key`) so that processes starting together do not race to create
+    them. Until then nothing connects, so creating one never fails while the server is
+    down."""
+
+    def __init__(self, settings: PostgresSettings, schema: str, lock_key: int) -> None:
+        self._settings = settings
+        self._schema = schema
+        self._lock_key = lock_key
+        self._pool: asyncpg.Pool[asyncpg.Record] | None = None
+        self._opening = asyncio.Lock()
+
+    async def get(self) -> asyncpg.Pool[asyncpg.Record]:
+        async with self._opening:
+            if self._pool is None:
+                pool = await create_pool(self._settings, reset_session=False)
+                try:
+                    async with (
+                        transient_as_unavailable(),
+                        pool.acquire() as connection,
+                        connection.transaction(),
+                    ):
+                        await connection.execute("SELECT pg_advisory_xact_lock($1)", self._lock_key)
+                        await connection.execute(self._schema)
+                except BaseException:
+                    await pool.close()
+                    raise
+                self._pool = pool
+            return self._pool
+
+    async def close(self) -> None:
+        if self._pool is not None:
+            await self._pool.close()
