@@ -69,10 +69,18 @@ def test_services_are_pointed_at_the_stack():
         assert process.env["PODIUM_POSTGRES__DSN"].endswith(":54329/podium")
         assert process.env["PODIUM_LLM__BASE_URL"] == "http://127.0.0.1:8099/v1"
         assert process.env["PODIUM_LLM__API_KEY"] == "local"
+        assert process.env["PODIUM_LEDGER__DSN"] == process.env["PODIUM_POSTGRES__DSN"]
         assert process.ready_url == f"http://127.0.0.1:{process.port}/readyz"
     planner = next(p for p in listed if p.name == "planner")
     assert planner.env is not None
     assert planner.env["PODIUM_HEALTH_PORT"] == str(planner.port)
+
+
+def test_a_ledger_of_the_callers_own_is_kept(monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.setenv("PODIUM_LEDGER__DSN", "postgresql://ledger.example/budgets")
+    env = processes_of(CliSettings())[0].env
+    assert env is not None
+    assert env["PODIUM_LEDGER__DSN"] == "postgresql://ledger.example/budgets"
 
 
 def test_by_default_the_services_use_the_local_model_within_its_limits(

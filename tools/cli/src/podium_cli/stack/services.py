@@ -74,7 +74,9 @@ def health_port(settings: CliSettings, name: str, replica: int = 1) -> int:
 
 
 def service_env(settings: CliSettings) -> dict[str, str]:
-    """The environment every service gets: where Kafka, PostgreSQL and the LLM are."""
+    """The environment every service gets: where Kafka, PostgreSQL and the LLM are; token
+    budgets and LLM rates kept in the stack's database (unless `PODIUM_LEDGER__DSN` names
+    another)."""
     env = dict(os.environ)
     env.update(
         PODIUM_KAFKA__BOOTSTRAP_SERVERS=settings.bootstrap_servers,
@@ -82,6 +84,7 @@ def service_env(settings: CliSettings) -> dict[str, str]:
         PODIUM_LLM__BASE_URL=settings.llm_base_url,
         PYTHONUNBUFFERED="1",
     )
+    env.setdefault("PODIUM_LEDGER__DSN", settings.postgres_dsn)
     if settings.dev.tracing:
         env.update(tracing_env(settings.dev.zipkin_port))
         env["PODIUM_TRACE_URL"] = trace_link(settings.dev.zipkin_port)
