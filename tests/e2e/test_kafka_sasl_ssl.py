@@ -32,6 +32,7 @@ from podium_common.topics import TaskType
 from tests.conftest import fresh_database
 from tests.e2e.conftest import SERVICES, Stack, running_stack
 from tests.e2e.test_goals import submit, wait_for_end
+from tests.servers import serving
 from tests.tls import make_ca, make_server_cert
 
 pytestmark = pytest.mark.e2e
@@ -58,14 +59,10 @@ def broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Kafka]:
     sasl_ssl = SaslSsl(keystore=certs / "server.pem", truststore=certs / "ca.pem",
                        username="podium", password=SecretStr(PASSWORD))  # fmt: skip
     kafka = Kafka(layout, dev, partitions=3, sasl_ssl=sasl_ssl)
-    spawned = kafka.start()
     try:
-        kafka.wait_ready(spawned, timeout_s=90)
-        yield kafka
+        with serving(kafka, ready_within_s=90):
+            yield kafka
     finally:
-        kafka.stop()
-        if spawned is not None:
-            spawned.wait(timeout=30)
         shutil.rmtree(kafka.data, ignore_errors=True)  # its topics; its log stays
 
 
