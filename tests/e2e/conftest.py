@@ -1,8 +1,9 @@
 """Every Podium service as its own process, on fresh topics and a fresh database.
 
-The broker and PostgreSQL are the real ones the test session runs against; the LLM is the
-scripted OpenAI-compatible server (or, for `running_stack(..., llm=...)`, another server),
-also a process of its own.
+The broker and PostgreSQL are the real ones the test session runs against (or, for
+`running_stack(..., kafka=...)`, another broker); the LLM is the scripted
+OpenAI-compatible server (or, for `running_stack(..., llm=...)`, another server), also a
+process of its own.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from pydantic import SecretStr
 
 from podium_cli.stack.processes import free_port
 from podium_common.admin import ensure_topics
@@ -66,6 +68,18 @@ class Stack:
         _stop({name: self.processes[name]})
         self.processes[name] = _spawn(name, [_bin(name)], {**self.env, **extra_env}, self.logs)
         return self.processes[name]
+
+
+def kafka_env(kafka: KafkaSettings) -> dict[str, str]:
+    """The environment that gives a service the Kafka settings `kafka` was made with."""
+    env = {}
+    for name in kafka.model_fields_set:
+        value = getattr(kafka, name)
+        if isinstance(value, SecretStr):
+            value = value.get_secret_value()
+        if value is not None:
+            env[f"PODIUM_KAFKA__{name.upper()}"] = str(value)
+    return env
 
 
 def _bin(name: str) -> str:
@@ -133,20 +147,22 @@ async def running_stack(
     pg_dsn: str,
     llm: LLMServer = SCRIPTED,
     extra_env: dict[str, str] | None = None,
+    kafka: KafkaSettings | None = None,
 ) -> AsyncIterator[Stack]:
     """Every service on fresh topics and database `pg_dsn`, with `llm` (the scripted one by
-    default) and `extra_env` on top of their environment, for the length of the block."""
+    default) and `extra_env` on top of their environment, for the length of the block.
+    `kafka` names the broker and how to reach it (the test session's by default)."""
     prefix = f"e{uuid.uuid4().hex[:12]}."
-    kafka = KafkaSettings(bootstrap_servers=BOOTSTRAP, topic_prefix=prefix, partitions=3)
+    kafka = (kafka or KafkaSettings(bootstrap_servers=BOOTSTRAP)).model_copy(
+        update={"topic_prefix": prefix, "partitions": 3}
+    )
     await ensure_topics(kafka)
     await apply_migrations(pg_dsn)
     logs = tmp_path_factory.mktemp("logs")
     llm_port, gateway_port = free_port(), free_port()
     env = {
         **os.environ,
-        "PODIUM_KAFKA__BOOTSTRAP_SERVERS": BOOTSTRAP,
-        "PODIUM_KAFKA__TOPIC_PREFIX": prefix,
-        "PODIUM_KAFKA__PARTITIONS": "3",
+        **kafka_env(kafka),
         "PODIUM_POSTGRES__DSN": pg_dsn,
         "PODIUM_LLM__BASE_URL": f"http://127.0.0.1:{llm_port}/v1",
         "PODIUM_LLM__BACKOFF_BASE_S": "0.05",

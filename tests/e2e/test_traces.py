@@ -20,6 +20,7 @@ from podium_cli.stack.processes import free_port
 from podium_cli.stack.zipkin import Zipkin, tracing_env
 from tests.e2e.conftest import Stack, running_stack
 from tests.e2e.test_goals import wait_for_end
+from tests.servers import serving
 
 pytestmark = pytest.mark.e2e
 
@@ -41,15 +42,8 @@ def zipkin(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Zipkin]:
     settings = CliSettings()
     state = tmp_path_factory.mktemp("zipkin")
     layout = Layout(checkout=find_checkout(Path.cwd()), state=state, cache=settings.cache_dir)
-    server = Zipkin(layout, free_port())
-    spawned = server.start()
-    try:
-        server.wait_ready(spawned, timeout_s=240)
+    with serving(Zipkin(layout, free_port()), ready_within_s=240) as server:
         yield server
-    finally:
-        server.stop()
-        if spawned is not None:
-            spawned.wait(timeout=30)
 
 
 @pytest.fixture(scope="module")

@@ -28,30 +28,12 @@ from podium_common.ledger import Ledger, LedgerSettings
 from podium_common.postgres import create_pool
 from podium_common.settings import PostgresSettings
 from podium_recorder import migrations
+from tests.tls import make_ca, make_server_cert
 
 pytestmark = pytest.mark.integration
 
 PASSWORD = "tls-test-password"  # noqa: S105 - the test server's own
 ENCRYPTED = "SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()"
-
-
-def openssl(*args: str, cwd: Path) -> None:
-    subprocess.run(["openssl", *args], cwd=cwd, check=True, capture_output=True)
-
-
-def make_ca(folder: Path, name: str) -> None:
-    openssl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj",
-            f"/CN={name}", "-keyout", f"{name}.key", "-out", f"{name}.pem", cwd=folder)  # fmt: skip
-
-
-def make_server_cert(folder: Path) -> None:
-    """server.crt for 127.0.0.1 and localhost, signed by ca.pem."""
-    openssl("req", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=127.0.0.1",
-            "-keyout", "server.key", "-out", "server.csr", cwd=folder)  # fmt: skip
-    (folder / "san.cnf").write_text("subjectAltName=IP:127.0.0.1,DNS:localhost\n")
-    openssl("x509", "-req", "-in", "server.csr", "-CA", "ca.pem", "-CAkey", "ca.key",
-            "-CAcreateserial", "-days", "1", "-extfile", "san.cnf", "-out", "server.crt",
-            cwd=folder)  # fmt: skip
 
 
 def ssl_bin_dir() -> Path:

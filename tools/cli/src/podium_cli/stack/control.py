@@ -15,7 +15,6 @@ import time
 
 from podium_cli.errors import StackError
 from podium_cli.settings import CliSettings
-from podium_cli.stack import processes
 from podium_cli.stack.apicurio import Apicurio
 from podium_cli.stack.kafka import Kafka
 from podium_cli.stack.layout import Layout
@@ -76,14 +75,7 @@ class Stack:
             print(f"kafka        external at {self.settings.bootstrap_servers}")
             return
         spawned = self.kafka.start()
-        port = self.settings.dev.kafka_port
-        waited = processes.wait_until(
-            lambda: processes.port_open(port),
-            what="kafka",
-            timeout_s=self.settings.dev.ready_timeout_s,
-            log=self.kafka.log,
-            process=spawned,
-        )
+        waited = self.kafka.wait_ready(spawned, self.settings.dev.ready_timeout_s)
         state = "started" if spawned else "running"
         print(f"kafka        {state} at {self.kafka.address} ({waited:.1f}s)  log {self.kafka.log}")
 

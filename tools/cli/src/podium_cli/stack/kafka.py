@@ -2,6 +2,8 @@
 
 The jars are fetched once through Maven (`infra/kafka/pom.xml` pins the version) into
 `<cache>/kafka-<version>/`; the broker's config and data live under `.dev/kafka/`.
+Clients speak PLAINTEXT to it, or, given a `SaslSsl`, only TLS with SASL/SCRAM; the
+controller keeps a listener of its own either way.
 """
 
 from __future__ import annotations
@@ -11,12 +13,17 @@ import re
 import shutil
 import subprocess
 import uuid
+from dataclasses import dataclass
 from pathlib import Path
+from typing import ClassVar
+
+from pydantic import SecretStr
 
 from podium_cli.errors import StackError
 from podium_cli.settings import DevSettings
 from podium_cli.stack import maven, processes
 from podium_cli.stack.layout import Layout
+from podium_common.settings import KafkaSettings
 
 NAME = "kafka"
 MAIN_CLASS = "kafka.Kafka"
@@ -54,17 +61,71 @@ def fetch_jars(layout: Layout) -> Path:
     return maven.fetch(layout.pom, jars_dir(layout), what="the Kafka jars", expect="kafka_*.jar")
 
 
-def server_properties(dev: DevSettings, data: Path, partitions: int) -> str:
+@dataclass(frozen=True)
+class SaslSsl:
+    """A client listener that takes only TLS with SASL/SCRAM-SHA-512. Its one user is made
+    when the storage is formatted, and the broker speaks to itself as that user too.
+
+    `keystore`: PEM, the broker's private key (PKCS#8, unencrypted) then its certificate
+    chain; `truststore`: PEM, the CA that signed it. The password must not hold `,` or `]`
+    (the format tool's `--add-scram` syntax), nor `"` (the JAAS line's)."""
+
+    keystore: Path
+    truststore: Path
+    username: str
+    password: SecretStr
+
+    MECHANISM: ClassVar[str] = "SCRAM-SHA-512"
+    PROTOCOL: ClassVar[str] = "SASL_SSL"
+
+    def properties(self) -> dict[str, str]:
+        password = self.password.get_secret_value()
+        login = "org.apache.kafka.common.security.scram.ScramLoginModule"
+        listener = f"listener.name.{self.PROTOCOL.lower()}.{self.MECHANISM.lower()}"
+        return {
+            "sasl.enabled.mechanisms": self.MECHANISM,
+            "sasl.mechanism.inter.broker.protocol": self.MECHANISM,
+            f"{listener}.sasl.jaas.config": (
+                f'{login} required username="{self.username}" password="{password}";'
+            ),
+            "ssl.keystore.type": "PEM",
+            "ssl.keystore.location": str(self.keystore),
+            "ssl.truststore.type": "PEM",
+            "ssl.truststore.location": str(self.truststore),
+        }
+
+    def format_options(self) -> list[str]:
+        """The storage format tool's options that make the user."""
+        password = self.password.get_secret_value()
+        return ["--add-scram", f"{self.MECHANISM}=[name={self.username},password={password}]"]
+
+    def client(self, bootstrap_servers: str) -> KafkaSettings:
+        """What a Podium client needs to reach the listener as this user."""
+        return KafkaSettings(
+            bootstrap_servers=bootstrap_servers,
+            security_protocol=self.PROTOCOL,
+            sasl_mechanism=self.MECHANISM,
+            sasl_username=self.username,
+            sasl_password=self.password,
+            ssl_cafile=str(self.truststore),
+        )
+
+
+def server_properties(
+    dev: DevSettings, data: Path, partitions: int, sasl_ssl: SaslSsl | None = None
+) -> str:
     port, controller = dev.kafka_port, dev.controller_port
+    client = SaslSsl.PROTOCOL if sasl_ssl else "PLAINTEXT"
     settings = {
         "process.roles": "broker,controller",
         "node.id": "1",
         "controller.quorum.voters": f"1@127.0.0.1:{controller}",
-        "listeners": f"PLAINTEXT://127.0.0.1:{port},CONTROLLER://127.0.0.1:{controller}",
-        "advertised.listeners": f"PLAINTEXT://127.0.0.1:{port}",
+        "listeners": f"{client}://127.0.0.1:{port},CONTROLLER://127.0.0.1:{controller}",
+        "advertised.listeners": f"{client}://127.0.0.1:{port}",
         "controller.listener.names": "CONTROLLER",
-        "inter.broker.listener.name": "PLAINTEXT",
-        "listener.security.protocol.map": "PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT",
+        "inter.broker.listener.name": client,
+        "listener.security.protocol.map": f"{client}:{client},CONTROLLER:PLAINTEXT",
+        **(sasl_ssl.properties() if sasl_ssl else {}),
         "log.dirs": str(data),
         "num.partitions": str(partitions),
         # Topics are created by `podium up` with the partition counts the join needs.
@@ -93,8 +154,11 @@ def cluster_id() -> str:
 class Kafka:
     """The stack's broker: `.dev/kafka/server.properties`, data in `.dev/kafka/data`."""
 
-    def __init__(self, layout: Layout, dev: DevSettings, partitions: int) -> None:
+    def __init__(
+        self, layout: Layout, dev: DevSettings, partitions: int, sasl_ssl: SaslSsl | None = None
+    ) -> None:
         self.layout, self.dev, self.partitions = layout, dev, partitions
+        self.sasl_ssl = sasl_ssl
         self.config = layout.kafka / "server.properties"
         self.data = layout.kafka / "data"
         self.pidfile = layout.pidfile(NAME)
@@ -103,6 +167,15 @@ class Kafka:
     @property
     def address(self) -> str:
         return f"127.0.0.1:{self.dev.kafka_port}"
+
+    def client(self) -> KafkaSettings:
+        """What a Podium client needs to reach the broker."""
+        if self.sasl_ssl is None:
+            return KafkaSettings(bootstrap_servers=self.address)
+        return self.sasl_ssl.client(self.address)
+
+    def _properties(self) -> str:
+        return server_properties(self.dev, self.data, self.partitions, self.sasl_ssl)
 
     def pid(self) -> int | None:
         return processes.running_pid(self.pidfile, str(self.config))
@@ -119,7 +192,7 @@ class Kafka:
         java = find_java()
         jars = fetch_jars(self.layout)
         self.layout.kafka.mkdir(parents=True, exist_ok=True)
-        self.config.write_text(server_properties(self.dev, self.data, self.partitions))
+        self.config.write_text(self._properties())
         log4j = self.layout.kafka / "log4j2.properties"
         log4j.write_text(LOG4J)
         classpath = ["-cp", f"{jars}/*", f"-Dlog4j2.configurationFile={log4j}"]
@@ -132,7 +205,7 @@ class Kafka:
         )
 
     def _refuse_moved_ports(self) -> None:
-        config = server_properties(self.dev, self.data, self.partitions).splitlines()
+        config = self._properties().splitlines()
         wanted = next(line for line in config if line.startswith("listeners="))
         if wanted not in self.config.read_text().splitlines():
             raise StackError(
@@ -152,6 +225,7 @@ class Kafka:
                 cluster_id(),
                 "-c",
                 str(self.config),
+                *(self.sasl_ssl.format_options() if self.sasl_ssl else []),
             ],
             capture_output=True,
             text=True,
@@ -159,6 +233,16 @@ class Kafka:
         )
         if done.returncode != 0:
             raise StackError(f"formatting {self.data} failed:\n{done.stdout}{done.stderr}")
+
+    def wait_ready(self, spawned: subprocess.Popen[bytes] | None, timeout_s: float) -> float:
+        """Waits until the client listener takes connections; returns the seconds waited."""
+        return processes.wait_until(
+            lambda: processes.port_open(self.dev.kafka_port),
+            what=NAME,
+            timeout_s=timeout_s,
+            log=self.log,
+            process=spawned,
+        )
 
     def stop(self) -> bool:
         """Stops the broker if it runs; True if it did."""
