@@ -28,7 +28,7 @@ from podium_cli.stack.processes import free_port
 from podium_common.admin import ensure_topics
 from podium_common.settings import KafkaSettings
 from podium_recorder.migrations import apply as apply_migrations
-from tests.conftest import BOOTSTRAP, fresh_database
+from tests.conftest import BOOTSTRAP, delete_topics, fresh_database
 
 SERVICES = (
     "podium-planner",
@@ -149,8 +149,9 @@ async def running_stack(
     extra_env: dict[str, str] | None = None,
     kafka: KafkaSettings | None = None,
 ) -> AsyncIterator[Stack]:
-    """Every service on fresh topics and database `pg_dsn`, with `llm` (the scripted one by
-    default) and `extra_env` on top of their environment, for the length of the block.
+    """Every service on fresh topics (deleted afterwards) and database `pg_dsn`, with `llm`
+    (the scripted one by default) and `extra_env` on top of their environment, for the
+    length of the block.
     `kafka` names the broker and how to reach it (the test session's by default)."""
     prefix = f"e{uuid.uuid4().hex[:12]}."
     kafka = (kafka or KafkaSettings(bootstrap_servers=BOOTSTRAP)).model_copy(
@@ -188,6 +189,7 @@ async def running_stack(
         yield stack
     finally:
         _stop(stack.processes)
+        await delete_topics(kafka)
 
 
 @pytest.fixture(scope="module")
