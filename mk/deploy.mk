@@ -4,6 +4,10 @@
 #   make compose-check  docker compose config
 #   make docker-lint    hadolint
 #   make deploy-check   all three
+#   make images         builds every image with podman (or docker); IMAGES_FROM=debian makes
+#                       Python's base image from Debian's packages and takes uv from PyPI
+#   make deploy-e2e     runs the chart's setup Job and Deployments as containers (podman kube
+#                       play) against the local Kafka and PostgreSQL, and goals through them
 # Tools live outside the repository, in $(DEPLOY_TOOLS); see scripts/deploy/install.sh.
 
 # Keep the root Makefile's default goal: rules here must not become it.
@@ -32,7 +36,13 @@ pyyaml_dir := $(DEPLOY_TOOLS)/pyyaml-$(PYYAML_VERSION)
 keda_schema_dir := $(DEPLOY_TOOLS)/schemas/keda-$(KEDA_VERSION)
 keda_schemas := $(keda_schema_dir)/scaledobject_v1alpha1.json
 
-.PHONY: deploy-tools deploy-check helm-check compose-check docker-lint
+.PHONY: deploy-tools deploy-check helm-check compose-check docker-lint images deploy-e2e
+
+# Where the images' Python and uv come from (public or debian; see scripts/deploy/images.sh),
+# and where the Debian root filesystem and the engine's storage are kept.
+IMAGES_FROM ?= public
+IMAGE_CACHE ?= $(or $(PODIUM_IMAGE_CACHE),$(HOME)/.cache/podium/images)
+export IMAGES_FROM IMAGE_CACHE
 
 $(helm_bin):
 	$(deploy_install) helm
@@ -67,5 +77,8 @@ docker-lint: sync
 	$(UV) run hadolint Dockerfile
 
 deploy-check: docker-lint compose-check helm-check
+
+images: sync
+	scripts/deploy/images.sh
 
 .DEFAULT_GOAL := $(deploy_default_goal)
