@@ -81,4 +81,14 @@ deploy-check: docker-lint compose-check helm-check
 images: sync
 	scripts/deploy/images.sh
 
+# The tests in tests/containers, against the Kafka and PostgreSQL `make test` would use.
+deploy-e2e: images deploy-tools
+	@command -v podman >/dev/null || { echo "make deploy-e2e: needs podman, which runs the" \
+		"chart's pods (Debian: apt-get install podman buildah runc catatonit mmdebstrap)" >&2; exit 1; }
+	@if [ -z "$$PODIUM_TEST_BOOTSTRAP" ] || [ -z "$$PODIUM_TEST_PG_DSN" ]; then \
+		$(PODIUM) up --infra || exit 1; fi
+	@exports="$$($(PODIUM) test-env)" || exit 1; eval "$$exports"; \
+	echo "deploy-e2e uses Kafka at $$PODIUM_TEST_BOOTSTRAP and PostgreSQL at $$PODIUM_TEST_PG_DSN"; \
+	PODIUM_DEPLOY_E2E=1 $(UV) run pytest tests/containers -p no:cacheprovider $(PYTEST_ARGS)
+
 .DEFAULT_GOAL := $(deploy_default_goal)

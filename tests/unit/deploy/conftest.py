@@ -7,38 +7,30 @@ $PODIUM_DEPLOY_TOOLS): without them these tests fail and say so; they never skip
 
 from __future__ import annotations
 
-import importlib
 import json
 import os
 import subprocess
-import sys
 from collections.abc import Callable
 from types import ModuleType
 
 import pytest
 
-from tests.unit.deploy.tools import CHART, REPO, TOOLS, Manifest, tool
+from tests.unit.deploy.tools import CHART, REPO, Manifest, helm_template, tool, yaml_module
 
 
 @pytest.fixture(scope="session")
 def yaml() -> ModuleType:
     """PyYAML, installed beside the tools (the workspace itself needs no YAML parser)."""
-    tool("helm")
-    sys.path.insert(0, str(TOOLS / "python"))
-    return importlib.import_module("yaml")
+    return yaml_module()
 
 
 @pytest.fixture(scope="session")
-def render(yaml: ModuleType) -> Callable[..., list[Manifest]]:
-    """`render(*values_files, **set_values)`: the chart's manifests, hooks included."""
-    helm = tool("helm")
+def render() -> Callable[..., list[Manifest]]:
+    """`render(*values_files, **set_values)`: the chart's manifests, hooks included; values
+    files are named relative to the chart."""
 
     def run(*values: str, **set_values: str) -> list[Manifest]:
-        command = [str(helm), "template", "podium", str(CHART), "--namespace", "podium"]
-        command += [f"--values={CHART / name}" for name in values]
-        command += [f"--set={key}={value}" for key, value in set_values.items()]
-        out = subprocess.run(command, check=True, capture_output=True, text=True).stdout
-        return [doc for doc in yaml.safe_load_all(out) if doc]
+        return helm_template(*(CHART / name for name in values), **set_values)
 
     return run
 
