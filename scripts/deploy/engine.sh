@@ -41,4 +41,7 @@ for file in containers.conf storage.conf; do
     else mv "$conf/$file.new" "$conf/$file"; fi
 done
 export CONTAINERS_CONF="$conf/containers.conf" CONTAINERS_STORAGE_CONF="$conf/storage.conf"
+# Builds keep their `RUN --mount=type=cache` directories (uv's cache) under TMPDIR: here too.
+mkdir -p "$conf/tmp"
+export TMPDIR="$conf/tmp"
 exec podman "$@"

@@ -25,7 +25,11 @@ def test_each_image_package_has_the_console_script_the_dockerfile_runs(service: 
 
 def test_the_build_context_holds_what_the_dockerfile_copies() -> None:
     dockerfile = (REPO / "Dockerfile").read_text()
-    copied = set(re.findall(r"^COPY (?!--from)(\S+)", dockerfile, flags=re.MULTILINE))
+    copied = {
+        source.rstrip("/")
+        for sources in re.findall(r"^COPY (?!--from)(.+) \S+$", dockerfile, flags=re.MULTILINE)
+        for source in sources.split()
+    }
     copied |= set(re.findall(r"--mount=type=bind,source=(\S+),", dockerfile))
     allowed = {
         line.removeprefix("!").rstrip("/")
