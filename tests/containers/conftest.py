@@ -29,12 +29,10 @@ from typing import Any
 
 import httpx
 import pytest
-from aiokafka.admin import AIOKafkaAdminClient
 
 from podium_cli.stack.processes import free_ports
-from podium_common.kafka import client_options
 from podium_common.settings import KafkaSettings
-from tests.conftest import BOOTSTRAP, fresh_database
+from tests.conftest import BOOTSTRAP, delete_topics, fresh_database
 from tests.unit.deploy.tools import REPO, Manifest, helm_template
 
 ENGINE = REPO / "scripts" / "deploy" / "engine.sh"
@@ -177,16 +175,6 @@ async def _wait_ready(deployment: Deployment, within_s: float = 120) -> None:
         pytest.fail(f"not ready after {within_s}s: {sorted(pending)}\n{deployment.logs()}")
 
 
-async def _delete_topics(kafka: KafkaSettings) -> None:
-    admin = AIOKafkaAdminClient(**client_options(kafka))
-    await admin.start()
-    try:
-        existing = set(await admin.list_topics())
-        await admin.delete_topics([t for t in kafka.topics.created() if t in existing])
-    finally:
-        await admin.close()
-
-
 @pytest.fixture(scope="session")
 def engine() -> None:
     """podman, which `make deploy-e2e` needs (docker has no `kube play`), and the images."""
@@ -277,7 +265,7 @@ async def deployment(
             yield running
         finally:
             _down(path)
-            await _delete_topics(kafka)
+            await delete_topics(kafka)
 
 
 def _component(manifest: Manifest) -> str:
