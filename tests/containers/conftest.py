@@ -75,7 +75,6 @@ class Deployment:
     containers: dict[str, str]  # component -> container name
     ports: dict[str, int]  # component -> port of /healthz and /readyz
     grace_s: dict[str, int]  # component -> terminationGracePeriodSeconds
-    manifests: list[Manifest]
 
     def logs(self, lines: int = 40) -> str:
         return "\n".join(
@@ -138,12 +137,14 @@ def _down(path: Path) -> None:
 def _setup(manifests: list[Manifest], workdir: Path) -> None:
     """Runs the setup hook's Pod to its end; fails unless both its containers succeeded."""
     job = next(m for m in manifests if m["kind"] == "Job")
-    for secret in _secrets(manifests, hooks=True):
+    secrets = _secrets(manifests, hooks=True)
+    for secret in secrets:
         _secret(secret)
     pod = _as_pod(job)
     path = workdir / "setup.yaml"
     try:
-        # The init container (topics create) runs before the pod starts; play fails if it fails.
+        # The init container (topics create) runs first; test_the_setup_job_created_every_topic
+        # checks what it made.
         _play([pod], path)
         container = f"{pod['metadata']['name']}-{pod['spec']['containers'][0]['name']}"
         code = podman("wait", container).strip()
@@ -151,6 +152,8 @@ def _setup(manifests: list[Manifest], workdir: Path) -> None:
         assert code == "0", f"the setup Job's {container} exited {code}:\n{logs}"
     finally:
         _down(path)
+        for secret in secrets:  # as the hook's delete policy does
+            podman("secret", "rm", secret["metadata"]["name"], check=False)
 
 
 async def _wait_ready(deployment: Deployment, within_s: float = 120) -> None:
@@ -214,10 +217,12 @@ def llm(engine: None) -> Iterator[LLM]:
 
 
 def _values(kafka: KafkaSettings, pg_dsn: str, llm: LLM, ports: dict[str, int]) -> Manifest:
-    """This run's values on top of tests/containers/values.yaml."""
+    """This run's values on top of tests/containers/values.yaml; the names of its pods and
+    secrets are its own (podman's storage may be shared by several runs)."""
     components: dict[str, Any] = {name: {"healthPort": port} for name, port in ports.items()}
     components["gateway"] = {"http": {"port": ports["gateway"]}}
     return {
+        "fullnameOverride": f"podium-{kafka.topic_prefix.strip('.')}",
         "kafka": {"bootstrapServers": kafka.bootstrap_servers, "topicPrefix": kafka.topic_prefix},
         "postgres": {"dsn": pg_dsn},
         "llm": {"baseUrl": f"http://127.0.0.1:{llm.port}/v1"},
@@ -259,12 +264,13 @@ async def deployment(
                     _component(m): m["spec"]["template"]["spec"]["terminationGracePeriodSeconds"]
                     for m in deployments
                 },
-                manifests=manifests,
             )
             await _wait_ready(running)
             yield running
         finally:
             _down(path)
+            for secret in _secrets(manifests, hooks=False):
+                podman("secret", "rm", secret["metadata"]["name"], check=False)
             await delete_topics(kafka)
 
 
