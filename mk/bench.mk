@@ -10,7 +10,7 @@
 bench_default_goal := $(.DEFAULT_GOAL)
 BENCH_ARGS ?=
 
-.PHONY: bench bench-redis profile
+.PHONY: bench bench-sync bench-redis profile
 
 bench-redis:
 	@command -v redis-server >/dev/null 2>&1 || { \
@@ -22,13 +22,18 @@ bench-redis:
 profile: BENCH_ARGS = --quick --profile .dev/profiles --out .dev/profiles/results.json pipeline
 profile: bench
 
-bench: sync bench-redis
+# The bench dependency group (Celery, Redis's client, gevent, LangGraph) only for the bench;
+# `make sync` leaves it out again.
+bench-sync: sync
+	$(UV) sync --frozen --group bench
+
+bench: bench-sync bench-redis
 	@if [ -z "$$PODIUM_BENCH_BOOTSTRAP" ] || [ -z "$$PODIUM_BENCH_PG_DSN" ]; then \
 		$(PODIUM) up --infra || exit 1; \
 		exports="$$($(PODIUM) test-env)" || exit 1; eval "$$exports"; \
 		export PODIUM_BENCH_BOOTSTRAP="$$PODIUM_TEST_BOOTSTRAP" PODIUM_BENCH_PG_DSN="$$PODIUM_TEST_PG_DSN"; \
 	fi; \
 	echo "bench uses Kafka at $$PODIUM_BENCH_BOOTSTRAP and PostgreSQL at $$PODIUM_BENCH_PG_DSN"; \
-	$(UV) run python -m bench $(BENCH_ARGS)
+	$(UV) run --frozen --group bench python -m bench $(BENCH_ARGS)
 
 .DEFAULT_GOAL := $(bench_default_goal)
