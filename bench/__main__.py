@@ -18,7 +18,7 @@ from typing import Any
 from bench import profile
 from bench.infra import Infra
 from bench.report import table
-from bench.scenarios import celery_baseline, concurrency, pipeline, scaling
+from bench.scenarios import capacity, celery_baseline, concurrency, pipeline, scaling
 
 RESULTS = Path(__file__).parent / "results.json"
 log = logging.getLogger("bench")
@@ -100,12 +100,32 @@ def ratio(results: dict[str, Any]) -> float | None:
     return round(podium / best, 2) if podium and best else None
 
 
+async def run_capacity(args: argparse.Namespace, results: dict[str, Any]) -> None:
+    config = capacity.CapacityConfig()
+    if args.quick:
+        config = replace(config, window_s=10, probe_s=5)
+    if args.window:
+        config = replace(config, window_s=args.window, probe_s=min(config.probe_s, args.window))
+    systems = tuple(args.systems.split(",")) if args.systems else capacity.SYSTEMS
+    if "celery" in systems and shutil.which("redis-server") is None:
+        systems = tuple(name for name in systems if name != "celery")
+        results["capacity_celery_skipped"] = "redis-server is not installed"
+    config = replace(config, systems=systems)
+    if args.in_flight:
+        config = replace(config, max_in_flight=args.in_flight)
+    infra = Infra.from_env() if "podium" in systems else None
+    figures = await capacity.run(infra, config)
+    results["capacity"] = figures
+    results.update(capacity.headline(figures))
+
+
 Scenario = Callable[[argparse.Namespace, dict[str, Any]], Awaitable[None]]
 SCENARIOS: dict[str, Scenario] = {
     "pipeline": run_pipeline,
     "concurrency": run_concurrency,
     "scaling": run_scaling,
     "celery": run_celery,
+    "capacity": run_capacity,
 }
 
 
@@ -133,6 +153,15 @@ def cli() -> None:
         "--in-flight",
         type=int,
         help="each service's in-flight limit, and the Celery threads per process (64)",
+    )
+    parser.add_argument(
+        "--window",
+        type=float,
+        help="capacity: seconds a rate must be sustained (60; 10 with --quick)",
+    )
+    parser.add_argument(
+        "--systems",
+        help="capacity: which systems, comma-separated (podium,celery,langgraph)",
     )
     parser.add_argument("--out", type=Path, default=RESULTS)
     parser.add_argument(

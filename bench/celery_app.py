@@ -16,18 +16,8 @@ from typing import Any
 import httpx
 from celery import Celery, chain, chord, group  # type: ignore[import-untyped]
 
-from podium_planner.prompts import SYSTEM as PLANNER
-from podium_worker_researcher.prompts import SYSTEM as RESEARCHER
-from podium_worker_specialist.prompts import SYSTEM as SPECIALIST
-from podium_worker_synthesizer.prompts import SYSTEM as SYNTHESIZER
-from podium_worker_validator.prompts import SYSTEM as VALIDATOR
+from bench.prompts import PLANNER, SYSTEMS, final_task, planner_prompt, user_prompt
 
-SYSTEMS = {
-    "researcher": RESEARCHER,
-    "specialist": SPECIALIST,
-    "validator": VALIDATOR,
-    "synthesizer": SYNTHESIZER,
-}
 LLM_URL = os.environ.get("PODIUM_BENCH_CELERY_LLM", "http://127.0.0.1:8099/v1")
 DONE = "podium_bench:done"
 BROKER = os.environ.get("PODIUM_BENCH_CELERY_BROKER", "redis://127.0.0.1:6379/0")
@@ -63,17 +53,11 @@ def ask(system: str, user: str, *, json_reply: bool = False) -> tuple[str, float
     return content, (time.perf_counter() - started) * 1000
 
 
-def _user(goal: str, task: dict[str, Any], inputs: list[dict[str, Any]]) -> str:
-    sections = [f"Goal: {goal}", f"Task: {task['description']}"]
-    sections += [f"Input {i['id']} ({i['type']}):\n{i['output']}" for i in inputs]
-    return "\n\n".join(sections)
-
-
 @app.task  # type: ignore[untyped-decorator]
 def work(inputs: Any, goal: str, task: dict[str, Any]) -> dict[str, Any]:
     """One task of the plan; `inputs` is what its dependencies returned (a list, or one)."""
     given = inputs if isinstance(inputs, list) else [inputs] if inputs else []
-    output, llm_ms = ask(SYSTEMS[task["type"]], _user(goal, task, given))
+    output, llm_ms = ask(SYSTEMS[task["type"]], user_prompt(goal, task, given))
     before = max((i["llm_ms"] for i in given), default=0.0)
     return {"id": task["id"], "type": task["type"], "output": output, "llm_ms": before + llm_ms}
 
@@ -81,11 +65,11 @@ def work(inputs: Any, goal: str, task: dict[str, Any]) -> dict[str, Any]:
 @app.task(bind=True)  # type: ignore[untyped-decorator]
 def run_goal(self: Any, goal_id: str, goal: str, max_tasks: int = 8) -> Any:
     """Plans the goal, then becomes the flow of its tasks and the final synthesis."""
-    reply, planning_ms = ask(PLANNER, f"Most tasks: {max_tasks}\nGoal: {goal}", json_reply=True)
+    reply, planning_ms = ask(PLANNER, planner_prompt(goal, max_tasks), json_reply=True)
     tasks = json.loads(reply)["tasks"]
     first = [t for t in tasks if not t["depends_on"]]
     rest = [t for t in tasks if t["depends_on"]]
-    final = {"id": "final", "type": "synthesizer", "description": f"Final answer to: {goal}"}
+    final = final_task(goal)
     fan_out = group(work.s(None, goal, t) for t in first)
     steps = [work.s(goal, t) for t in rest] + [work.s(goal, final), done.s(goal_id, planning_ms)]
     flow = chord(fan_out, chain(*steps)) if steps else fan_out

@@ -7,6 +7,7 @@ import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 import httpx
 from aiokafka import AIOKafkaConsumer, TopicPartition
@@ -21,8 +22,7 @@ GOAL = "Compare PostgreSQL and MySQL for an analytics workload"
 TASKS_PER_GOAL = 4
 
 
-@dataclass
-class Ended:
+class Ended(NamedTuple):
     at: float
     completed: bool
 

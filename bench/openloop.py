@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import math
+import os
 import random
 import statistics
 import time
@@ -81,12 +82,14 @@ class Step:
     passed: bool
     reason: str
     cpu_s_per_goal: float | None = None
-    # Per goal of the window: end-to-end ms (completed goals only), for the overhead.
-    latencies: list[float] = field(default_factory=list, repr=False)
+    # The machine's 1-minute load average at the window's end: the cores are shared.
+    load_average: float | None = None
+    # The window's completed goals: (key, end-to-end ms), for the overhead.
+    goals: list[tuple[Hashable, float]] = field(default_factory=list, repr=False)
 
     def figures(self) -> dict[str, Any]:
         out = asdict(self)
-        del out["latencies"]
+        del out["goals"]
         return out
 
 
@@ -179,6 +182,7 @@ async def step(
                 await asyncio.sleep(delay)
             arrivals.append((at, loop.create_task(system.submit())))
         await asyncio.sleep(max(0.0, window[1] - time.monotonic()))
+        load_average = os.getloadavg()[0]
         await asyncio.wait_for(watchers[1], timeout=5)
     finally:
         for watcher in watchers:
@@ -191,7 +195,7 @@ async def step(
             break
         await asyncio.sleep(0.1)
 
-    latencies: list[float] = []
+    goals: list[tuple[Hashable, float]] = []
     failed = unfinished = refused = 0
     for at, task in arrivals:
         accepted = task.done() and not task.cancelled() and task.exception() is None
@@ -200,13 +204,15 @@ async def step(
         if not accepted:
             refused += 1
             continue
-        outcome = system.ended.get(task.result())
+        key = task.result()
+        outcome = system.ended.get(key)
         if outcome is None:
             unfinished += 1
         elif not outcome[1]:
             failed += 1
         else:
-            latencies.append((outcome[0] - at) * 1000)
+            goals.append((key, (outcome[0] - at) * 1000))
+    latencies = [ms for _, ms in goals]
     for _, task in arrivals:
         task.cancel()
     passed, reason, summary, mean, growth = judge(
@@ -231,15 +237,17 @@ async def step(
             if len(cpu_marks) == 2
             else None
         ),
-        latencies=latencies,
+        load_average=round(load_average, 2),
+        goals=goals,
     )
 
 
 @dataclass(frozen=True)
 class SearchConfig:
     """How the rate steps: doubling from `start` with short probe windows until a probe
-    fails, then full windows: the last rate probed good is confirmed (halved again while it
-    is not), then `refine` bisections (geometric) between it and the first that failed."""
+    fails twice in a row (one failure can be a hiccup of a shared machine), then full
+    windows: the last rate probed good is confirmed (halved again while it is not), then
+    `refine` bisections (geometric) between it and the first that failed."""
 
     start: float = 2.0
     growth: float = 2.0
@@ -248,6 +256,12 @@ class SearchConfig:
     refine: int = 2
     max_rate: float = 400.0
     min_rate: float = 0.1
+    # A probe lasts long enough for this many arrivals (up to the full window): a p99 of a
+    # handful of goals is their slowest one.
+    probe_goals: int = 30
+
+    def probe_window(self, rate: float) -> float:
+        return min(self.window_s, max(self.probe_s, self.probe_goals / rate))
 
 
 @dataclass
@@ -277,10 +291,15 @@ async def search(trial: Trial, config: SearchConfig) -> Capacity:
         steps.append(result)
         return result
 
+    async def probe(rate: float) -> bool:
+        if (await run(rate, config.probe_window(rate))).passed:
+            return True
+        return (await run(rate, config.probe_window(rate))).passed
+
     good, bad = 0.0, math.inf
     rate = config.start
     while rate <= config.max_rate:
-        if (await run(rate, config.probe_s)).passed:
+        if await probe(rate):
             good, rate = rate, rate * config.growth
         else:
             bad = rate
@@ -288,7 +307,7 @@ async def search(trial: Trial, config: SearchConfig) -> Capacity:
     if good == 0.0:  # the start rate already failed: down until a probe passes
         rate = config.start / config.growth
         while rate >= config.min_rate and good == 0.0:
-            if (await run(rate, config.probe_s)).passed:
+            if await probe(rate):
                 good = rate
             else:
                 bad, rate = rate, rate / config.growth

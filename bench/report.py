@@ -60,4 +60,28 @@ def table(results: dict[str, Any]) -> str:
                 key = f"{key} p50/p99"
             lines.append(_row(f"celery {key}", value))
         lines.append(_row("ratio vs celery at 2 s", results.get("ratio_vs_celery"), "≥ 3"))
+    lines += _capacity(results)
     return "\n".join(lines)
+
+
+def _capacity(results: dict[str, Any]) -> list[str]:
+    capacity = results.get("capacity_goals_per_s")
+    if not capacity:
+        return []
+    figures = results["capacity"]
+    lines = [f"capacity, open loop, {figures['window_s']:g} s windows (goals/s sustained)"]
+    for name, by_latency in capacity.items():
+        for at, value in by_latency.items():
+            detail = figures[name].get(at, {})
+            if name == "celery" and detail.get("best"):
+                value = f"{value} ({detail['best']})"
+            elif detail.get("cpu_s_per_goal") is not None:
+                value = f"{value} ({detail['cpu_s_per_goal']} CPU-s/goal)"
+            lines.append(_row(f"  {name} at {at}", value))
+    for at, ratio in results["capacity_ratio_vs_celery"].items():
+        lines.append(_row(f"  podium ÷ celery at {at}", ratio, "≥ 3 at 2s"))
+    for name, p50 in results["overhead_ms_p50"].items():
+        lines.append(_row(f"  overhead p50 ms at half capacity: {name}", p50))
+    for name, lost in results["goals_lost"].items():
+        lines.append(_row(f"  goals lost: {name}", lost, "0"))
+    return lines

@@ -44,8 +44,14 @@ class CeleryConfig:
     outstanding: int = 200
 
 
+@dataclass(frozen=True)
+class Server:
+    url: str
+    pid: int
+
+
 @contextmanager
-def redis_server() -> Iterator[str]:
+def redis_server() -> Iterator[Server]:
     server = shutil.which("redis-server")
     if server is None:
         raise FileNotFoundError("redis-server is not installed (apt-get install redis-server)")
@@ -62,7 +68,7 @@ def redis_server() -> Iterator[str]:
                 break
             except redis.ConnectionError:
                 time.sleep(0.05)
-        yield url
+        yield Server(url, process.pid)
     finally:
         process.terminate()
         process.wait(timeout=10)
@@ -91,23 +97,34 @@ def llm_server(latency_ms: float) -> Iterator[str]:
 
 
 @contextmanager
-def workers(pool: str, config: CeleryConfig, broker: str, llm: str) -> Iterator[None]:
+def workers(pool: str, config: CeleryConfig, broker: str, llm: str) -> Iterator[list[int]]:
+    """The closed loop's workers: prefork, one worker with `processes` children; threads,
+    `processes` workers of `threads` threads."""
+    if pool == "prefork":
+        with worker_processes("prefork", 1, config.processes, broker, llm) as pids:
+            yield pids
+    else:
+        with worker_processes(pool, config.processes, config.threads, broker, llm) as pids:
+            yield pids
+
+
+@contextmanager
+def worker_processes(
+    pool: str, processes: int, concurrency: int, broker: str, llm: str
+) -> Iterator[list[int]]:
+    """`processes` Celery workers of the pool (prefork, threads, gevent), each with
+    `concurrency` slots; yields their pids."""
     env = {"PODIUM_BENCH_CELERY_BROKER": broker, "PODIUM_BENCH_CELERY_LLM": llm}
     base = [str(BIN / "celery"), "-A", "bench.celery_app", "worker", "--loglevel", "WARNING"]
     base += ["--without-gossip", "--without-mingle", "--without-heartbeat"]
-    if pool == "prefork":
-        commands = [[*base, "--pool", "prefork", "--concurrency", str(config.processes)]]
-    else:
-        commands = [
-            [*base, "--pool", "threads", "--concurrency", str(config.threads), "-n", f"w{i}@%h"]
-            for i in range(config.processes)
-        ]
+    base += ["--pool", pool, "--concurrency", str(concurrency)]
+    commands = [[*base, "-n", f"w{i}@%h"] for i in range(processes)]
     environ = {**os.environ, **env, "PYTHONPATH": str(REPO)}
     logs = Path(tempfile.mkdtemp(prefix=f"podium-bench-celery-{pool}-"))
-    processes = []
+    started = []
     for number, command in enumerate(commands):
         with (logs / f"worker{number}.log").open("wb") as log:
-            processes.append(
+            started.append(
                 subprocess.Popen(
                     command,
                     env=environ,
@@ -118,11 +135,11 @@ def workers(pool: str, config: CeleryConfig, broker: str, llm: str) -> Iterator[
                 )
             )
     try:
-        yield
+        yield [process.pid for process in started]
     finally:
-        for process in processes:
+        for process in started:
             process.terminate()
-        for process in processes:
+        for process in started:
             try:
                 process.wait(timeout=20)
             except subprocess.TimeoutExpired:
@@ -222,7 +239,8 @@ def warm_up(driver: Driver) -> None:
 
 def run(config: CeleryConfig) -> dict[str, Any]:
     results: dict[str, Any] = {"processes": config.processes, "threads": config.threads}
-    with redis_server() as broker:
+    with redis_server() as server:
+        broker = server.url
         for latency_ms in (0, 2000):
             with llm_server(latency_ms) as llm:
                 for pool in ("prefork", "threads"):

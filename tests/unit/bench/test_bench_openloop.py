@@ -121,7 +121,9 @@ async def test_the_search_finds_the_capacity_from_below_within_its_resolution(
     capacity: float,
 ) -> None:
     trial, tried = _system_with_capacity(capacity)
-    found = await search(trial, SearchConfig(start=2, probe_s=10, window_s=60, refine=2))
+    found = await search(
+        trial, SearchConfig(start=2, probe_s=10, window_s=60, refine=2, probe_goals=0)
+    )
     # Never above; within the bracket's factor 2 narrowed twice: 2^(1/4) below at most.
     assert found.goals_per_s <= capacity
     assert found.goals_per_s >= capacity / 2 ** (1 / 4) - 0.01
@@ -138,6 +140,29 @@ async def test_a_probe_luckier_than_the_full_window_is_not_taken_for_capacity() 
     found = await search(trial, SearchConfig(start=2, refine=2))
     assert 10.0 / 2 ** (1 / 4) - 0.01 <= found.goals_per_s <= 10.0
     assert (16.0, 60) in tried  # the probe's last good rate failed its full window
+
+
+async def test_one_failed_probe_is_tried_again_before_it_ends_the_climb() -> None:
+    trial, tried = _system_with_capacity(40.0)
+    hiccup = {4.0}
+
+    async def flaky(rate: float, window_s: float) -> Step:
+        result: Step = await trial(rate, window_s)
+        if rate in hiccup and window_s < 60:
+            hiccup.discard(rate)
+            return _fake_step(rate, window_s, False)
+        return result
+
+    found = await search(flaky, SearchConfig(start=2, refine=2))
+    assert found.goals_per_s >= 40 / 2 ** (1 / 4) - 0.01
+    assert [rate for rate, _ in tried].count(4.0) == 2
+
+
+def test_a_probe_lasts_for_enough_arrivals_up_to_the_full_window() -> None:
+    config = SearchConfig(probe_s=10, window_s=60, probe_goals=30)
+    assert config.probe_window(20) == 10
+    assert config.probe_window(1) == 30
+    assert config.probe_window(0.2) == 60
 
 
 async def test_nothing_sustained_gives_zero_and_a_ceiling_never_reached_says_at_least() -> None:
