@@ -320,6 +320,13 @@ async def celery(config: CapacityConfig, rng: random.Random) -> dict[str, Any]:
         for latency_ms in config.latencies_ms:
             with llm_server(latency_ms) as llm:
                 runs: dict[str, Any] = {}
+                # Prefork blocks a process per LLM call: at 2 s, 8 processes serve about
+                # one goal a second; start below that rather than drain an overload.
+                prefork_start = (
+                    config.celery_prefork * 1000 / (CALLS_ON_CRITICAL_PATH * latency_ms) / 2
+                    if latency_ms
+                    else None
+                )
                 found, _, figures = await _celery_pool(
                     f"prefork ({config.celery_prefork})",
                     "prefork",
@@ -330,7 +337,7 @@ async def celery(config: CapacityConfig, rng: random.Random) -> dict[str, Any]:
                     latency_ms,
                     config,
                     rng,
-                    None,
+                    prefork_start,
                 )
                 runs[f"prefork {config.celery_prefork}"] = figures
                 best_pool, best = f"prefork {config.celery_prefork}", found.goals_per_s
