@@ -113,10 +113,15 @@ async def run_capacity(args: argparse.Namespace, results: dict[str, Any]) -> Non
     config = replace(config, systems=systems)
     if args.in_flight:
         config = replace(config, max_in_flight=args.in_flight)
+    if args.celery_concurrency:
+        levels = tuple(int(level) for level in args.celery_concurrency.split(","))
+        config = replace(config, celery_concurrency=levels)
     infra = Infra.from_env() if "podium" in systems else None
     figures = await capacity.run(infra, config)
     results["capacity"] = figures
     results.update(capacity.headline(figures))
+    if figures["failed"]:
+        raise RuntimeError(f"capacity failed for {', '.join(figures['failed'])}")
 
 
 Scenario = Callable[[argparse.Namespace, dict[str, Any]], Awaitable[None]]
@@ -162,6 +167,10 @@ def cli() -> None:
     parser.add_argument(
         "--systems",
         help="capacity: which systems, comma-separated (podium,celery,langgraph)",
+    )
+    parser.add_argument(
+        "--celery-concurrency",
+        help="capacity: the gevent pool's concurrency per process, stepped (64,256,1024)",
     )
     parser.add_argument("--out", type=Path, default=RESULTS)
     parser.add_argument(

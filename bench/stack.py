@@ -9,6 +9,8 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -148,3 +150,19 @@ class Stack:
             except subprocess.TimeoutExpired:
                 proc.kill()
                 proc.wait()
+
+
+@asynccontextmanager
+async def every_service(run: Run, max_in_flight: int | None = None) -> AsyncIterator[Stack]:
+    """The scripted LLM and every service, ready; stopped afterwards. `max_in_flight` sets
+    every service's in-flight limit (None keeps their default)."""
+    limit = {} if max_in_flight is None else {"PODIUM_MAX_IN_FLIGHT": str(max_in_flight)}
+    stack = Stack(run, env_overrides=limit)
+    stack.start_llm()
+    for service in ALL_SERVICES:
+        stack.start(service)
+    try:
+        await stack.wait_ready()
+        yield stack
+    finally:
+        stack.stop()

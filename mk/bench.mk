@@ -1,11 +1,14 @@
-# make bench: throughput, overhead, concurrency, scaling and a Celery baseline (docs/benchmarks.md).
+# make bench: throughput, overhead, concurrency, scaling, a Celery baseline and the open-loop
+# capacity of Podium, Celery and LangGraph (docs/benchmarks.md).
 #   BENCH_ARGS="--quick"               short runs, a smoke test
 #   BENCH_ARGS="pipeline scaling"      some scenarios only
+#   BENCH_ARGS="--window 15 capacity"  capacity with 15 s windows (60 by default)
 # make profile: the short pipeline run with py-spy on every service; collapsed stacks under
 # .dev/profiles/ and the hottest functions of each service printed (figures are skewed).
 # Kafka and PostgreSQL: PODIUM_BENCH_BOOTSTRAP and PODIUM_BENCH_PG_DSN when both are set,
 # else the local stack's (`podium up --infra` starts it if needed; `make down` stops it).
-# The Celery baseline needs redis-server: installed from Debian packages when missing (as root).
+# The Celery baseline and capacity need redis-server: installed from Debian packages when
+# missing (as root).
 
 bench_default_goal := $(.DEFAULT_GOAL)
 BENCH_ARGS ?=

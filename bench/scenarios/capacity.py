@@ -40,7 +40,7 @@ from bench.infra import Infra, fresh_run
 from bench.load import GOAL, GoalDriver
 from bench.openloop import Capacity, Criteria, SearchConfig, Step, StepConfig, search, step
 from bench.scenarios.celery_baseline import llm_server, redis_server, worker_processes
-from bench.stack import ALL_SERVICES, Stack
+from bench.stack import ALL_SERVICES, every_service
 from bench.stats import summary
 
 log = logging.getLogger("bench.capacity")
@@ -176,36 +176,23 @@ class PodiumSystem:
 
 async def podium(infra: Infra, config: CapacityConfig, rng: random.Random) -> dict[str, Any]:
     out: dict[str, Any] = {}
-    async with fresh_run(infra) as run_:
-        limit = (
-            {}
-            if config.max_in_flight is None
-            else {"PODIUM_MAX_IN_FLIGHT": str(config.max_in_flight)}
-        )
-        stack = Stack(run_, env_overrides=limit)
-        stack.start_llm()
-        for service in ALL_SERVICES:
-            stack.start(service)
-        try:
-            await stack.wait_ready()
-            services = ProcessTree([stack.processes[name].pid for name in ALL_SERVICES])
-            async with GoalDriver(stack.gateway_url, run_.kafka) as driver:
-                await driver.run_one()
-                system = PodiumSystem(driver)
-                for latency_ms in config.latencies_ms:
-                    print(f"podium at {latency_ms:g} ms", file=sys.stderr)
-                    await stack.configure_llm(latency_ms)
-                    found = await measure(system, latency_ms, config, services, rng)
-                    out[key(latency_ms)] = _figures(found)
-                    stack.check_alive()
-                    if latency_ms == 0:
-                        out["overhead"] = await _podium_overhead(
-                            system, found.goals_per_s, config, services, rng, run_.dsn
-                        )
-                await stack.configure_llm(0)
-                out["goals_lost"] = await _lost(driver.submitted, driver.ended)
-        finally:
-            stack.stop()
+    async with fresh_run(infra) as run_, every_service(run_, config.max_in_flight) as stack:
+        services = ProcessTree([stack.processes[name].pid for name in ALL_SERVICES])
+        async with GoalDriver(stack.gateway_url, run_.kafka) as driver:
+            await driver.run_one()
+            system = PodiumSystem(driver)
+            for latency_ms in config.latencies_ms:
+                print(f"podium at {latency_ms:g} ms", file=sys.stderr)
+                await stack.configure_llm(latency_ms)
+                found = await measure(system, latency_ms, config, services, rng)
+                out[key(latency_ms)] = _figures(found)
+                stack.check_alive()
+                if latency_ms == 0:
+                    out["overhead"] = await _podium_overhead(
+                        system, found.goals_per_s, config, services, rng, run_.dsn
+                    )
+            await stack.configure_llm(0)
+            out["goals_lost"] = await _lost(driver.submitted, driver.ended)
     return out
 
 
@@ -245,11 +232,17 @@ class CelerySystem:
 
     def __init__(self, broker: str) -> None:
         import redis.asyncio
+        from celery import Celery  # type: ignore[import-untyped]
 
         from bench import celery_app
 
-        celery_app.app.conf.update(broker_url=broker, result_backend=broker)
-        self._run_goal = celery_app.run_goal
+        # A client app of its own on this broker: the workers' module app may still hold a
+        # connection to another run's Redis.
+        self._app = Celery("podium_bench_client", broker=broker, backend=broker)
+        self._app.conf.update(
+            task_serializer="json", result_serializer="json", accept_content=["json"]
+        )
+        self._run_goal = celery_app.run_goal.name
         self._redis = redis.asyncio.Redis.from_url(broker)
         self.ended: dict[Hashable, tuple[float, bool]] = {}
         self.submitted: dict[Hashable, float] = {}
@@ -266,6 +259,7 @@ class CelerySystem:
             self._collector.cancel()
             await asyncio.gather(self._collector, return_exceptions=True)
         await self._redis.aclose()
+        self._app.close()
 
     async def _collect(self) -> None:
         while True:
@@ -279,7 +273,7 @@ class CelerySystem:
     async def submit(self) -> Hashable:
         goal_id = uuid.uuid4().hex
         self.submitted[goal_id] = time.monotonic()
-        self._run_goal.apply_async((goal_id, GOAL))
+        self._app.send_task(self._run_goal, args=(goal_id, GOAL))
         return goal_id
 
 
@@ -448,21 +442,28 @@ async def run(infra: Infra | None, config: CapacityConfig) -> dict[str, Any]:
         "cpus": os.cpu_count(),
         "p99_limit_ms": {key(ms): criteria(ms).p99_limit_ms for ms in config.latencies_ms},
     }
+    failed = []
     for name in config.systems:
-        if name == "podium":
-            if infra is None:
-                raise ValueError("podium needs the broker and PostgreSQL (Infra)")
-            figures["podium"] = await podium(infra, config, rng)
-        elif name == "celery":
-            figures["celery"] = await celery(config, rng)
-        elif name == "langgraph":
-            figures["langgraph"] = await langgraph(config, rng)
+        try:
+            if name == "podium":
+                if infra is None:
+                    raise ValueError("podium needs the broker and PostgreSQL (Infra)")
+                figures["podium"] = await podium(infra, config, rng)
+            elif name == "celery":
+                figures["celery"] = await celery(config, rng)
+            elif name == "langgraph":
+                figures["langgraph"] = await langgraph(config, rng)
+        except Exception as error:  # one system's failure leaves the others' figures
+            log.exception("capacity of %s failed", name)
+            figures[name] = {"failed": repr(error)}
+            failed.append(name)
+    figures["failed"] = failed
     return figures
 
 
 def headline(figures: dict[str, Any]) -> dict[str, Any]:
     """capacity_goals_per_s, capacity_ratio_vs_celery, overhead_ms_p50 and goals_lost."""
-    systems = [name for name in SYSTEMS if name in figures]
+    systems = [name for name in SYSTEMS if name in figures and "failed" not in figures[name]]
     latencies = list(figures["p99_limit_ms"])
     capacity = {
         name: {at: figures[name].get(at, {}).get("goals_per_s") for at in latencies}

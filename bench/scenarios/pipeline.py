@@ -19,7 +19,7 @@ from bench.infra import Infra, fresh_run
 from bench.load import TASKS_PER_GOAL, GoalDriver
 from bench.procstat import machine_busy_seconds
 from bench.profile import recording
-from bench.stack import ALL_SERVICES, Stack
+from bench.stack import Stack, every_service
 from bench.stats import rate, summary
 
 
@@ -37,31 +37,18 @@ class PipelineConfig:
 
 
 async def run(infra: Infra, config: PipelineConfig) -> dict[str, Any]:
-    async with fresh_run(infra) as run_:
-        limit = (
-            {}
-            if config.max_in_flight is None
-            else {"PODIUM_MAX_IN_FLIGHT": str(config.max_in_flight)}
-        )
-        stack = Stack(run_, env_overrides=limit)
-        stack.start_llm()
-        for service in ALL_SERVICES:
-            stack.start(service)
-        try:
-            await stack.wait_ready()
-            await asyncio.sleep(3)  # let start-up settle before idle memory is read
-            idle = stack.rss()
-            async with GoalDriver(stack.gateway_url, run_.kafka) as driver:
-                await driver.run_one()  # every consumer has joined and fetched once
-                figures = await throughput(stack, driver, config, config.profile_dir)
-                figures["overhead"] = await overhead(
-                    stack, driver, run_.dsn, figures["goals_per_s"] / 2, config.overhead_s
-                )
-                figures["at_2s"] = await throughput_at_2s(stack, driver, config)
-            figures["rss_mb_idle"] = idle
-            return figures
-        finally:
-            stack.stop()
+    async with fresh_run(infra) as run_, every_service(run_, config.max_in_flight) as stack:
+        await asyncio.sleep(3)  # let start-up settle before idle memory is read
+        idle = stack.rss()
+        async with GoalDriver(stack.gateway_url, run_.kafka) as driver:
+            await driver.run_one()  # every consumer has joined and fetched once
+            figures = await throughput(stack, driver, config, config.profile_dir)
+            figures["overhead"] = await overhead(
+                stack, driver, run_.dsn, figures["goals_per_s"] / 2, config.overhead_s
+            )
+            figures["at_2s"] = await throughput_at_2s(stack, driver, config)
+        figures["rss_mb_idle"] = idle
+        return figures
 
 
 async def _closed_loop(driver: GoalDriver, outstanding: int, stop: asyncio.Event) -> None:
