@@ -140,9 +140,9 @@ async def measure(
 async def overhead_step(
     system: Any, capacity: float, config: CapacityConfig, cpu: Callable[[], float], rng: Any
 ) -> Step:
-    """Half the capacity at 0 ms, for the full window or long enough for 200 goals (up to
-    three windows)."""
-    rate = max(capacity / 2, 0.1)
+    """Half the capacity at 0 ms (1 goal/s when no rate was sustained), for the full window
+    or long enough for 200 goals (up to three windows)."""
+    rate = capacity / 2 if capacity > 0 else 1.0
     window_s = max(config.window_s, min(200 / rate, 3 * config.window_s))
     return await step(system, rate, step_config(0, window_s), criteria(0), rng=rng, cpu=cpu)
 
