@@ -60,7 +60,7 @@ def test_settings_defaults(task_type, model, monkeypatch):
         monkeypatch.delenv(name, raising=False)
     settings = SETTINGS[task_type]()
     assert settings.model == model
-    assert settings.max_in_flight == 64
+    assert settings.max_in_flight == 256
     assert settings.health_port is None
 
 

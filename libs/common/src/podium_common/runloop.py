@@ -52,7 +52,7 @@ Handler = Callable[[Event], Awaitable[Sequence[Event]]]
 class LoopConfig:
     group_id: str
     topics: Sequence[str]
-    max_in_flight: int = 64
+    max_in_flight: int = 256
     commit_interval_s: float = 1.0
     # At capacity, the longest wait for a handler to finish before polling (paused); never
     # more than a fifth of max_poll_interval_ms.

@@ -29,7 +29,7 @@ class WorkerSettings(BaseServiceSettings):
 
     PODIUM_MODEL                     the model for this worker type's tasks (each worker
                                      sets its default); a task that names a model wins
-    PODIUM_MAX_IN_FLIGHT             tasks one process handles at once (default 64)
+    PODIUM_MAX_IN_FLIGHT             tasks one process handles at once (default 256)
     PODIUM_LLM__BASE_URL             the OpenAI-compatible endpoint; with
                                      PODIUM_LLM__API_KEY, PODIUM_LLM__TIMEOUT_S, ...
     PODIUM_LLM__MAX_TOKENS__<TYPE>   the longest reply of this worker type's tasks;
@@ -46,7 +46,7 @@ class WorkerSettings(BaseServiceSettings):
     ledger: LedgerSettings = LedgerSettings()
     prices: PriceTable = Field(default_factory=dict)
     model: str
-    max_in_flight: int = Field(default=64, ge=1)
+    max_in_flight: int = Field(default=256, ge=1)
 
 
 class TaskHandler(Protocol):

@@ -34,7 +34,7 @@ class AggregatorSettings(BaseServiceSettings):
     on_approval_timeout: OnTimeout = "fail"
     deadline_counts_approval_wait: bool = False
     # Records fetched ahead of the agent, which handles one at a time (faust's stream buffer).
-    max_in_flight: int = Field(default=64, ge=1)
+    max_in_flight: int = Field(default=256, ge=1)
     # Where the goal table lives: `memory://` (rebuilt from the changelog at each start) or
     # `rocksdb://` (kept on disk under `data_dir`; needs the `rocksdict` package installed).
     store: str = "memory://"

@@ -20,7 +20,7 @@ class PlannerSettings(BaseServiceSettings):
     prices: PriceTable = Field(default_factory=dict)
     # The planner's model, unless a goal names one in `options.models["planner"]`.
     model: str = "gpt-4o-mini"
-    max_in_flight: int = Field(default=64, ge=1)
+    max_in_flight: int = Field(default=256, ge=1)
     # How many times the LLM is asked for a plan before the goal's plan is rejected.
     max_asks: int = Field(default=3, ge=1, le=10)
     # Used when a goal's options leave them out.
