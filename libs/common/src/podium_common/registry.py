@@ -12,15 +12,18 @@ process writes a subject or reads an id, after which the answer is cached.
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx2
-from confluent_kafka.schema_registry import Schema, SchemaRegistryClient
-from confluent_kafka.schema_registry.error import SchemaRegistryError
 from pydantic_settings import BaseSettings
 
 from podium_common.errors import PodiumError, Unavailable, UnknownSchema
 from podium_common.settings import SchemaRegistrySettings, service_config
+
+if TYPE_CHECKING:
+    # Imported where a registry is configured: confluent-kafka's client and what it brings
+    # cost every other process about 20 MB of memory at idle.
+    from confluent_kafka.schema_registry.error import SchemaRegistryError
 
 WIRE_MAGIC = b"\x00"
 WIRE_HEADER_SIZE = 5
@@ -61,6 +64,8 @@ class Registry:
     def __init__(self, settings: SchemaRegistrySettings) -> None:
         if settings.url is None:
             raise ValueError("a schema registry needs PODIUM_SCHEMA_REGISTRY__URL")
+        from confluent_kafka.schema_registry import SchemaRegistryClient
+
         self.url, self.auto_register = settings.url, settings.auto_register
         # A registry that does not answer must not hold a writer for ever: seconds per request.
         conf: dict[str, Any] = {"url": settings.url, "timeout": REQUEST_TIMEOUT_S}
@@ -84,6 +89,9 @@ class Registry:
         found = self._ids.get(name)
         if found is not None:
             return found
+        from confluent_kafka.schema_registry import Schema
+        from confluent_kafka.schema_registry.error import SchemaRegistryError
+
         wanted = Schema(json.dumps(schema), "AVRO")
         try:
             if self.auto_register:
@@ -113,6 +121,8 @@ class Registry:
         found = self._schemas.get(schema_id)
         if found is not None:
             return found
+        from confluent_kafka.schema_registry.error import SchemaRegistryError
+
         try:
             text = self.client.get_schema(schema_id).schema_str
         except SchemaRegistryError as error:
