@@ -13,6 +13,13 @@ takes (`LLMSettings.structured_output`, set once per endpoint, never guessed per
 `max_concurrency` caps the calls one process has in flight, for a server that answers one
 at a time.
 
+Each call goes through the SDK's generic `post` (its client, auth, timeouts and errors) with
+the request body as plain JSON and the reply read as plain JSON: the typed `create` walks
+its parameters' annotations and builds response models on every call, which cost a worker
+about 1.5 ms of CPU per call and capped one process near 300 calls a second. `openai` is
+imported by a process's first call (the client is built then): a gateway, an aggregator or
+an idle worker does without its 20 MB.
+
 Why here and not only in the run loop: the callers hold a conversation (a worker's or the
 planner's repair asks, each carrying the replies before it). Retrying the record instead
 would start that conversation over and pay again for every reply that was already good.
@@ -25,10 +32,9 @@ import contextlib
 import logging
 import time
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import httpx2
-import openai
 
 from podium_common import metrics, tracing
 from podium_common.backoff import RetryPolicy
@@ -36,6 +42,9 @@ from podium_common.errors import LLMRejected, LLMUnavailable
 from podium_common.events import TokenUsage
 from podium_common.prices import Price, cost
 from podium_common.settings import LLMSettings, StructuredOutput
+
+if TYPE_CHECKING:
+    import openai
 
 log = logging.getLogger(__name__)
 
@@ -105,6 +114,8 @@ def response_format(request: Request, style: StructuredOutput) -> dict[str, Any]
 
 def http_client(settings: LLMSettings) -> httpx2.AsyncClient:
     """The SDK's own client on the configured transport, pooling `max_connections`."""
+    import openai
+
     client = (
         openai.DefaultAioHttpClient
         if settings.http_client == "aiohttp"
@@ -138,16 +149,27 @@ class OpenAILLM:
             maximum_attempts=settings.max_attempts,
             unlimited_kinds=frozenset(),
         )
-        self._client = openai.AsyncOpenAI(
-            base_url=settings.base_url,
-            api_key=settings.api_key.get_secret_value(),
-            max_retries=0,  # retried below, with jitter and Retry-After
-            timeout=settings.timeout_s,
-            http_client=http_client(settings),
-        )
+        self._settings = settings
+        # Built by the first call: a process that makes none never imports `openai`.
+        self._client: openai.AsyncOpenAI | None = None
 
     async def close(self) -> None:
-        await self._client.close()
+        if self._client is not None:
+            await self._client.close()
+
+    def _sdk(self) -> openai.AsyncOpenAI:
+        if self._client is None:
+            import openai
+
+            settings = self._settings
+            self._client = openai.AsyncOpenAI(
+                base_url=settings.base_url,
+                api_key=settings.api_key.get_secret_value(),
+                max_retries=0,  # retried below, with jitter and Retry-After
+                timeout=settings.timeout_s,
+                http_client=http_client(settings),
+            )
+        return self._client
 
     async def complete(self, request: Request) -> Completion:
         with tracing.llm_call(
@@ -206,20 +228,20 @@ class OpenAILLM:
             await self._gate.settle(request, held, used)
 
     async def _once(self, request: Request, started: float, attempt: int) -> Completion:
-        kwargs: dict[str, Any] = {}
+        import openai
+
+        body: dict[str, Any] = {
+            "model": request.model,
+            "messages": [{"role": m.role, "content": m.content} for m in request.messages],
+            "temperature": request.temperature,
+        }
         shape = response_format(request, self._style)
         if shape is not None:
-            kwargs["response_format"] = shape
+            body["response_format"] = shape
         if request.max_tokens is not None:
-            kwargs["max_tokens"] = request.max_tokens
-        messages: list[Any] = [{"role": m.role, "content": m.content} for m in request.messages]
+            body["max_tokens"] = request.max_tokens
         try:
-            response = await self._client.chat.completions.create(
-                model=request.model,
-                messages=messages,
-                temperature=request.temperature,
-                **kwargs,
-            )
+            reply = await self._sdk().post("/chat/completions", body=body, cast_to=object)
         except openai.APIStatusError as error:
             if error.status_code == 429 or error.status_code >= 500:
                 raise LLMUnavailable(
@@ -233,16 +255,27 @@ class OpenAILLM:
             ) from error
         except (openai.APITimeoutError, openai.APIConnectionError) as error:
             raise LLMUnavailable(f"LLM unreachable: {error}", model=request.model) from error
-        if not response.choices:
-            raise LLMUnavailable("LLM reply had no choices", model=request.model)
-        usage = response.usage
-        return Completion(
-            text=response.choices[0].message.content or "",
-            model=response.model or request.model,
-            usage=TokenUsage(
-                prompt_tokens=usage.prompt_tokens if usage else 0,
-                completion_tokens=usage.completion_tokens if usage else 0,
-            ),
-            latency_ms=int((time.monotonic() - started) * 1000),
-            attempts=attempt,
-        )
+        return completion_of(reply, request, started, attempt)
+
+
+def completion_of(reply: object, request: Request, started: float, attempt: int) -> Completion:
+    """A chat completion's JSON as a `Completion`; a reply without a choice's message (not
+    what the API promises) is taken as a server fault, to be asked again."""
+    reply = reply if isinstance(reply, dict) else {}
+    choices = reply.get("choices")
+    first = choices[0] if isinstance(choices, list) and choices else None
+    message = first.get("message") if isinstance(first, dict) else None
+    if not isinstance(message, dict):
+        raise LLMUnavailable("LLM reply had no choices", model=request.model)
+    usage = reply.get("usage")
+    usage = usage if isinstance(usage, dict) else {}
+    return Completion(
+        text=str(message.get("content") or ""),
+        model=str(reply.get("model") or request.model),
+        usage=TokenUsage(
+            prompt_tokens=int(usage.get("prompt_tokens") or 0),
+            completion_tokens=int(usage.get("completion_tokens") or 0),
+        ),
+        latency_ms=int((time.monotonic() - started) * 1000),
+        attempts=attempt,
+    )
