@@ -98,6 +98,9 @@ def main() -> None:
         with_health(aggregator, settings.health_host, settings.health_port)
     with_heartbeat(aggregator, settings.kafka)
     worker = faust.Worker(aggregator.app, loglevel=settings.log_level, loop=loop, quiet=True)
+    # faust's terminal spinner sets the root logger to DEBUG at WARNING and above, so that
+    # it spins on every record: every debug call of faust and mode then built its record.
+    worker.spinner = None
     worker.execute_from_commandline()
 
 

@@ -210,26 +210,59 @@ class Aggregator:
 
     async def _consume(self, stream: faust.StreamT[bytes]) -> None:
         manual = cast("faust.Stream[bytes]", stream).noack()
+        # What faust has fetched and not yet given the agent: a batch takes what is there
+        # already, never waiting for more.
+        buffered = cast("faust.ChannelT[bytes]", manual.channel).queue
+        records = manual.events()
+        async for first in records:
+            batch = [first]
+            while len(batch) < self.settings.max_in_flight and not buffered.empty():
+                try:
+                    batch.append(await anext(records))
+                except StopAsyncIteration:
+                    break
+            await self.on_batch(manual, batch)
+
+    async def on_batch(self, manual: faust.StreamT[bytes], batch: list[EventT[bytes]]) -> None:
+        """Handles a batch of records in order. Their events are sent together and
+        acknowledged by the broker, then the changed goals' states (each goal once, with
+        every record of it applied) together, and only then is each record acknowledged
+        to faust: the guarantee of each record, kept for the batch."""
         consumer = cast(HandledConsumer, self.app.consumer)
-        async for record in manual.events():
+        taken: list[tuple[EventT[bytes], Event | None]] = []
+        for record in batch:
             message = record.message
             if not await consumer.admit(message.tp, message.offset):
                 await manual.ack(record)  # not its turn: it comes again, in order
                 continue
-            started = time.perf_counter()
-            await self.on_record(record)
-            # Only now: what the record changed is in Kafka (events, then the state).
+            # The partition's next record is the one after it, in this batch or a later
+            # one; commits stay below it until it is acknowledged, below.
             consumer.on_handled(message.tp, message.offset)
+            taken.append((record, await self._decoded(record)))
+        if not taken:
+            return
+        started = time.perf_counter()
+        async with self._lock:
+            states, stored, pending = self._apply(taken)
+            await self._sent(pending)
+            for record, _event in taken:
+                await faults.reach("published", _where(record))
+            await self._store_all(states, stored)
+        for record, _event in taken:
+            await faults.reach("stored", _where(record))
+        seconds = (time.perf_counter() - started) / len(taken)
+        for record, _event in taken:
             await manual.ack(record)
-            counted = metrics.topic_metrics(self.app.conf.id, message.topic)
-            counted.seconds.observe(time.perf_counter() - started)
+            counted = metrics.topic_metrics(self.app.conf.id, record.message.topic)
+            counted.seconds.observe(seconds)
             counted.handled.inc()
+        for record, _event in taken:
             await self._after_ack(record)
 
-    async def on_record(self, record: EventT[bytes]) -> None:
+    async def _decoded(self, record: EventT[bytes]) -> Event | None:
+        """The record's event; None for a poison record, which is parked here."""
         message = record.message
-        where = (message.key or b"").decode(errors="replace")
-        await faults.reach("consumed", where)
+        await faults.reach("consumed", _where(record))
         try:
             event = codec().decode(record.value or b"")  # a tombstone is no event
             if not isinstance(event, Taken):
@@ -239,22 +272,57 @@ class Aggregator:
                 )
         except PoisonRecord as error:
             await self.dead_letter(record, error)
-            return
-        async with self._lock:
+            return None
+        return event
+
+    def _apply(
+        self, taken: list[tuple[EventT[bytes], Event | None]]
+    ) -> tuple[dict[str, tuple[int, GoalState]], dict[str, bytes], list[Event]]:
+        """Applies each event to its goal's state, in order: the states touched (with their
+        partition), their stored values before, and the events to publish."""
+        states: dict[str, tuple[int, GoalState]] = {}
+        stored: dict[str, bytes] = {}
+        pending: list[Event] = []
+        for record, event in taken:
+            if event is None:
+                continue
+            message = record.message
             key = f"{event.goal_id}:{event.run}"
-            state = self._load(key) or GoalState.new(event.goal_id, event.run)
-            before = state.model_dump_json()
+            if key not in states:
+                value = self.table.get(key)
+                if value is None:
+                    # A new goal's state is stored only once an event changes it.
+                    state = GoalState.new(event.goal_id, event.run)
+                    value = Stored(partition=message.partition, state=state).model_dump_json()
+                    stored[key] = value.encode()
+                else:
+                    stored[key] = value
+                    state = Stored.model_validate_json(value).state
+                states[key] = (message.partition, state)
+            state = states[key][1]
             with tracing.consuming(message.topic, event, self.app.conf.id):
-                await self.publish(handle(state, event, utcnow(), self.limits))
-            await faults.reach("published", where)
-            if state.model_dump_json() != before:
-                await self._store(key, message.partition, state)
-        await faults.reach("stored", where)
+                pending += tracing.sending(
+                    handle(state, event, utcnow(), self.limits),
+                    lambda out: topic_for(out, self.topics),
+                )
+        return states, stored, pending
+
+    async def _store_all(
+        self, states: dict[str, tuple[int, GoalState]], stored: dict[str, bytes]
+    ) -> None:
+        """Writes every changed state and waits until the broker has acknowledged each."""
+        writes = []
+        for key, (partition, state) in states.items():
+            value = Stored(partition=partition, state=state).model_dump_json().encode()
+            if value != stored[key]:
+                writes.append(self._stored(key, partition, state, value))
+        if writes:
+            await asyncio.gather(*writes)
 
     async def _after_ack(self, record: EventT[bytes]) -> None:
         """The `committed` crash point: once faust has committed past this record."""
         message = record.message
-        where = (message.key or b"").decode(errors="replace")
+        where = _where(record)
         if faults.armed("committed", where) is None:
             return
         # faust's own record of what it committed; a test-only wait, so a poll will do.
@@ -319,9 +387,12 @@ class Aggregator:
         return Stored.model_validate_json(value).state if value is not None else None
 
     async def _store(self, key: str, partition: int, state: GoalState) -> None:
+        value = Stored(partition=partition, state=state).model_dump_json().encode()
+        await self._stored(key, partition, state, value)
+
+    async def _stored(self, key: str, partition: int, state: GoalState, value: bytes) -> None:
         """Writes the state and waits until its changelog record is acknowledged by the
         broker: only then may the record that changed it be acknowledged."""
-        value = Stored(partition=partition, state=state).model_dump_json().encode()
         self.table.data[key] = value  # the local copy; the changelog write follows
         await self.table.send_changelog(partition, key, value)
         self._index(key, partition, state)
@@ -348,8 +419,11 @@ class Aggregator:
 
     async def publish(self, events: Iterable[Event]) -> None:
         """Sends every event, then waits until the broker has acknowledged all of them."""
+        await self._sent(tracing.sending(events, lambda event: topic_for(event, self.topics)))
+
+    async def _sent(self, events: list[Event]) -> None:
+        """Sends events already traced, then waits until the broker has acknowledged all."""
         encode = codec().encode
-        events = tracing.sending(events, lambda event: topic_for(event, self.topics))
         pending = [
             await self._sink(topic).send(
                 key=event.key, value=encode(event, topic), headers=headers_for(event)
@@ -375,3 +449,8 @@ class Aggregator:
         if topic not in self._sinks:
             self._sinks[topic] = self.app.topic(topic, key_serializer="raw", value_serializer="raw")
         return self._sinks[topic]
+
+
+def _where(record: EventT[bytes]) -> str:
+    """The record's key: what a test's fault switch names."""
+    return (record.message.key or b"").decode(errors="replace")
