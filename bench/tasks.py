@@ -94,7 +94,11 @@ async def measure(infra: Infra, load: WorkerLoad) -> dict[str, Any]:
         await publisher.start()
         feeder = asyncio.create_task(_feed(publisher, counter, backlog))
         try:
-            env = {"PODIUM_MAX_IN_FLIGHT": str(load.max_in_flight)}
+            # The LLM client's pool (1024 connections by default) must not cap the limit.
+            env = {
+                "PODIUM_MAX_IN_FLIGHT": str(load.max_in_flight),
+                "PODIUM_LLM__MAX_CONNECTIONS": str(max(1024, load.max_in_flight)),
+            }
             names = [stack.start(SERVICE, replica=r, **env) for r in range(1, load.replicas + 1)]
             await stack.wait_ready()
             return await _window(stack, counter, load, names, ideal)

@@ -8,7 +8,7 @@ from typing import Any
 from bench.infra import Infra
 from bench.tasks import WorkerLoad, measure
 
-LIMITS = (64, 256, 1024)
+LIMITS = (64, 256, 1024, 4096)
 
 
 async def run(
