@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import uuid
 
 import pytest
@@ -161,7 +162,7 @@ async def test_handle_records_the_projection_and_publishes_nothing() -> None:
     event = story().events[0]
     assert await handle(event, store) == ()
     assert [p.event.event_id for p in store.recorded] == [event.event_id]
-    assert store.recorded[0].event.payload["goal"] == GOAL_TEXT
+    assert json.loads(store.recorded[0].event.payload)["goal"] == GOAL_TEXT
 
 
 def test_migrations_are_numbered_in_order() -> None:

@@ -10,7 +10,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any, Protocol
 
-from podium_common.avro import as_json
 from podium_common.events import (
     FINAL_LOCAL_ID,
     ApprovalDecided,
@@ -63,7 +62,7 @@ def project(event: Event) -> Projection:
         type=type(event).__name__,
         topic=topic_for(event, _CONTRACT_TOPICS),
         occurred_at=event.occurred_at,
-        payload=as_json(event),
+        payload=event.model_dump_json(),
     )
     goal = goal_change(event)
     match event:

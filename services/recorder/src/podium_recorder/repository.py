@@ -8,7 +8,6 @@ fields an event does not know keep their value, and attempts are keyed by
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Sequence
 from dataclasses import fields
@@ -180,9 +179,7 @@ class Repository:
 def _columns(projections: Sequence[Projection]) -> list[list[Any]]:
     """The events' rows as one array per column, for `unnest`; payloads as JSON text."""
     rows = [_values(p.event) for p in projections]
-    columns = [list(column) for column in zip(*rows, strict=True)]
-    columns[-1] = [json.dumps(payload) for payload in columns[-1]]
-    return columns
+    return [list(column) for column in zip(*rows, strict=True)]
 
 
 def _attempt_key(row: Assignment | AttemptResult) -> tuple[str, int]:

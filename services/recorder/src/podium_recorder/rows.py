@@ -42,7 +42,7 @@ class EventRow:
     type: str
     topic: str
     occurred_at: datetime
-    payload: dict[str, Any]
+    payload: str  # the event as JSON text
 
 
 @dataclass(frozen=True)
