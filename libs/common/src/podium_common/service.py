@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import os
 import signal
@@ -107,4 +108,10 @@ def heartbeat(service: str, kafka: KafkaSettings, loop: RunLoop, publisher: Publ
 
 def main(entry: Callable[[], Coroutine[Any, Any, None]]) -> None:
     """Runs a service's async entry point; exits 0 after a graceful stop."""
+    # What start-up imported lives as long as the process: frozen, the cyclic collector
+    # no longer walks it. Collections come after 20,000 allocations instead of 700: with
+    # a thousand LLM calls in flight, each collection walked every call's objects, and a
+    # worker spent 1.7 ms of CPU per task at 1024 in flight (1.4 ms so).
+    gc.freeze()
+    gc.set_threshold(20_000, 20, 20)
     asyncio.run(entry())
