@@ -42,6 +42,9 @@ def main(argv: Sequence[str] | None = None) -> None:
         access_log=settings.access_log,
         lifespan="off",
         timeout_graceful_shutdown=2,
+        # A worker at 4096 calls in flight opens that many connections at once; beyond
+        # uvicorn's default backlog (2048) they were dropped and retried by TCP seconds later.
+        backlog=4096,
     )
 
 
