@@ -157,7 +157,7 @@ def cli() -> None:
     parser.add_argument(
         "--in-flight",
         type=int,
-        help="each service's in-flight limit, and the Celery threads per process (64)",
+        help="each service's in-flight limit (256) and the Celery threads per process (64)",
     )
     parser.add_argument(
         "--window",

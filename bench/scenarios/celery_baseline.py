@@ -37,7 +37,7 @@ class CeleryConfig:
     processes: int = (
         8  # Podium's service processes: gateway, planner, 4 workers, aggregator, recorder
     )
-    threads: int = 64  # per process, Podium's default in-flight limit
+    threads: int = 64  # per process: 512 threads in all over the 8 processes by default
     duration_s: float = 30.0
     warmup_s: float = 5.0
     overhead_s: float = 20.0

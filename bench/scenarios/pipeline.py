@@ -32,7 +32,7 @@ class PipelineConfig:
     outstanding: int = 200
     # With a folder, every service is profiled (py-spy) while throughput is measured.
     profile_dir: Path | None = None
-    # Every service's in-flight limit; None keeps their default (64).
+    # Every service's in-flight limit; None keeps their default (256).
     max_in_flight: int | None = None
 
 
