@@ -218,6 +218,9 @@ class OpenAILLM:
         """One request, sent once the cluster's rate of its model admits it."""
         if self._gate is None:
             return await self._once(request, started, attempt)
+        # The client first (the first call imports the SDK and builds it: a long pause), so
+        # that the request leaves as soon as the rate admits it, not late into the next slot.
+        self._sdk()
         held = await self._gate.admit(request)
         used = held  # a failed request is taken as having used what it held
         try:
