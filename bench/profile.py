@@ -1,5 +1,5 @@
 """Sampling profiles of the services under load (`make profile`): py-spy records each process
-for the measurement window as collapsed stacks, and the hottest functions by own time are
+for the measurement window as collapsed stacks, sampled only while it holds the GIL, and the hottest functions by own time are
 summed up per service."""
 
 from __future__ import annotations
@@ -34,6 +34,9 @@ def recording(pids: Mapping[str, int], seconds: float, into: Path) -> Iterator[N
                 "--format",
                 "raw",
                 "--nonblocking",
+                # Only while the process holds the GIL, i.e. runs Python: on busy cores a
+                # process preempted in a socket write would otherwise be sampled there.
+                "--gil",
                 "--output",
                 str(into / f"{name}.txt"),
             ],
