@@ -15,6 +15,9 @@ What happens to a failure is decided here, by one `RetryPolicy` (`LoopConfig.ret
   released for commit only once it is handled or parked. When the loop stops first, the
   record stays uncommitted and is redelivered, never skipped.
 
+A commit the group refuses (it rebalanced without this member, whose heartbeats stopped)
+ends nothing: the loop rejoins, and what it had not committed is delivered again.
+
 When the loop is at capacity it waits for a handler to finish; a longer wait pauses its
 partitions but keeps polling, so a long LLM call never exceeds the consumer's poll
 interval and causes no rebalance.
@@ -30,7 +33,7 @@ from dataclasses import dataclass, field
 
 from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 from aiokafka.abc import ConsumerRebalanceListener
-from aiokafka.errors import IllegalStateError
+from aiokafka.errors import CommitFailedError, IllegalStateError
 
 from podium_common import faults, tracing
 from podium_common.avro import codec
@@ -69,8 +72,10 @@ class _Rebalance(ConsumerRebalanceListener):  # type: ignore[misc]
         self._loop = loop
 
     async def on_partitions_revoked(self, revoked: set[TopicPartition]) -> None:
-        await self._loop.commit(set(revoked))
-        self._loop.tracker.forget(set(revoked))
+        try:
+            await self._loop.commit(set(revoked))
+        finally:
+            self._loop.tracker.forget(set(revoked))
 
     async def on_partitions_assigned(self, assigned: set[TopicPartition]) -> None:
         log.info("assigned %s", sorted(f"{tp.topic}[{tp.partition}]" for tp in assigned))
@@ -147,7 +152,18 @@ class RunLoop:
         if not offsets:
             return
         await faults.reach("stored", self._watched(offsets))
-        await self._consumer.commit(offsets)
+        try:
+            await self._consumer.commit(offsets)
+        except CommitFailedError:
+            # The group dropped this member (its heartbeats stopped, e.g. a starved process)
+            # and may have given its partitions to another. Nothing is lost: the records
+            # after the last commit are delivered again, and the loop rejoins at its next poll.
+            log.warning(
+                "commit refused: the group rebalanced without this member; rejoining, and "
+                "the records after the last commit of %s are delivered again",
+                ", ".join(sorted(f"{tp.topic}[{tp.partition}]" for tp in offsets)),
+            )
+            return
         self.tracker.committed(offsets)
         await faults.reach("committed", self._watched(offsets, forget=True))
 
