@@ -149,21 +149,34 @@ async def test_the_llm_is_asked_for_json_with_the_contract_prompt(settings):
     assert "Most tasks: 4" in user.content.splitlines()
 
 
-async def test_progress_is_published_before_each_ask(settings):
+async def test_progress_goes_out_as_each_ask_is_made_and_lands_before_what_follows(settings):
     goal = goal_event()
     progress = Progress()
+    asked = asyncio.Event()
+
+    class Held(Progress):
+        """Acknowledges PlanningStarted only once the LLM has been asked: the handler must
+        not wait for it before asking, and must wait for it before going on."""
+
+        async def __call__(self, events: Sequence[Event]) -> None:
+            if isinstance(events[0], PlanningStarted):
+                await asyncio.wait_for(asked.wait(), 5)
+                asked.clear()
+            await progress(events)
 
     class Watching(FakeLLM):
         async def complete(self, request: Request) -> Completion:
-            assert len(progress.events) == len(self.requests) + 1
+            assert len(progress.events) == len(self.requests)  # this ask's: not yet landed
+            asked.set()
             return await super().complete(request)
 
-    await handle(goal, Watching("nope", VALID), settings, progress)
+    events = await handle(goal, Watching("nope", VALID), settings, Held())
 
     started = [e for e in progress.events if isinstance(e, PlanningStarted)]
     assert [e.attempt for e in started] == [1, 2]
     assert progress.events[: len(started)] == started  # then the first tasks
     assert progress.events[1].event_id == derived_id("planning", goal.goal_id, 2, 2)
+    assert isinstance(events[0], PlanCreated)
 
 
 async def test_invalid_json_then_valid_takes_two_asks_and_repairs(settings):

@@ -52,7 +52,7 @@ log = logging.getLogger(__name__)
 # The task types that may answer with a sub-plan: validators and synthesizers answer.
 DELEGATING = frozenset({TaskType.RESEARCHER, TaskType.SPECIALIST})
 
-# Publishes progress (`PlanningStarted`) before the LLM is asked, not with the outcome.
+# Publishes progress (`PlanningStarted`) as the LLM is asked, not with the outcome.
 Progress = Callable[[Sequence[Event]], Awaitable[None]]
 
 
@@ -108,7 +108,11 @@ async def handle(
     for attempt in range(1, settings.max_asks + 1):
         if planning.seconds_left() <= 0:
             return out_of_time(planning, attempt - 1)
-        await progress([started(planning, attempt)])
+        # PlanningStarted goes out while the LLM is asked, not a broker round trip before
+        # it; it is acknowledged before anything after it is published (`finally`).
+        announcing: asyncio.Future[None] = asyncio.ensure_future(
+            progress([started(planning, attempt)])
+        )
         request = Request(
             model=planning.model,
             messages=messages,
@@ -132,6 +136,8 @@ async def handle(
         except (LLMUnavailable, LLMMalformed) as error:
             errors = [f"the LLM failed ({error.kind}): {error}"]
             continue  # nothing to repair: the same conversation is asked again
+        finally:
+            await announcing
         usage += completion.usage
         result = review(completion.text, max_tasks=planning.max_tasks)
         if not result.errors:
