@@ -14,7 +14,7 @@ import time
 from typing import Any
 
 import httpx
-from celery import Celery, chain, chord, group  # type: ignore[import-untyped]
+from celery import Celery, chain, chord, group
 
 from bench.prompts import PLANNER, SYSTEMS, final_task, planner_prompt, user_prompt
 

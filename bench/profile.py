@@ -1,6 +1,6 @@
 """Sampling profiles of the services under load (`make profile`): py-spy records each process
-for the measurement window as collapsed stacks, sampled only while it holds the GIL, and the hottest functions by own time are
-summed up per service."""
+for the measurement window as collapsed stacks, sampled only while it holds the GIL, and the
+hottest functions by own time are summed up per service."""
 
 from __future__ import annotations
 

@@ -232,7 +232,7 @@ class CelerySystem:
 
     def __init__(self, broker: str) -> None:
         import redis.asyncio
-        from celery import Celery  # type: ignore[import-untyped]
+        from celery import Celery
 
         from bench import celery_app
 

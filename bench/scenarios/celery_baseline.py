@@ -25,8 +25,9 @@ import httpx
 import redis
 
 from bench.load import GOAL
-from bench.stack import BIN, free_port
+from bench.stack import BIN
 from bench.stats import rate, summary
+from podium_cli.stack.processes import free_port
 
 REPO = Path(__file__).resolve().parents[2]
 DONE = "podium_bench:done"
@@ -173,7 +174,7 @@ class Driver:
         while value is not None:
             outcome = json.loads(value)
             self.ended[outcome["goal_id"]] = (outcome["at"], outcome["llm_ms"])
-            value = self._redis.lpop(DONE)  # type: ignore[assignment]  # one value, no count
+            value = self._redis.lpop(DONE)  # one value: no count given
 
     @property
     def open(self) -> int:

@@ -1,0 +1,89 @@
+"""The figures results.json leads with and the table `make bench` prints, from scenario
+figures of a known shape: the capacity headline (per system and latency, the ratio to
+Celery, overhead and goals lost) and the table's rows with the issue's targets."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from bench.report import services_cpu, table
+from bench.scenarios.capacity import headline
+
+
+def capacity_figures() -> dict[str, Any]:
+    return {
+        "window_s": 60.0,
+        "p99_limit_ms": {"0ms": 250.0, "2000ms": 8250.0},
+        "podium": {
+            "0ms": {"goals_per_s": 12.0, "cpu_s_per_goal": 0.03},
+            "2000ms": {"goals_per_s": 48.0, "cpu_s_per_goal": 0.04},
+            "overhead": {"overhead_ms": {"p50": 30.5}},
+            "goals_lost": 0,
+        },
+        "celery": {
+            "0ms": {"goals_per_s": 8.0, "best": "gevent 2 x 256"},
+            "2000ms": {"goals_per_s": 12.0, "best": "gevent 2 x 1024"},
+            "overhead": {"overhead_ms": {"p50": 50.0}},
+            "goals_lost": 2,
+        },
+        "langgraph": {"failed": "RuntimeError('no scripted LLM')"},
+        "failed": ["langgraph"],
+    }
+
+
+def test_the_headline_is_per_system_and_latency_with_the_ratio_to_celery() -> None:
+    figures = headline(capacity_figures())
+
+    assert figures["capacity_goals_per_s"] == {
+        "podium": {"0ms": 12.0, "2000ms": 48.0},
+        "celery": {"0ms": 8.0, "2000ms": 12.0},
+    }
+    assert figures["capacity_ratio_vs_celery"] == {"0ms": 1.5, "2000ms": 4.0}
+    assert figures["overhead_ms_p50"] == {"podium": 30.5, "celery": 50.0}
+    assert figures["goals_lost"] == {"podium": 0, "celery": 2}
+
+
+def test_a_ratio_is_none_when_either_system_sustained_nothing() -> None:
+    figures = capacity_figures()
+    figures["celery"]["0ms"]["goals_per_s"] = 0.0
+    del figures["podium"]["2000ms"]
+
+    assert headline(figures)["capacity_ratio_vs_celery"] == {"0ms": None, "2000ms": None}
+
+
+def pipeline_figures() -> dict[str, Any]:
+    hop = {"p50": 4.0, "p99": 12.0}
+    return {
+        "goals_per_s": 40.0,
+        "tasks_per_s": 160.0,
+        "cpu_s_per_goal": {"scripted-llm": 0.003, "planner": 0.004, "aggregator": 0.005},
+        "overhead": {
+            "goals_per_s": 20.0,
+            "overhead_ms": {"p50": 30.0, "p95": 60.0, "p99": 80.0},
+            "hops_ms": {"gateway→planner": hop},
+        },
+        "rss_mb_idle": {"planner": 55.0},
+    }
+
+
+def test_the_services_cpu_leaves_the_llm_out() -> None:
+    assert services_cpu(pipeline_figures()) == 0.009
+
+
+def test_the_table_names_each_target_of_the_issue() -> None:
+    results = {
+        "machine": "2 x test",
+        "pipeline": pipeline_figures(),
+        **headline(capacity_figures()),
+    }
+    results["capacity"] = capacity_figures()
+
+    rows = {line[:44].strip(): line[44:] for line in table(results).splitlines()}
+
+    assert rows["throughput goals/s (0 ms LLM)"].split() == ["40.0", "≥", "70", "(stretch", "100)"]
+    assert rows["CPU-s per goal: Podium's services"].split() == ["0.009", "≤", "0.013"]
+    assert rows["idle RSS MB: planner"].split() == ["55.0", "≤", "60"]
+    assert rows["overhead ms p99"].split() == ["80.0", "≤", "50"]
+    assert rows["podium ÷ celery at 2000ms"].split() == ["4.0", "≥", "3", "at", "2s"]
+    assert rows["celery at 2000ms"].split() == ["12.0", "(gevent", "2", "x", "1024)"]
+    assert rows["goals lost: celery"].split() == ["2", "0"]
