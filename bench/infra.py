@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 import asyncpg
 
-from podium_common.admin import ensure_topics
+from podium_common.admin import delete_topics, ensure_topics
 from podium_common.errors import ConfigError
 from podium_common.settings import KafkaSettings
 from podium_recorder.migrations import apply as apply_migrations
@@ -45,8 +45,8 @@ class Run:
 
 @asynccontextmanager
 async def fresh_run(infra: Infra) -> AsyncIterator[Run]:
-    """Topics under a new prefix and a new database with the read model; the database is
-    dropped afterwards (topics stay: the broker is shared and they are small)."""
+    """Topics under a new prefix and a new database with the read model; both are deleted
+    afterwards (a broker that keeps every run's topics slows down)."""
     tag = uuid.uuid4().hex[:10]
     kafka = KafkaSettings(
         bootstrap_servers=infra.bootstrap, topic_prefix=f"bench{tag}.", partitions=PARTITIONS
@@ -59,7 +59,10 @@ async def fresh_run(infra: Infra) -> AsyncIterator[Run]:
         await apply_migrations(dsn)
         yield Run(kafka=kafka, dsn=dsn)
     finally:
-        await _admin(infra, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        try:
+            await delete_topics(kafka)
+        finally:
+            await _admin(infra, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 async def _ensure_topics(kafka: KafkaSettings, attempts: int = 5) -> None:

@@ -19,11 +19,8 @@ from collections.abc import AsyncIterator
 
 import asyncpg
 import pytest
-from aiokafka.admin import AIOKafkaAdminClient
-from aiokafka.errors import UnknownTopicOrPartitionError
 
-from podium_common.admin import ensure_topics
-from podium_common.kafka import client_options
+from podium_common.admin import delete_topics, ensure_topics
 from podium_common.settings import KafkaSettings
 
 BOOTSTRAP = os.environ.get("PODIUM_TEST_BOOTSTRAP", "127.0.0.1:9092")
@@ -71,23 +68,6 @@ async def kafka() -> AsyncIterator[KafkaSettings]:
         yield settings
     finally:
         await delete_topics(settings)
-
-
-async def delete_topics(settings: KafkaSettings) -> None:
-    """Deletes every topic under the settings' prefix (the aggregator's changelog too): the
-    tests share one broker, and a run leaving thousands of topics on it slows it down."""
-    assert settings.topic_prefix, "no prefix: that would be every topic"
-    admin = AIOKafkaAdminClient(**client_options(settings), client_id="podium-tests")
-    await admin.start()
-    try:
-        names = [
-            name for name in await admin.list_topics() if name.startswith(settings.topic_prefix)
-        ]
-        if names:
-            with contextlib.suppress(UnknownTopicOrPartitionError):  # deleted meanwhile
-                await admin.delete_topics(names)
-    finally:
-        await admin.close()
 
 
 @contextlib.asynccontextmanager

@@ -31,8 +31,9 @@ import httpx
 import pytest
 
 from podium_cli.stack.processes import free_ports
+from podium_common.admin import delete_topics
 from podium_common.settings import KafkaSettings
-from tests.conftest import BOOTSTRAP, delete_topics, fresh_database
+from tests.conftest import BOOTSTRAP, fresh_database
 from tests.unit.deploy.tools import REPO, Manifest, helm_template
 
 ENGINE = REPO / "scripts" / "deploy" / "engine.sh"

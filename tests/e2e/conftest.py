@@ -25,10 +25,10 @@ import pytest
 from pydantic import SecretStr
 
 from podium_cli.stack.processes import free_port
-from podium_common.admin import ensure_topics
+from podium_common.admin import delete_topics, ensure_topics
 from podium_common.settings import KafkaSettings
 from podium_recorder.migrations import apply as apply_migrations
-from tests.conftest import BOOTSTRAP, delete_topics, fresh_database
+from tests.conftest import BOOTSTRAP, fresh_database
 
 SERVICES = (
     "podium-planner",

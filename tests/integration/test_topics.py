@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 
 import pytest
 from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 
-from podium_common.admin import ensure_topics
+from podium_common.admin import delete_topics, ensure_topics
 from podium_common.settings import KafkaSettings
 from tests.conftest import BOOTSTRAP, require_servers
 
@@ -53,3 +54,23 @@ async def test_topics_are_logs_kept_as_configured() -> None:
     assert found[topics.dlq(topics.results)]["cleanup.policy"] == "delete"
     assert found[topics.dlq(topics.results)]["retention.ms"] == "-1"
     assert found[topics.heartbeats]["cleanup.policy"] == "compact"
+
+
+async def test_a_prefix_s_topics_are_deleted_and_no_other() -> None:
+    require_servers()
+    mine, other = (
+        KafkaSettings(bootstrap_servers=BOOTSTRAP, topic_prefix=f"t{uuid.uuid4().hex[:12]}.")
+        for _ in range(2)
+    )
+    created, kept = await ensure_topics(mine), await ensure_topics(other)
+    try:
+        assert sorted(await delete_topics(mine)) == sorted(created)
+        async with asyncio.timeout(20):  # the broker's listing follows the deletion
+            while leftover := await delete_topics(mine):
+                assert set(leftover) <= set(created)
+                await asyncio.sleep(0.2)
+        assert sorted(await delete_topics(other)) == sorted(kept)
+    finally:
+        await delete_topics(other)
+    with pytest.raises(ValueError, match="no topic prefix"):
+        await delete_topics(KafkaSettings(bootstrap_servers=BOOTSTRAP, topic_prefix=""))

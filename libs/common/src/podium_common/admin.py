@@ -1,12 +1,14 @@
-"""Creates Podium's topics and checks that the joined topics are co-partitioned."""
+"""Creates Podium's topics, checks that the joined topics are co-partitioned, and deletes a
+prefix's topics (tests and benchmarks on a shared broker)."""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
-from aiokafka.errors import TopicAlreadyExistsError
+from aiokafka.errors import TopicAlreadyExistsError, UnknownTopicOrPartitionError
 
 from podium_common.errors import ConfigError, Unavailable
 from podium_common.kafka import client_options
@@ -44,6 +46,26 @@ async def ensure_topics(settings: KafkaSettings) -> list[str]:
             await _until_listed(admin, created)
         await _check_co_partitioned(admin, settings)
         return created
+    finally:
+        await admin.close()
+
+
+async def delete_topics(settings: KafkaSettings) -> list[str]:
+    """Deletes every topic under the settings' prefix (the aggregator's changelog too) and
+    returns their names: runs that share one broker each leave a prefix's worth, and
+    thousands of leftover partitions slow the broker down."""
+    if not settings.topic_prefix:
+        raise ValueError("no topic prefix: that would delete every topic")
+    admin = AIOKafkaAdminClient(**client_options(settings), client_id="podium-admin")
+    await admin.start()
+    try:
+        names = [
+            name for name in await admin.list_topics() if name.startswith(settings.topic_prefix)
+        ]
+        if names:
+            with contextlib.suppress(UnknownTopicOrPartitionError):  # deleted meanwhile
+                await admin.delete_topics(names)
+        return names
     finally:
         await admin.close()
 
