@@ -6,7 +6,9 @@
 # make profile: the short pipeline run with py-spy on every service; collapsed stacks under
 # .dev/profiles/ and the hottest functions of each service printed (figures are skewed).
 # Kafka and PostgreSQL: PODIUM_BENCH_BOOTSTRAP and PODIUM_BENCH_PG_DSN when both are set,
-# else the local stack's (`podium up --infra` starts it if needed; `make down` stops it).
+# else the local stack's (`podium up --infra` starts it if needed, its broker compiled with
+# C2 as Kafka ships: PODIUM_DEV__KAFKA_JIT=throughput; `make down` stops it, so that a broker
+# started for development is not the one measured).
 # The Celery baseline and capacity need redis-server: installed from Debian packages when
 # missing (as root).
 
@@ -32,7 +34,7 @@ bench-sync: sync
 
 bench: bench-sync bench-redis
 	@if [ -z "$$PODIUM_BENCH_BOOTSTRAP" ] || [ -z "$$PODIUM_BENCH_PG_DSN" ]; then \
-		$(PODIUM) up --infra || exit 1; \
+		PODIUM_DEV__KAFKA_JIT=throughput $(PODIUM) up --infra || exit 1; \
 		exports="$$($(PODIUM) test-env)" || exit 1; eval "$$exports"; \
 		export PODIUM_BENCH_BOOTSTRAP="$$PODIUM_TEST_BOOTSTRAP" PODIUM_BENCH_PG_DSN="$$PODIUM_TEST_PG_DSN"; \
 	fi; \

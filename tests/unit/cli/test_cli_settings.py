@@ -139,3 +139,12 @@ def test_test_env_prefers_what_the_caller_set():
     }
     given = {"PODIUM_TEST_BOOTSTRAP": "h:1", "PODIUM_TEST_PG_DSN": "postgresql://x/y"}
     assert env_for_tests(settings, given) == given
+
+
+def test_the_broker_jit_is_one_of_two_named_choices(monkeypatch: pytest.MonkeyPatch):
+    assert CliSettings().dev.kafka_jit == "quick-start"
+    monkeypatch.setenv("PODIUM_DEV__KAFKA_JIT", "throughput")
+    assert CliSettings().dev.kafka_jit == "throughput"
+    monkeypatch.setenv("PODIUM_DEV__KAFKA_JIT", "fast")
+    with pytest.raises(ValueError, match="kafka_jit"):
+        CliSettings()

@@ -45,6 +45,9 @@ class DevSettings(BaseModel):
     # Consumer services serve /readyz on consecutive ports from here.
     health_port_base: int = Field(default=8181, ge=1, le=65535)
     kafka_heap_mb: int = Field(default=1536, ge=128, le=8192)
+    # The broker's JIT: "quick-start" compiles with C1 only (it starts in about half the
+    # time; tests and development), "throughput" with C1 and C2 as Kafka ships (`make bench`).
+    kafka_jit: Literal["quick-start", "throughput"] = "quick-start"
     ready_timeout_s: float = Field(default=120.0, gt=0)
     # Threads of the local model server. Half the cores by default: the broker and the
     # services share the machine, and llama.cpp's threads spin badly on a busy core (on 2
