@@ -22,7 +22,6 @@ import logging
 import ssl
 import time
 from collections.abc import Iterable
-from datetime import datetime
 from typing import Any, cast
 
 import faust
@@ -33,6 +32,7 @@ from mode import CrashingSupervisor
 from pydantic import BaseModel
 
 from podium_aggregator.consumer import HandledConsumer, HandledTransport
+from podium_aggregator.due import DueIndex
 from podium_aggregator.handler import handle, on_tick
 from podium_aggregator.settings import AggregatorSettings
 from podium_aggregator.state import GoalState
@@ -192,8 +192,8 @@ class Aggregator:
         # Open goals with a deadline, and states the table may forget, by table key, with
         # their partition; rebuilt from the table after each rebalance (the table then holds
         # what the new assignment recovered).
-        self._deadlines: dict[str, tuple[datetime, int]] = {}
-        self._expiries: dict[str, tuple[datetime, int]] = {}
+        self._deadlines = DueIndex()
+        self._expiries = DueIndex()
         self._recovered = False
         # A handler error stops the process with its record unacknowledged, so faust never
         # commits it and the restarted process handles it again.
@@ -335,24 +335,20 @@ class Aggregator:
         if not self.ready():
             return
         now = utcnow()
-        for key, partition in self._due(self._deadlines, now):
+        for key, partition in self._deadlines.due(now, self._active_partitions()):
             async with self._lock:
                 state = self._load(key)
                 events = on_tick(state, now) if state is not None else []
                 if state is not None and events:
                     await self.publish(events)
                     await self._store(key, partition, state)
-        for key, partition in self._due(self._expiries, now):
+        for key, partition in self._expiries.due(now, self._active_partitions()):
             async with self._lock:
                 await self._forget(key, partition)
 
-    def _due(self, index: dict[str, tuple[datetime, int]], now: datetime) -> list[tuple[str, int]]:
-        active = self._active_partitions()
-        return [(key, p) for key, (due, p) in index.items() if due <= now and p in active]
-
     async def _on_recovered(self) -> None:
-        self._deadlines = {}
-        self._expiries = {}
+        self._deadlines = DueIndex()
+        self._expiries = DueIndex()
         for key, value in self.table.items():
             stored = Stored.model_validate_json(value)
             self._index(key, stored.partition, stored.state)
@@ -402,20 +398,20 @@ class Aggregator:
         only until the key is gone."""
         self.table.data.pop(key, None)
         await self.table.send_changelog(partition, key, None, value_serializer="raw")
-        self._deadlines.pop(key, None)
-        self._expiries.pop(key, None)
+        self._deadlines.discard(key)
+        self._expiries.discard(key)
 
     def _index(self, key: str, partition: int, state: GoalState) -> None:
         due = state.due()  # its deadline, or an approval's timeout
         if due is None:
-            self._deadlines.pop(key, None)
+            self._deadlines.discard(key)
         else:
-            self._deadlines[key] = (due, partition)
+            self._deadlines.put(key, due, partition)
         expires = state.expires_at(self.limits.retention, self.limits.unplanned_ttl)
         if expires is None:
-            self._expiries.pop(key, None)
+            self._expiries.discard(key)
         else:
-            self._expiries[key] = (expires, partition)
+            self._expiries.put(key, expires, partition)
 
     async def publish(self, events: Iterable[Event]) -> None:
         """Sends every event, then waits until the broker has acknowledged all of them."""
