@@ -52,6 +52,17 @@ Handler = Callable[[Event], Awaitable[Sequence[Event]]]
 
 
 @dataclass(frozen=True)
+class Fetching:
+    """How long the broker may hold a fetch for more records: until `min_bytes` are there,
+    or `max_wait_ms` passed. aiokafka's defaults answer as soon as one record is there: a
+    record is handled at once, and a consumer of many busy partitions fetches (and
+    encodes and decodes a request naming every partition) for every few records."""
+
+    min_bytes: int = 1
+    max_wait_ms: int = 500
+
+
+@dataclass(frozen=True)
 class LoopConfig:
     group_id: str
     topics: Sequence[str]
@@ -65,6 +76,7 @@ class LoopConfig:
     retry: RetryPolicy = field(default_factory=RetryPolicy)
     max_poll_interval_ms: int = 300_000
     session_timeout_ms: int = 10_000
+    fetching: Fetching = field(default_factory=Fetching)
 
 
 class _Rebalance(ConsumerRebalanceListener):  # type: ignore[misc]
@@ -106,6 +118,8 @@ class RunLoop:
             max_poll_interval_ms=config.max_poll_interval_ms,
             session_timeout_ms=config.session_timeout_ms,
             heartbeat_interval_ms=config.session_timeout_ms // 3,
+            fetch_min_bytes=config.fetching.min_bytes,
+            fetch_max_wait_ms=config.fetching.max_wait_ms,
         )
         self._tasks: set[asyncio.Task[bool]] = set()
         # Finished records a `committed` fault waits for: (partition, offset, key).

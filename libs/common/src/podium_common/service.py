@@ -16,7 +16,7 @@ from podium_common.health import serve_health
 from podium_common.heartbeat import Heartbeat, Holding
 from podium_common.kafka import Publisher
 from podium_common.logs import LogFormat
-from podium_common.runloop import Handler, LoopConfig, RunLoop
+from podium_common.runloop import Fetching, Handler, LoopConfig, RunLoop
 from podium_common.settings import KafkaSettings
 
 
@@ -54,6 +54,7 @@ async def run_consumer(
     max_in_flight: int,
     publisher: Publisher | None = None,
     health: tuple[str, int | None] = ("127.0.0.1", None),
+    fetching: Fetching | None = None,
 ) -> None:
     """Runs a service's run loop until SIGTERM; the publisher is started and stopped here
     unless the caller passes one it owns."""
@@ -71,6 +72,7 @@ async def run_consumer(
                 max_poll_interval_ms=kafka.max_poll_interval_ms,
                 session_timeout_ms=kafka.session_timeout_ms,
                 drain_timeout_s=kafka.drain_timeout_s,
+                fetching=fetching or Fetching(),
             ),
             handler,
             publisher,

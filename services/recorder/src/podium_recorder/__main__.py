@@ -8,6 +8,7 @@ import logging
 
 from podium_common.errors import Unavailable
 from podium_common.postgres import create_pool
+from podium_common.runloop import Fetching
 from podium_common.service import main as run_main
 from podium_common.service import run_consumer, setup_logging
 from podium_recorder import migrations
@@ -45,6 +46,7 @@ async def serve(settings: RecorderSettings) -> None:
             handler=functools.partial(handle, store=GroupCommit(Repository(pool))),
             max_in_flight=settings.max_in_flight,
             health=(settings.health_host, settings.health_port),
+            fetching=Fetching(settings.fetch_min_bytes, settings.fetch_max_wait_ms),
         )
     finally:
         await pool.close()

@@ -14,5 +14,10 @@ class RecorderSettings(BaseServiceSettings):
     # Events handled at once; those that arrive while a write is under way are written
     # together by the next one, in one transaction (group commit).
     max_in_flight: int = Field(default=256, ge=1)
+    # The broker holds a fetch until this much is there or the wait is over: the read model
+    # trails the topics by at most the wait, and a busy recorder fetches (and writes) many
+    # events at a time instead of a few, each fetch naming every partition of nine topics.
+    fetch_min_bytes: int = Field(default=65_536, ge=1)
+    fetch_max_wait_ms: int = Field(default=50, ge=0, le=500)
     # Waits between attempts to reach PostgreSQL at start-up.
     startup_retry_s: float = Field(default=2.0, gt=0)
