@@ -3,7 +3,7 @@ recorder's settings give it its own (the consumer is never started here)."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
 import pytest
 
@@ -17,7 +17,7 @@ from podium_recorder.settings import RecorderSettings
 class Consumer:
     """Stands in for aiokafka's consumer class: keeps the options it was built with."""
 
-    built: dict[str, Any] = {}
+    built: ClassVar[dict[str, Any]] = {}
 
     def __init__(self, **options: Any) -> None:
         Consumer.built = options
