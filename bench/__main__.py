@@ -36,6 +36,21 @@ def machine() -> str:
     return f"{os.cpu_count()} x {model}, Python {platform.python_version()}"
 
 
+def broker_jvm(bootstrap: str) -> list[str] | None:
+    """The JVM options of the broker process listening at `bootstrap`, when it runs here:
+    its collector and compiler shape every figure."""
+    import psutil
+
+    port = int(bootstrap.rpartition(":")[2] or 0)
+    for connection in psutil.net_connections(kind="tcp"):
+        if connection.status == psutil.CONN_LISTEN and connection.laddr.port == port:
+            if connection.pid is None:
+                return None
+            argv = psutil.Process(connection.pid).cmdline()
+            return [arg for arg in argv if arg.startswith("-X")]
+    return None
+
+
 async def run_pipeline(args: argparse.Namespace, results: dict[str, Any]) -> None:
     config = (
         pipeline.PipelineConfig(duration_s=15, warmup_s=5, overhead_s=10)
@@ -135,7 +150,11 @@ SCENARIOS: dict[str, Scenario] = {
 
 
 async def main(args: argparse.Namespace) -> tuple[dict[str, Any], list[str]]:
-    results: dict[str, Any] = {"machine": machine(), "quick": args.quick}
+    results: dict[str, Any] = {
+        "machine": machine(),
+        "broker_jvm": broker_jvm(os.environ.get("PODIUM_BENCH_BOOTSTRAP", "")),
+        "quick": args.quick,
+    }
     failed = []
     for name in args.scenarios:
         try:

@@ -18,6 +18,7 @@ def services_cpu(pipeline: dict[str, Any]) -> float:
 def table(results: dict[str, Any]) -> str:
     lines = [
         f"Podium benchmark on {results['machine']}",
+        f"broker JVM: {' '.join(results.get('broker_jvm') or ['not running here'])}",
         _row("figure", "value", "where we want to be"),
     ]
     pipeline = results.get("pipeline")

@@ -78,7 +78,11 @@ def test_the_table_names_each_target_of_the_issue() -> None:
     }
     results["capacity"] = capacity_figures()
 
-    rows = {line[:44].strip(): line[44:] for line in table(results).splitlines()}
+    results["broker_jvm"] = ["-Xmx1536m", "-XX:+UseG1GC"]
+    lines = table(results).splitlines()
+    rows = {line[:44].strip(): line[44:] for line in lines}
+
+    assert lines[1] == "broker JVM: -Xmx1536m -XX:+UseG1GC"
 
     assert rows["throughput goals/s (0 ms LLM)"].split() == ["40.0", "≥", "70", "(stretch", "100)"]
     assert rows["CPU-s per goal: Podium's services"].split() == ["0.009", "≤", "0.013"]
