@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import sys
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -46,7 +47,8 @@ class Run:
 @asynccontextmanager
 async def fresh_run(infra: Infra) -> AsyncIterator[Run]:
     """Topics under a new prefix and a new database with the read model; both are deleted
-    afterwards (a broker that keeps every run's topics slows down)."""
+    afterwards (a broker that keeps every run's topics slows down), unless
+    PODIUM_BENCH_KEEP=1 keeps them to be looked into (their names are printed)."""
     tag = uuid.uuid4().hex[:10]
     kafka = KafkaSettings(
         bootstrap_servers=infra.bootstrap, topic_prefix=f"bench{tag}.", partitions=PARTITIONS
@@ -59,10 +61,13 @@ async def fresh_run(infra: Infra) -> AsyncIterator[Run]:
         await apply_migrations(dsn)
         yield Run(kafka=kafka, dsn=dsn)
     finally:
-        try:
-            await delete_topics(kafka)
-        finally:
-            await _admin(infra, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        if os.environ.get("PODIUM_BENCH_KEEP") == "1":
+            print(f"kept: topics {kafka.topic_prefix}*, database {dsn}", file=sys.stderr)
+        else:
+            try:
+                await delete_topics(kafka)
+            finally:
+                await _admin(infra, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 async def _ensure_topics(kafka: KafkaSettings, attempts: int = 5) -> None:

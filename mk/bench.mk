@@ -8,7 +8,8 @@
 # Kafka and PostgreSQL: PODIUM_BENCH_BOOTSTRAP and PODIUM_BENCH_PG_DSN when both are set,
 # else the local stack's (`podium up --infra` starts it if needed, its broker compiled with
 # C2 as Kafka ships: PODIUM_DEV__KAFKA_JIT=throughput; `make down` stops it, so that a broker
-# started for development is not the one measured).
+# started for development is not the one measured). PODIUM_BENCH_KEEP=1 keeps each run's
+# topics and database, to be looked into (their names are printed).
 # The Celery baseline and capacity need redis-server: installed from Debian packages when
 # missing (as root).
 
