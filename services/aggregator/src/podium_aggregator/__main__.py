@@ -21,7 +21,7 @@ from podium_common.errors import ConfigError
 from podium_common.health import serve_health
 from podium_common.heartbeat import Heartbeat, Holding
 from podium_common.kafka import Publisher
-from podium_common.service import setup_logging, worker_id
+from podium_common.service import new_event_loop, setup_logging, worker_id
 from podium_common.settings import KafkaSettings
 
 log = logging.getLogger(__name__)
@@ -85,7 +85,7 @@ def with_heartbeat(aggregator: Aggregator, kafka: KafkaSettings) -> None:
 def main() -> None:
     settings = AggregatorSettings()
     setup_logging(settings.log_level, settings.log_format)
-    loop = asyncio.new_event_loop()
+    loop = new_event_loop()
     asyncio.set_event_loop(loop)
     try:
         loop.run_until_complete(preflight(settings))

@@ -9,7 +9,7 @@ import uvicorn
 from starlette.applications import Starlette
 
 from podium_common.kafka import Publisher
-from podium_common.service import setup_logging
+from podium_common.service import LoopSettings, setup_logging
 from podium_gateway.app import create_app
 from podium_gateway.repository import Repository
 from podium_gateway.settings import GatewaySettings
@@ -29,6 +29,7 @@ def main() -> None:
         # A factory: uvicorn calls it inside its event loop, where Kafka clients must be made.
         functools.partial(build, settings),
         factory=True,
+        loop=LoopSettings().event_loop,
         host=settings.host,
         port=settings.port,
         log_level=settings.log_level.lower(),

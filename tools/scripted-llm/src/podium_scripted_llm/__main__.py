@@ -41,6 +41,9 @@ def main(argv: Sequence[str] | None = None) -> None:
         log_level=settings.log_level.lower(),
         access_log=settings.access_log,
         lifespan="off",
+        # The standard library's loop whatever the services run on: every system `make bench`
+        # compares calls this same server, and its figures stay comparable across runs.
+        loop="asyncio",
         timeout_graceful_shutdown=2,
         # A worker at 4096 calls in flight opens that many connections at once; beyond
         # uvicorn's default backlog (2048) they were dropped and retried by TCP seconds later.
