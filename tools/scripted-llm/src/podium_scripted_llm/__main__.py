@@ -41,9 +41,10 @@ def main(argv: Sequence[str] | None = None) -> None:
         log_level=settings.log_level.lower(),
         access_log=settings.access_log,
         lifespan="off",
-        # The standard library's loop whatever the services run on: every system `make bench`
-        # compares calls this same server, and its figures stay comparable across runs.
+        # The standard library's loop and h11 whatever the services run on: every system
+        # `make bench` compares calls this same server, and its figures stay comparable.
         loop="asyncio",
+        http="h11",
         timeout_graceful_shutdown=2,
         # A worker at 4096 calls in flight opens that many connections at once; beyond
         # uvicorn's default backlog (2048) they were dropped and retried by TCP seconds later.
