@@ -17,7 +17,7 @@ from typing import Any
 
 from bench import profile
 from bench.infra import Infra
-from bench.report import table
+from bench.report import headline, table
 from bench.scenarios import capacity, celery_baseline, concurrency, pipeline, scaling
 
 RESULTS = Path(__file__).parent / "results.json"
@@ -134,7 +134,7 @@ async def run_capacity(args: argparse.Namespace, results: dict[str, Any]) -> Non
     infra = Infra.from_env() if "podium" in systems else None
     figures = await capacity.run(infra, config)
     results["capacity"] = figures
-    results.update(capacity.headline(figures))
+    results.update(headline(figures))
     if figures["failed"]:
         raise RuntimeError(f"capacity failed for {', '.join(figures['failed'])}")
 

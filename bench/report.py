@@ -4,9 +4,39 @@ from __future__ import annotations
 
 from typing import Any
 
+# The systems the capacity scenario compares, in the order it measures them.
+CAPACITY_SYSTEMS = ("podium", "celery", "langgraph")
+
 
 def _row(name: str, value: object, goal: str = "") -> str:
     return f"{name:<44} {value!s:>22}   {goal}"
+
+
+def headline(figures: dict[str, Any]) -> dict[str, Any]:
+    """capacity_goals_per_s, capacity_ratio_vs_celery, overhead_ms_p50 and goals_lost."""
+    systems = [
+        name for name in CAPACITY_SYSTEMS if name in figures and "failed" not in figures[name]
+    ]
+    latencies = list(figures["p99_limit_ms"])
+    capacity = {
+        name: {at: figures[name].get(at, {}).get("goals_per_s") for at in latencies}
+        for name in systems
+    }
+    ratio: dict[str, float | None] = {}
+    for at in latencies:
+        ours, theirs = capacity.get("podium", {}).get(at), capacity.get("celery", {}).get(at)
+        ratio[at] = round(ours / theirs, 2) if ours and theirs else None
+    overhead = {
+        name: ((figures[name].get("overhead") or {}).get("overhead_ms") or {}).get("p50")
+        for name in systems
+    }
+    lost = {name: figures[name].get("goals_lost") for name in systems}
+    return {
+        "capacity_goals_per_s": capacity,
+        "capacity_ratio_vs_celery": ratio,
+        "overhead_ms_p50": overhead,
+        "goals_lost": lost,
+    }
 
 
 def services_cpu(pipeline: dict[str, Any]) -> float:

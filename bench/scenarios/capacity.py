@@ -39,6 +39,7 @@ from bench.hops import fetch_events, timings
 from bench.infra import Infra, fresh_run
 from bench.load import GOAL, GoalDriver
 from bench.openloop import Capacity, Criteria, SearchConfig, Step, StepConfig, search, step
+from bench.report import CAPACITY_SYSTEMS
 from bench.scenarios.celery_baseline import llm_server, redis_server, worker_processes
 from bench.stack import ALL_SERVICES, every_service
 from bench.stats import summary
@@ -46,7 +47,7 @@ from bench.stats import summary
 log = logging.getLogger("bench.capacity")
 # Planner, researcher, specialist, synthesis: the LLM calls one after another.
 CALLS_ON_CRITICAL_PATH = 4
-SYSTEMS = ("podium", "celery", "langgraph")
+SYSTEMS = CAPACITY_SYSTEMS
 
 
 @dataclass(frozen=True)
@@ -459,28 +460,3 @@ async def run(infra: Infra | None, config: CapacityConfig) -> dict[str, Any]:
             failed.append(name)
     figures["failed"] = failed
     return figures
-
-
-def headline(figures: dict[str, Any]) -> dict[str, Any]:
-    """capacity_goals_per_s, capacity_ratio_vs_celery, overhead_ms_p50 and goals_lost."""
-    systems = [name for name in SYSTEMS if name in figures and "failed" not in figures[name]]
-    latencies = list(figures["p99_limit_ms"])
-    capacity = {
-        name: {at: figures[name].get(at, {}).get("goals_per_s") for at in latencies}
-        for name in systems
-    }
-    ratio: dict[str, float | None] = {}
-    for at in latencies:
-        ours, theirs = capacity.get("podium", {}).get(at), capacity.get("celery", {}).get(at)
-        ratio[at] = round(ours / theirs, 2) if ours and theirs else None
-    overhead = {
-        name: ((figures[name].get("overhead") or {}).get("overhead_ms") or {}).get("p50")
-        for name in systems
-    }
-    lost = {name: figures[name].get("goals_lost") for name in systems}
-    return {
-        "capacity_goals_per_s": capacity,
-        "capacity_ratio_vs_celery": ratio,
-        "overhead_ms_p50": overhead,
-        "goals_lost": lost,
-    }

@@ -6,8 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from bench.report import services_cpu, table
-from bench.scenarios.capacity import headline
+from bench.report import headline, services_cpu, table
 
 
 def capacity_figures() -> dict[str, Any]:
