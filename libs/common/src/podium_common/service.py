@@ -111,12 +111,13 @@ def heartbeat(service: str, kafka: KafkaSettings, loop: RunLoop, publisher: Publ
 
 
 class LoopSettings(BaseSettings):
-    """`PODIUM_EVENT_LOOP`: uvloop (libuv, in C) runs every service's event loop unless
-    `asyncio` asks for the standard library's."""
+    """`PODIUM_EVENT_LOOP`: the standard library's event loop, or `uvloop` (libuv, in C).
+    Measured side by side, uvloop changed no service's CPU per goal beyond the noise and
+    cost 2 MB of memory each (docs/benchmarks.md): it is there to choose, not the default."""
 
     model_config = service_config()
 
-    event_loop: Literal["uvloop", "asyncio"] = "uvloop"
+    event_loop: Literal["asyncio", "uvloop"] = "asyncio"
 
 
 def new_event_loop(choice: str | None = None) -> asyncio.AbstractEventLoop:
