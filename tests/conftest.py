@@ -19,6 +19,8 @@ from collections.abc import AsyncIterator
 
 import asyncpg
 import pytest
+from aiokafka import TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient
 
 from podium_common.admin import delete_topics, ensure_topics
 from podium_common.settings import KafkaSettings
@@ -68,6 +70,17 @@ async def kafka() -> AsyncIterator[KafkaSettings]:
         yield settings
     finally:
         await delete_topics(settings)
+
+
+async def committed(kafka: KafkaSettings, group: str) -> dict[TopicPartition, int]:
+    """The offsets a consumer group has committed, per partition."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=kafka.bootstrap_servers)
+    await admin.start()
+    try:
+        offsets = await admin.list_consumer_group_offsets(group)
+    finally:
+        await admin.close()
+    return {tp: meta.offset for tp, meta in offsets.items()}
 
 
 @contextlib.asynccontextmanager

@@ -10,7 +10,6 @@ from datetime import timedelta
 
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
-from aiokafka.admin import AIOKafkaAdminClient
 
 from podium_cli.__main__ import run as podium
 from podium_cli.errors import CommandError
@@ -26,6 +25,7 @@ from podium_common.settings import KafkaSettings, PostgresSettings
 from podium_recorder import migrations
 from podium_recorder.handler import project
 from podium_recorder.repository import Repository
+from tests.conftest import committed
 from tests.unit.recorder.story import GOAL_TEXT, story
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(90)]
@@ -119,16 +119,6 @@ async def test_the_dlq_commands_print_letters_and_refuse_unknown_topics(
 async def _in_thread(argv: list[str]) -> int:
     """`podium ARGV` runs its own event loop, so it cannot run on the test's."""
     return await asyncio.to_thread(podium, argv)
-
-
-async def committed(kafka: KafkaSettings, group: str) -> dict[TopicPartition, int]:
-    admin = AIOKafkaAdminClient(bootstrap_servers=kafka.bootstrap_servers)
-    await admin.start()
-    try:
-        offsets = await admin.list_consumer_group_offsets(group)
-    finally:
-        await admin.close()
-    return {tp: meta.offset for tp, meta in offsets.items()}
 
 
 async def test_replay_moves_a_stopped_group_and_refuses_an_active_one(

@@ -13,13 +13,13 @@ import uuid
 from collections.abc import Sequence
 
 import pytest
-from aiokafka.admin import AIOKafkaAdminClient
 
 from podium_common.events import Event, TaskAssigned
 from podium_common.kafka import Publisher
 from podium_common.runloop import LoopConfig, RunLoop
 from podium_common.settings import KafkaSettings
 from podium_common.topics import TaskType
+from tests.conftest import committed
 from tests.unit.workers.fakes import make_task
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(120)]
@@ -41,18 +41,10 @@ class Starving:
         return []
 
 
-async def committed(kafka: KafkaSettings, group: str, topic: str) -> int:
-    admin = AIOKafkaAdminClient(bootstrap_servers=kafka.bootstrap_servers)
-    await admin.start()
-    try:
-        offsets = await admin.list_consumer_group_offsets(group)
-    finally:
-        await admin.close()
-    return sum(
-        meta.offset
-        for tp, meta in offsets.items()
-        if tp.topic == topic and meta is not None and meta.offset > 0
-    )
+async def committed_on(kafka: KafkaSettings, group: str, topic: str) -> int:
+    """How many records of `topic` the group has committed, over its partitions."""
+    offsets = await committed(kafka, group)
+    return sum(offset for tp, offset in offsets.items() if tp.topic == topic and offset > 0)
 
 
 async def test_a_loop_dropped_from_its_group_rejoins_and_commits_every_record(
@@ -72,7 +64,7 @@ async def test_a_loop_dropped_from_its_group_rejoins_and_commits_every_record(
     running = asyncio.create_task(loop.run())
     try:
         async with asyncio.timeout(60):
-            while await committed(kafka, group, topic) < len(tasks):
+            while await committed_on(kafka, group, topic) < len(tasks):
                 assert not running.done(), "the run loop ended when its commit was refused"
                 await asyncio.sleep(0.2)
         assert set(handler.seen) == {task.task_id for task in tasks}
