@@ -120,9 +120,9 @@ class LoopSettings(BaseSettings):
     event_loop: Literal["asyncio", "uvloop"] = "asyncio"
 
 
-def new_event_loop(choice: str | None = None) -> asyncio.AbstractEventLoop:
-    """An event loop of the configured kind (`PODIUM_EVENT_LOOP` unless `choice` is given)."""
-    if (choice or LoopSettings().event_loop) == "asyncio":
+def new_event_loop() -> asyncio.AbstractEventLoop:
+    """An event loop of the kind `PODIUM_EVENT_LOOP` names."""
+    if LoopSettings().event_loop == "asyncio":
         return asyncio.new_event_loop()
     import uvloop
 

@@ -334,15 +334,15 @@ class Aggregator:
     async def _tick(self) -> None:
         if not self.ready():
             return
-        now = utcnow()
-        for key, partition in self._deadlines.due(now, self._active_partitions()):
+        now, active = utcnow(), self._active_partitions()
+        for key, partition in self._deadlines.due(now, active):
             async with self._lock:
                 state = self._load(key)
                 events = on_tick(state, now) if state is not None else []
                 if state is not None and events:
                     await self.publish(events)
                     await self._store(key, partition, state)
-        for key, partition in self._expiries.due(now, self._active_partitions()):
+        for key, partition in self._expiries.due(now, active):
             async with self._lock:
                 await self._forget(key, partition)
 
