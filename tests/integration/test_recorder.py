@@ -113,6 +113,22 @@ async def test_projection_is_the_same_in_any_order(
         assert normalised(got, told.goal_id) == normalised(expected, reference.goal_id), seed
 
 
+async def test_a_batch_is_numbered_in_the_order_its_events_happened(
+    pool: asyncpg.Pool[Any],
+) -> None:
+    """A batch holds many partitions' records in no order between them; a goal's progress
+    stream reads them back by number, so the number follows `occurred_at`."""
+    told = story()
+    shuffled = list(told.events)
+    random.Random(7).shuffle(shuffled)
+    assert shuffled != list(told.events)
+    await Repository(pool).record_many([project(event) for event in shuffled])
+    rows = await pool.fetch(
+        "SELECT event_id FROM events WHERE goal_id = $1 ORDER BY seq", told.goal_id
+    )
+    assert [row["event_id"] for row in rows] == [event.event_id for event in told.events]
+
+
 def normalised(snap: dict[str, Any], goal_id: uuid.UUID) -> str:
     """The snapshot with the goal id blanked out, to compare two goals."""
     return repr(snap).replace(repr(goal_id), "GOAL").replace(str(goal_id), "GOAL")

@@ -43,12 +43,14 @@ def _values(row: Any) -> tuple[Any, ...]:
     return tuple(getattr(row, field.name) for field in fields(row))
 
 
-# Many events in one statement; it returns the ids of those not recorded before.
+# Many events in one statement, numbered (`seq`) in the order given; it returns the ids of
+# those not recorded before.
 INSERT_EVENTS = """INSERT INTO events (event_id, goal_id, run, type, topic, occurred_at, payload)
 SELECT event_id, goal_id, run, type, topic, occurred_at, payload::jsonb
 FROM unnest($1::uuid[], $2::uuid[], $3::integer[], $4::text[], $5::text[],
-            $6::timestamptz[], $7::text[])
-    AS new (event_id, goal_id, run, type, topic, occurred_at, payload)
+            $6::timestamptz[], $7::text[]) WITH ORDINALITY
+    AS new (event_id, goal_id, run, type, topic, occurred_at, payload, position)
+ORDER BY position
 ON CONFLICT (event_id) DO NOTHING
 RETURNING event_id"""
 
@@ -135,7 +137,12 @@ class Repository:
     async def record_many(self, projections: Sequence[Projection]) -> None:
         """Records the events and applies the projections of those not recorded before, in
         one transaction; raises Unavailable while PostgreSQL is down."""
-        unique = list({p.event.event_id: p for p in projections}.values())
+        # Numbered in the order they happened: a batch holds the records of many partitions,
+        # in no order between them, and a goal's progress is read back by number.
+        unique = sorted(
+            {p.event.event_id: p for p in projections}.values(),
+            key=lambda p: p.event.occurred_at,
+        )
         first = unique[0].event
         async with (
             transient_as_unavailable(goal_id=first.goal_id, event_id=first.event_id),
