@@ -88,6 +88,10 @@ def table(results: dict[str, Any]) -> str:
         value = f"{figures['tasks_per_s']} ({figures['efficiency']:.0%})"
         lines.append(_row(f"in flight {limit} @2 s: tasks/s (Little)", value, "≥ 90% at 1024"))
         lines.append(_row(f"  RSS MB at {limit}", figures["rss_mb"]))
+        if "handler_ms" in figures:
+            handler = figures["handler_ms"]
+            value = f"{figures['slot_ms']} / {handler['p50']} / {handler['p99']}"
+            lines.append(_row(f"  slot ms, handler p50/p99 ms at {limit}", value))
     for replicas, figures in results.get("scaling", {}).items():
         lines.append(
             _row(f"researcher replicas {replicas} @200 ms tasks/s", figures["tasks_per_s"])

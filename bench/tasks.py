@@ -15,7 +15,7 @@ from bench.infra import Infra, fresh_run
 from bench.load import TopicWatcher
 from bench.profile import recording
 from bench.stack import Stack
-from bench.stats import rate
+from bench.stats import rate, summary
 from podium_common.events import Event, TaskAssigned, TaskResult, Trace, derived_id, utcnow
 from podium_common.kafka import Publisher
 from podium_common.topics import TaskType
@@ -50,10 +50,13 @@ def assignments(count: int) -> list[TaskAssigned]:
 @dataclass
 class ResultCounter:
     times: list[float] = field(default_factory=list)
+    # Each result's `latency_ms`: the task's time in the worker's handler, LLM call included.
+    handler_ms: list[int] = field(default_factory=list)
 
     def __call__(self, event: Event) -> None:
         if isinstance(event, TaskResult):
             self.times.append(time.monotonic())
+            self.handler_ms.append(event.latency_ms)
 
 
 @dataclass(frozen=True)
@@ -129,11 +132,18 @@ async def _window(
             rss = {name: max(rss[name], stack.rss()[name]) for name in names}
     stack.check_alive()
     seconds, cpu_after = time.monotonic() - started, stack.cpu()
-    tasks_per_s = rate(len(counter.times) - done_before, seconds)
+    done = len(counter.times) - done_before
+    tasks_per_s = rate(done, seconds)
     return {
         "tasks_per_s": tasks_per_s,
         "ideal_tasks_per_s": round(ideal, 1),
         "efficiency": round(tasks_per_s / ideal, 3),
+        # How long a slot was held (Little's law: in flight / throughput), against how long
+        # the handler took: the difference is spent in the run loop, outside any handler.
+        "slot_ms": round(1000 * load.replicas * load.max_in_flight / tasks_per_s, 1)
+        if tasks_per_s
+        else None,
+        "handler_ms": summary(counter.handler_ms[done_before : done_before + done]),
         "rss_mb": max(rss.values()),
         # The share of one core each process used: 1.0 is a process that is CPU-bound.
         "cores_busy": {

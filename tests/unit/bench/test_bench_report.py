@@ -76,6 +76,15 @@ def test_the_table_names_each_target_of_the_issue() -> None:
         **headline(capacity_figures()),
     }
     results["capacity"] = capacity_figures()
+    results["inflight"] = {
+        "1024": {
+            "tasks_per_s": 400.0,
+            "efficiency": 0.781,
+            "rss_mb": 130.0,
+            "slot_ms": 2560.0,
+            "handler_ms": {"p50": 2100.0, "p95": 2300.0, "p99": 2400.0},
+        }
+    }
 
     results["broker_jvm"] = ["-Xmx1536m", "-XX:+UseG1GC"]
     lines = table(results).splitlines()
@@ -90,3 +99,18 @@ def test_the_table_names_each_target_of_the_issue() -> None:
     assert rows["podium ÷ celery at 2000ms"].split() == ["4.0", "≥", "3", "at", "2s"]
     assert rows["celery at 2000ms"].split() == ["12.0", "(gevent", "2", "x", "1024)"]
     assert rows["goals lost: celery"].split() == ["2", "0"]
+    assert rows["in flight 1024 @2 s: tasks/s (Little)"].split() == [
+        "400.0",
+        "(78%)",
+        "≥",
+        "90%",
+        "at",
+        "1024",
+    ]
+    assert rows["slot ms, handler p50/p99 ms at 1024"].split() == [
+        "2560.0",
+        "/",
+        "2100.0",
+        "/",
+        "2400.0",
+    ]
