@@ -34,6 +34,7 @@ from pydantic import BaseModel
 from podium_aggregator.consumer import HandledConsumer, HandledTransport
 from podium_aggregator.due import DueIndex
 from podium_aggregator.handler import handle, on_tick
+from podium_aggregator.parsed import ParsedStates
 from podium_aggregator.settings import AggregatorSettings
 from podium_aggregator.state import GoalState
 from podium_common import faults, metrics, tracing
@@ -59,6 +60,9 @@ log = logging.getLogger(__name__)
 
 SERVICE = "aggregator"
 TABLE = "goals"
+# Goal states kept parsed between batches (`ParsedStates`): about the open goals of a busy
+# aggregator, at a few kB each.
+PARSED_STATES = 1024
 # What the aggregator takes from its topics; anything else there is a dead letter.
 Taken = (
     GoalSubmitted
@@ -187,6 +191,9 @@ class Aggregator:
             value_serializer="raw",
         )
         self._sinks: dict[str, faust.TopicT] = {}
+        # faust's settings are slow to read: the group id is read once, not per record.
+        self._group = self.app.conf.id
+        self._parsed = ParsedStates(capacity=PARSED_STATES)
         # The agent and the timer take turns with a goal's state.
         self._lock = asyncio.Lock()
         # Open goals with a deadline, and states the table may forget, by table key, with
@@ -253,7 +260,7 @@ class Aggregator:
         seconds = (time.perf_counter() - started) / len(taken)
         for record, _event in taken:
             await manual.ack(record)
-            counted = metrics.topic_metrics(self.app.conf.id, record.message.topic)
+            counted = metrics.topic_metrics(self._group, record.message.topic)
             counted.seconds.observe(seconds)
             counted.handled.inc()
         for record, _event in taken:
@@ -297,10 +304,10 @@ class Aggregator:
                     stored[key] = value.encode()
                 else:
                     stored[key] = value
-                    state = Stored.model_validate_json(value).state
+                    state = self._parsed.take(key, value) or _parse(value)
                 states[key] = (message.partition, state)
             state = states[key][1]
-            with tracing.consuming(message.topic, event, self.app.conf.id):
+            with tracing.consuming(message.topic, event, self._group):
                 pending += tracing.sending(
                     handle(state, event, utcnow(), self.limits),
                     lambda out: topic_for(out, self.topics),
@@ -316,6 +323,8 @@ class Aggregator:
             value = Stored(partition=partition, state=state).model_dump_json().encode()
             if value != stored[key]:
                 writes.append(self._stored(key, partition, state, value))
+            elif key in self.table.data:
+                self._parsed.keep(key, value, state)
         if writes:
             await asyncio.gather(*writes)
 
@@ -380,7 +389,9 @@ class Aggregator:
 
     def _load(self, key: str) -> GoalState | None:
         value = self.table.get(key)
-        return Stored.model_validate_json(value).state if value is not None else None
+        if value is None:
+            return None
+        return self._parsed.take(key, value) or _parse(value)
 
     async def _store(self, key: str, partition: int, state: GoalState) -> None:
         value = Stored(partition=partition, state=state).model_dump_json().encode()
@@ -392,11 +403,13 @@ class Aggregator:
         self.table.data[key] = value  # the local copy; the changelog write follows
         await self.table.send_changelog(partition, key, value)
         self._index(key, partition, state)
+        self._parsed.keep(key, value, state)
 
     async def _forget(self, key: str, partition: int) -> None:
         """Deletes an expired state: a tombstone on the changelog, which compaction keeps
         only until the key is gone."""
         self.table.data.pop(key, None)
+        self._parsed.forget(key)
         await self.table.send_changelog(partition, key, None, value_serializer="raw")
         self._deadlines.discard(key)
         self._expiries.discard(key)
@@ -439,12 +452,16 @@ class Aggregator:
         )
         sink = self._sink(self.topics.dlq(message.topic))
         await (await sink.send(key=message.key, value=message.value, headers=headers))
-        metrics.topic_metrics(self.app.conf.id, message.topic).dead_lettered(error.kind)
+        metrics.topic_metrics(self._group, message.topic).dead_lettered(error.kind)
 
     def _sink(self, topic: str) -> faust.TopicT:
         if topic not in self._sinks:
             self._sinks[topic] = self.app.topic(topic, key_serializer="raw", value_serializer="raw")
         return self._sinks[topic]
+
+
+def _parse(value: bytes) -> GoalState:
+    return Stored.model_validate_json(value).state
 
 
 def _where(record: EventT[bytes]) -> str:
