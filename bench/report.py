@@ -67,7 +67,16 @@ def table(results: dict[str, Any]) -> str:
                     pipeline["cpu_s_per_goal_outside_services"],
                 )
             )
+            if "cpu_s_per_goal_client" in pipeline:
+                client = pipeline["cpu_s_per_goal_client"]
+                value = f"{client} ({pipeline['client_cores_busy']} core)"
+                lines.append(_row("    of which the benchmark's client", value))
             lines.append(_row("  cores busy while measured", f"{pipeline['machine_cpu_busy']:.0%}"))
+            if "goal_ms" in pipeline:
+                goal_ms = pipeline["goal_ms"]
+                value = f"{goal_ms['p50']} / {goal_ms['p99']}"
+                label = f"  goal ms p50/p99, {pipeline['outstanding']} outstanding"
+                lines.append(_row(label, value))
         if "at_2s" in pipeline:
             lines.append(_row("throughput goals/s (2 s LLM)", pipeline["at_2s"]["goals_per_s"]))
         over = pipeline["overhead"]

@@ -71,17 +71,20 @@ async def throughput(
     loop = asyncio.create_task(_closed_loop(driver, config.outstanding, stop))
     await asyncio.sleep(config.warmup_s)
     cpu_before, busy_before, started = stack.cpu(), machine_busy_seconds(), time.monotonic()
+    client_before = time.process_time()
     if profile_dir is None:
         await asyncio.sleep(config.duration_s)
     else:
         with recording(stack.pids(), config.duration_s, profile_dir):
             await asyncio.sleep(config.duration_s)
     cpu_after, busy_after, ended = stack.cpu(), machine_busy_seconds(), time.monotonic()
+    client_cpu = time.process_time() - client_before
     stack.check_alive()
     stop.set()
     await loop
     await driver.drain()
-    window = [e for e in driver.ended.values() if started <= e.at < ended]
+    window_ids = [(g, e) for g, e in driver.ended.items() if started <= e.at < ended]
+    window = [e for _, e in window_ids]
     goals = len(window)
     seconds = ended - started
     return {
@@ -105,6 +108,11 @@ async def throughput(
             / max(goals, 1),
             4,
         ),
+        # Of that, this benchmark's own process: the goals' HTTP client and outcome reader.
+        "cpu_s_per_goal_client": round(client_cpu / max(goals, 1), 4),
+        "client_cores_busy": round(client_cpu / seconds, 2),
+        # A closed loop: goals/s is the outstanding goals over this time.
+        "goal_ms": summary([1000 * (e.at - driver.submitted[g]) for g, e in window_ids]),
     }
 
 
