@@ -64,6 +64,8 @@ async def run_pipeline(args: argparse.Namespace, results: dict[str, Any]) -> Non
         config = replace(config, outstanding=args.outstanding)
     if args.in_flight:
         config = replace(config, max_in_flight=args.in_flight)
+    if args.aggregators:
+        config = replace(config, aggregators=args.aggregators)
     figures = await pipeline.run(Infra.from_env(), config)
     results["pipeline"] = figures
     results.update(
@@ -178,6 +180,7 @@ def cli() -> None:
         type=int,
         help="each service's in-flight limit (256) and the Celery threads per process (64)",
     )
+    parser.add_argument("--aggregators", type=int, help="pipeline: aggregator replicas (1)")
     parser.add_argument(
         "--window",
         type=float,

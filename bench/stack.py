@@ -153,7 +153,9 @@ class Stack:
 
 
 @asynccontextmanager
-async def every_service(run: Run, max_in_flight: int | None = None) -> AsyncIterator[Stack]:
+async def every_service(
+    run: Run, max_in_flight: int | None = None, *, aggregators: int = 1
+) -> AsyncIterator[Stack]:
     """The scripted LLM and every service, ready; stopped afterwards. `max_in_flight` sets
     every service's in-flight limit (None keeps their default)."""
     limit = {} if max_in_flight is None else {"PODIUM_MAX_IN_FLIGHT": str(max_in_flight)}
@@ -161,6 +163,8 @@ async def every_service(run: Run, max_in_flight: int | None = None) -> AsyncIter
     stack.start_llm()
     for service in ALL_SERVICES:
         stack.start(service)
+    for replica in range(2, aggregators + 1):
+        stack.start("aggregator", replica=replica)
     try:
         await stack.wait_ready()
         yield stack

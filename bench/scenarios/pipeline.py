@@ -34,10 +34,16 @@ class PipelineConfig:
     profile_dir: Path | None = None
     # Every service's in-flight limit; None keeps their default (256).
     max_in_flight: int | None = None
+    # Aggregator replicas: its batches are handled one after another, so under a deep
+    # closed loop one replica is where goals queue (docs/benchmarks.md).
+    aggregators: int = 1
 
 
 async def run(infra: Infra, config: PipelineConfig) -> dict[str, Any]:
-    async with fresh_run(infra) as run_, every_service(run_, config.max_in_flight) as stack:
+    async with (
+        fresh_run(infra) as run_,
+        every_service(run_, config.max_in_flight, aggregators=config.aggregators) as stack,
+    ):
         await asyncio.sleep(3)  # let start-up settle before idle memory is read
         idle = stack.rss()
         async with GoalDriver(stack.gateway_url, run_.kafka) as driver:
@@ -90,6 +96,7 @@ async def throughput(
     return {
         "duration_s": round(seconds, 1),
         "outstanding": config.outstanding,
+        "aggregators": config.aggregators,
         "goals": goals,
         "failed": sum(1 for e in window if not e.completed),
         "goals_per_s": rate(goals, seconds),
