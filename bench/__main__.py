@@ -17,7 +17,7 @@ from typing import Any
 
 from bench import profile
 from bench.infra import Infra
-from bench.report import headline, table
+from bench.report import CAPACITY_SYSTEMS, headline, table
 from bench.scenarios import capacity, celery_baseline, concurrency, pipeline, scaling
 
 RESULTS = Path(__file__).parent / "results.json"
@@ -123,7 +123,7 @@ async def run_capacity(args: argparse.Namespace, results: dict[str, Any]) -> Non
         config = replace(config, window_s=10, probe_s=5)
     if args.window:
         config = replace(config, window_s=args.window, probe_s=min(config.probe_s, args.window))
-    systems = tuple(args.systems.split(",")) if args.systems else capacity.SYSTEMS
+    systems = tuple(args.systems.split(",")) if args.systems else CAPACITY_SYSTEMS
     if "celery" in systems and shutil.which("redis-server") is None:
         systems = tuple(name for name in systems if name != "celery")
         results["capacity_celery_skipped"] = "redis-server is not installed"

@@ -47,7 +47,6 @@ from bench.stats import summary
 log = logging.getLogger("bench.capacity")
 # Planner, researcher, specialist, synthesis: the LLM calls one after another.
 CALLS_ON_CRITICAL_PATH = 4
-SYSTEMS = CAPACITY_SYSTEMS
 
 
 @dataclass(frozen=True)
@@ -56,7 +55,7 @@ class CapacityConfig:
     probe_s: float = 10.0
     refine: int = 2
     latencies_ms: tuple[float, ...] = (0.0, 2000.0)
-    systems: tuple[str, ...] = SYSTEMS
+    systems: tuple[str, ...] = CAPACITY_SYSTEMS
     start_rate: float = 4.0
     # Celery: gevent workers (one per core), their concurrency stepped up until capacity
     # stops growing by `celery_growth`; the prefork pool at one size.

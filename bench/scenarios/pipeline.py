@@ -89,8 +89,7 @@ async def throughput(
     stop.set()
     await loop
     await driver.drain()
-    window_ids = [(g, e) for g, e in driver.ended.items() if started <= e.at < ended]
-    window = [e for _, e in window_ids]
+    window = {g: e for g, e in driver.ended.items() if started <= e.at < ended}
     goals = len(window)
     seconds = ended - started
     return {
@@ -98,7 +97,7 @@ async def throughput(
         "outstanding": config.outstanding,
         "aggregators": config.aggregators,
         "goals": goals,
-        "failed": sum(1 for e in window if not e.completed),
+        "failed": sum(1 for e in window.values() if not e.completed),
         "goals_per_s": rate(goals, seconds),
         "tasks_per_s": rate(goals * TASKS_PER_GOAL, seconds),
         "cpu_s_per_goal": {
@@ -119,7 +118,7 @@ async def throughput(
         "cpu_s_per_goal_client": round(client_cpu / max(goals, 1), 4),
         "client_cores_busy": round(client_cpu / seconds, 2),
         # A closed loop: goals/s is the outstanding goals over this time.
-        "goal_ms": summary([1000 * (e.at - driver.submitted[g]) for g, e in window_ids]),
+        "goal_ms": summary([1000 * (e.at - driver.submitted[g]) for g, e in window.items()]),
     }
 
 
