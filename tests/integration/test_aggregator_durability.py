@@ -138,3 +138,65 @@ async def partition_of(kafka: KafkaSettings, goal: Goal) -> int:
     async with plans:
         await plans.until(lambda records: len(records) >= 1)
     return int(plans.records[0].partition)
+
+
+async def test_the_next_batch_runs_while_a_write_is_held_and_waits_for_it_to_be_stored(
+    kafka: KafkaSettings, tmp_path: Path, publisher: Publisher
+) -> None:
+    """A batch is applied, on the state the batch before changed, and its events are sent
+    while the batch before waits for the broker; its state is written, and its records
+    committed, only after the batch before's."""
+    goal = Goal()
+    topics = kafka.topics
+    key = f"{goal.goal_id}:1".encode()  # within the changelog's serialized key
+    worker = Worker(kafka, tmp_path)
+    tasks = Reader(kafka, topics.tasks(TaskType.SPECIALIST), topics.tasks(TaskType.SYNTHESIZER))
+    results = Reader(kafka, topics.results)
+    async with tasks, results:
+        await worker.start()
+        async with Reader(kafka, changelog(kafka)) as table:
+            await publisher.publish([goal.plan()])
+            await table.until(lambda records: writes(records, key) == 1)
+            await publisher.publish([goal.result("t1", "one")])
+            await table.until(lambda records: writes(records, key) == 2)
+        assert await worker.stop() == 0
+
+        await worker.start(PODIUM_FAULT=f"changelog@{goal.goal_id}=stall:600")
+        await publisher.publish([goal.result("t2", "two")])
+        await tasks.until(lambda records: goal.tid("t3") in assigned(tasks))
+        await until_logged(worker, "fault: stall at changelog")  # t2's write is held
+        await publisher.publish([goal.result("t3", "three")])
+        # Applied to t2's state while its write is held: the final task is released.
+        await tasks.until(lambda records: goal.tid("final") in assigned(tasks))
+
+        await results.until(lambda records: len(records) >= 3)
+        tp = TopicPartition(topics.results, results.records[0].partition)
+        t2, t3 = (offset_of(results.records, goal.tid(local)) for local in ("t2", "t3"))
+        async with Reader(kafka, changelog(kafka)) as table:
+            await table.settle(COMMIT_INTERVAL_S)
+            assert writes(table.records, key) == 2, "t3's state written before t2's"
+        assert await committed(kafka, tp) <= t2, "t2 or t3 committed while t2's state was held"
+
+        assert worker.process is not None
+        worker.process.send_signal(signal.SIGKILL)
+        assert await worker.process.wait() == -signal.SIGKILL
+        await worker.start()  # no fault: t2 and t3 come back
+        async with Reader(kafka, changelog(kafka)) as table:
+            await table.until(lambda records: writes(records, key) >= 3)
+        assert await worker.stop() == 0
+        assert await committed(kafka, tp) > t3
+
+    final = [e for e in tasks.events(TaskAssigned) if isinstance(e, TaskAssigned) and e.final]
+    assert {tuple(i.output for i in task.inputs) for task in final} == {("one", "two", "three")}
+
+
+def writes(records: list[Record], key: bytes) -> int:
+    """The goal's states written to the changelog."""
+    return sum(key in (record.key or b"") for record in records)
+
+
+async def until_logged(worker: Worker, line: str, within_s: float = 30) -> None:
+    """Waits until the worker's log has the line (a test-only wait: a poll will do)."""
+    async with asyncio.timeout(within_s):
+        while line not in await asyncio.to_thread(worker.logfile.read_text):  # noqa: ASYNC110
+            await asyncio.sleep(0.1)
