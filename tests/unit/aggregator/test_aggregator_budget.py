@@ -3,7 +3,7 @@ that says so (no retry would fit either), or from the planner's rejection."""
 
 from __future__ import annotations
 
-from podium_common.budget import BUDGET_SPENT
+from podium_common.errors import BUDGET_SPENT
 from podium_common.events import GoalFailed, PlanRejected, TaskError, TokenUsage, Trace, derived_id
 from tests.unit.aggregator.scenario import T0, Goal, run
 

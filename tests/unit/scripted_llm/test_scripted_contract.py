@@ -7,8 +7,8 @@ import uuid
 from datetime import UTC, datetime
 
 from podium_common.events import DependencyOutput, TaskAssigned, Trace
+from podium_common.prompts import user_message
 from podium_common.topics import TaskType
-from podium_common.worker import user_message
 from tests.unit.scripted_llm import chat
 
 

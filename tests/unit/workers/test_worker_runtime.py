@@ -9,8 +9,9 @@ import pytest
 
 from podium_common.errors import ConfigError, LLMRejected, LLMUnavailable
 from podium_common.events import TaskStatus, TokenUsage, derived_id, utcnow
+from podium_common.prompts import user_message
 from podium_common.topics import TaskType
-from podium_common.worker import WorkerRole, run_task, user_message
+from podium_common.worker import WorkerRole, run_task
 from tests.unit.workers.fakes import USAGE, FakeLLM, dependency, make_task
 
 ROLE = WorkerRole(task_type=TaskType.RESEARCHER, system_prompt="You are Podium's researcher.")

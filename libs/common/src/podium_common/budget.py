@@ -27,8 +27,6 @@ from podium_common.errors import BudgetExhausted
 from podium_common.ledger import Ledger, LedgerSettings
 from podium_common.llm import LLM, Completion, Request
 
-# The planner's rejection of a goal whose budget has no room for its plan.
-BUDGET_SPENT = "the goal's token budget is spent"
 # Characters per token and tokens a chat template adds per message: as in `llm_limits`.
 CHARS_PER_TOKEN = 3
 TEMPLATE_TOKENS = 8

@@ -77,6 +77,10 @@ class LLMRejected(LLMError):
     kind = "llm_rejected"
 
 
+# The planner's rejection of a goal whose budget has no room for its plan.
+BUDGET_SPENT = "the goal's token budget is spent"
+
+
 class BudgetExhausted(LLMRejected):
     """The call would take the goal past its token budget: it was not made."""
 

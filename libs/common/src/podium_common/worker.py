@@ -10,10 +10,7 @@ task ends as a failed `TaskResult` whose error kind says why:
     llm_unavailable   still 429 / 5xx / unreachable after the LLM client's retries
     llm_malformed     no usable reply within `WorkerRole.max_replies` replies
 
-The user message follows the workers' prompt contract: `Goal:`, `Task:`, the
-requirements, one `Input <local id> (<type>):` section per input (the plan's own name of
-the task, the same in every run, so a rerun asks the same and can be cached), then
-`Feedback:`.
+The user message follows the workers' prompt contract (`podium_common.prompts`).
 
 Delegation: a task offered it (`max_subtasks` > 0, set by the aggregator within the goal's
 limits) may be answered with a sub-plan instead, in the planner's JSON contract
@@ -48,6 +45,7 @@ from podium_common.events import (
 )
 from podium_common.llm import LLM, Message, Request
 from podium_common.plans import planned_tasks, review
+from podium_common.prompts import user_message
 from podium_common.structured import unfenced
 from podium_common.topics import TaskType
 
@@ -90,28 +88,6 @@ class WorkerRole:
     def __post_init__(self) -> None:
         if self.max_replies < 1:
             raise ConfigError("a worker role must allow at least one reply", role=self.task_type)
-
-
-def user_message(task: TaskAssigned) -> str:
-    """The task as the LLM reads it, per the workers' prompt contract."""
-    sections = [f"Goal: {task.goal}", f"Task: {task.description}"]
-    if task.requirements:
-        sections.append("Requirements:\n" + "\n".join(f"- {req}" for req in task.requirements))
-    if task.inputs:
-        # What each input was asked for, apart from the sections, which hold only outputs.
-        sections.append(
-            "What each input was asked:\n"
-            + "\n".join(
-                f"- {local_task_id(i.task_id)} ({i.type.value}): {i.description}"
-                for i in task.inputs
-            )
-        )
-        sections += [
-            f"Input {local_task_id(i.task_id)} ({i.type.value}):\n{i.output}" for i in task.inputs
-        ]
-    if task.feedback:
-        sections.append(f"Feedback:\n{task.feedback}")
-    return "\n\n".join(sections)
 
 
 def first_messages(task: TaskAssigned, role: WorkerRole) -> list[Message]:

@@ -19,8 +19,9 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from podium_common.budget import BUDGET_SPENT, spending
+from podium_common.budget import spending
 from podium_common.errors import (
+    BUDGET_SPENT,
     BudgetExhausted,
     LLMMalformed,
     LLMRejected,
