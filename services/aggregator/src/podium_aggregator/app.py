@@ -10,10 +10,6 @@ publishes the same events again (same deterministic ids). Nothing relies on faus
 producer buffer or its flush before a commit. A handler error stops the process without
 acknowledging its record, so the record is redelivered after the restart.
 
-Records are handled in batches, and one batch finishes (its acknowledgements awaited, its
-states written) while the next is applied and its events sent: a later batch's states are
-written only after the batch before's, so the order above holds for every record.
-
 The table is keyed by `goal_id:run`, but the topics are keyed by goal id: a state's
 changelog partition is the partition its goal's records arrive on, kept with the state
 (`Stored`) so the deadline timer can write outside any record.
@@ -25,13 +21,12 @@ import asyncio
 import logging
 import ssl
 import time
-from collections.abc import AsyncIterator, Awaitable, Iterable
-from dataclasses import dataclass
+from collections.abc import Iterable
 from typing import Any, cast
 
 import faust
 from aiokafka.errors import KafkaError
-from faust.types import TP, EventT, RecordMetadata
+from faust.types import TP, EventT
 from faust.types.tuples import FutureMessage
 from mode import CrashingSupervisor
 from pydantic import BaseModel
@@ -42,7 +37,6 @@ from podium_aggregator.handler import handle, on_tick
 from podium_aggregator.parsed import ParsedStates
 from podium_aggregator.settings import AggregatorSettings
 from podium_aggregator.state import GoalState
-from podium_aggregator.unstored import UnstoredStates
 from podium_common import faults, metrics, tracing
 from podium_common.avro import codec
 from podium_common.errors import PoisonRecord, UnexpectedEvent
@@ -80,22 +74,6 @@ Taken = (
     | ApprovalRequested
     | ApprovalDecided
 )
-
-
-# A goal's state to write: its table key, partition, state and stored value.
-Write = tuple[str, int, GoalState, bytes]
-
-
-@dataclass
-class Applied:
-    """A batch applied: its records with their events, what it publishes (sent, with the
-    broker's acknowledgements to come), the states to write, and when it started."""
-
-    taken: list[tuple[EventT[bytes], Event | None]]
-    events: list[Event]
-    sent: list[Awaitable[RecordMetadata]]
-    writes: list[Write]
-    started: float
 
 
 class Stored(BaseModel):
@@ -216,9 +194,6 @@ class Aggregator:
         # faust's settings are slow to read: the group id is read once, not per record.
         self._group = self.app.conf.id
         self._parsed = ParsedStates(capacity=PARSED_STATES)
-        self._unstored = UnstoredStates()
-        # The latest batch's finish (`_finish`), which waits for the ones before it.
-        self._finishing: asyncio.Future[None] | None = None
         # The agent and the timer take turns with a goal's state.
         self._lock = asyncio.Lock()
         # Open goals with a deadline, and states the table may forget, by table key, with
@@ -246,39 +221,20 @@ class Aggregator:
         # already, never waiting for more.
         buffered = cast("faust.ChannelT[bytes]", manual.channel).queue
         records = manual.events()
-        coming = asyncio.ensure_future(_next(records))
-        try:
-            while True:
-                # A batch still finishing may fail while no record comes: its error is
-                # raised here, so the agent stops.
-                finishing = self._finishing
-                if finishing is not None and not finishing.done():
-                    either: list[asyncio.Future[Any]] = [coming, finishing]
-                    await asyncio.wait(either, return_when=asyncio.FIRST_COMPLETED)
-                    if finishing.done():
-                        finishing.result()
-                first = await coming
-                if first is None:
-                    return
-                batch = [first]
-                while len(batch) < self.settings.max_in_flight and not buffered.empty():
-                    record = await _next(records)
-                    if record is None:
-                        break
-                    batch.append(record)
-                before = self._finishing
-                await self.on_batch(manual, batch)
-                coming = asyncio.ensure_future(_next(records))
-                # The batch before finished while this one was applied, or this waits for it:
-                # one batch finishes while the next is applied, no more.
-                if before is not None:
-                    await before
-        finally:
-            coming.cancel()
+        async for first in records:
+            batch = [first]
+            while len(batch) < self.settings.max_in_flight and not buffered.empty():
+                try:
+                    batch.append(await anext(records))
+                except StopAsyncIteration:
+                    break
+            await self.on_batch(manual, batch)
 
     async def on_batch(self, manual: faust.StreamT[bytes], batch: list[EventT[bytes]]) -> None:
-        """Applies a batch of records in order and sends their events; the rest of their
-        handling (`_finish`) follows the batch before's, while the next batch is applied."""
+        """Handles a batch of records in order. Their events are sent together and
+        acknowledged by the broker, then the changed goals' states (each goal once, with
+        every record of it applied) together, and only then is each record acknowledged
+        to faust: the guarantee of each record, kept for the batch."""
         consumer = cast(HandledConsumer, self.app.consumer)
         taken: list[tuple[EventT[bytes], Event | None]] = []
         for record in batch:
@@ -287,52 +243,28 @@ class Aggregator:
                 await manual.ack(record)  # not its turn: it comes again, in order
                 continue
             # The partition's next record is the one after it, in this batch or a later
-            # one; commits stay below it until it is acknowledged, in `_finish`.
+            # one; commits stay below it until it is acknowledged, below.
             consumer.on_handled(message.tp, message.offset)
             taken.append((record, await self._decoded(record)))
         if not taken:
             return
         started = time.perf_counter()
         async with self._lock:
-            writes, events = self._apply(taken)
-            applied = Applied(taken, events, await self._send(events), writes, started)
-            self._finishing = asyncio.ensure_future(
-                self._finish(manual, applied, before=self._finishing)
-            )
-
-    async def _finish(
-        self, manual: faust.StreamT[bytes], applied: Applied, before: asyncio.Future[None] | None
-    ) -> None:
-        """Once the batch before has finished: waits until the broker has acknowledged the
-        batch's events, then writes the changed goals' states (each goal once, with every
-        record of the batch applied) and waits for those, and only then acknowledges each
-        record to faust: the guarantee of each record, kept for the batch."""
-        if before is not None:
-            await before
-        if applied.sent:
-            await asyncio.gather(*applied.sent)
-            metrics.goals_ended(applied.events)
-        for record, _event in applied.taken:
-            await faults.reach("published", _where(record))
-        await asyncio.gather(*(self._stored(*write) for write in applied.writes))
-        for record, _event in applied.taken:
+            states, stored, pending = self._apply(taken)
+            await self._sent(pending)
+            for record, _event in taken:
+                await faults.reach("published", _where(record))
+            await self._store_all(states, stored)
+        for record, _event in taken:
             await faults.reach("stored", _where(record))
-        seconds = (time.perf_counter() - applied.started) / len(applied.taken)
-        for record, _event in applied.taken:
+        seconds = (time.perf_counter() - started) / len(taken)
+        for record, _event in taken:
             await manual.ack(record)
             counted = metrics.topic_metrics(self._group, record.message.topic)
             counted.seconds.observe(seconds)
             counted.handled.inc()
-        for record, _event in applied.taken:
+        for record, _event in taken:
             await self._after_ack(record)
-
-    async def _drained(self) -> bool:
-        """Waits until every batch has finished; False if one failed (the agent stops)."""
-        finishing = self._finishing
-        if finishing is None:
-            return True
-        await asyncio.wait([finishing])
-        return not finishing.cancelled() and finishing.exception() is None
 
     async def _decoded(self, record: EventT[bytes]) -> Event | None:
         """The record's event; None for a poison record, which is parked here."""
@@ -352,11 +284,11 @@ class Aggregator:
 
     def _apply(
         self, taken: list[tuple[EventT[bytes], Event | None]]
-    ) -> tuple[list[Write], list[Event]]:
-        """Applies each event to its goal's state, in order: the states to write (each
-        changed goal once, with its value) and the events to publish."""
+    ) -> tuple[dict[str, tuple[int, GoalState]], dict[str, bytes], list[Event]]:
+        """Applies each event to its goal's state, in order: the states touched (with their
+        partition), their stored values before, and the events to publish."""
         states: dict[str, tuple[int, GoalState]] = {}
-        before: dict[str, bytes] = {}
+        stored: dict[str, bytes] = {}
         pending: list[Event] = []
         for record, event in taken:
             if event is None:
@@ -364,8 +296,15 @@ class Aggregator:
             message = record.message
             key = f"{event.goal_id}:{event.run}"
             if key not in states:
-                value, state = self._current(key, event, message.partition)
-                before[key] = value
+                value = self.table.get(key)
+                if value is None:
+                    # A new goal's state is stored only once an event changes it.
+                    state = GoalState.new(event.goal_id, event.run)
+                    value = Stored(partition=message.partition, state=state).model_dump_json()
+                    stored[key] = value.encode()
+                else:
+                    stored[key] = value
+                    state = self._parsed.take(key, value) or _parse(value)
                 states[key] = (message.partition, state)
             state = states[key][1]
             with tracing.consuming(message.topic, event, self._group):
@@ -373,28 +312,21 @@ class Aggregator:
                     handle(state, event, utcnow(), self.limits),
                     lambda out: topic_for(out, self.topics),
                 )
+        return states, stored, pending
+
+    async def _store_all(
+        self, states: dict[str, tuple[int, GoalState]], stored: dict[str, bytes]
+    ) -> None:
+        """Writes every changed state and waits until the broker has acknowledged each."""
         writes = []
         for key, (partition, state) in states.items():
             value = Stored(partition=partition, state=state).model_dump_json().encode()
-            if value != before[key]:
-                # Written once the events are acknowledged; the next batch takes it from here.
-                self._unstored.put(key, value, state)
-                writes.append((key, partition, state, value))
-            elif self._unstored.get(key) is None and key in self.table.data:
+            if value != stored[key]:
+                writes.append(self._stored(key, partition, state, value))
+            elif key in self.table.data:
                 self._parsed.keep(key, value, state)
-        return writes, pending
-
-    def _current(self, key: str, event: Event, partition: int) -> tuple[bytes, GoalState]:
-        """The goal's newest state, and the value it is (or will be) stored as."""
-        unstored = self._unstored.get(key)
-        if unstored is not None:
-            return unstored
-        value = self.table.get(key)
-        if value is None:
-            # A new goal's state is stored only once an event changes it.
-            state = GoalState.new(event.goal_id, event.run)
-            return Stored(partition=partition, state=state).model_dump_json().encode(), state
-        return value, self._parsed.take(key, value) or _parse(value)
+        if writes:
+            await asyncio.gather(*writes)
 
     async def _after_ack(self, record: EventT[bytes]) -> None:
         """The `committed` crash point: once faust has committed past this record."""
@@ -414,8 +346,6 @@ class Aggregator:
         now, active = utcnow(), self._active_partitions()
         for key, partition in self._deadlines.due(now, active):
             async with self._lock:
-                if not await self._drained():
-                    return
                 state = self._load(key)
                 events = on_tick(state, now) if state is not None else []
                 if state is not None and events:
@@ -423,8 +353,6 @@ class Aggregator:
                     await self._store(key, partition, state)
         for key, partition in self._expiries.due(now, active):
             async with self._lock:
-                if not await self._drained():
-                    return
                 await self._forget(key, partition)
 
     async def _on_recovered(self) -> None:
@@ -474,10 +402,8 @@ class Aggregator:
         broker: only then may the record that changed it be acknowledged."""
         self.table.data[key] = value  # the local copy; the changelog write follows
         await self.table.send_changelog(partition, key, value)
-        self._unstored.written(key, value)
-        if self._unstored.get(key) is None:  # no later batch changed the goal meanwhile
-            self._index(key, partition, state)
-            self._parsed.keep(key, value, state)
+        self._index(key, partition, state)
+        self._parsed.keep(key, value, state)
 
     async def _forget(self, key: str, partition: int) -> None:
         """Deletes an expired state: a tombstone on the changelog, which compaction keeps
@@ -502,20 +428,21 @@ class Aggregator:
 
     async def publish(self, events: Iterable[Event]) -> None:
         """Sends every event, then waits until the broker has acknowledged all of them."""
-        traced = tracing.sending(events, lambda event: topic_for(event, self.topics))
-        await asyncio.gather(*await self._send(traced))
-        metrics.goals_ended(traced)
+        await self._sent(tracing.sending(events, lambda event: topic_for(event, self.topics)))
 
-    async def _send(self, events: list[Event]) -> list[Awaitable[RecordMetadata]]:
-        """Sends events already traced: what the broker's acknowledgements will resolve."""
+    async def _sent(self, events: list[Event]) -> None:
+        """Sends events already traced, then waits until the broker has acknowledged all."""
         encode = codec().encode
-        return [
+        pending = [
             await self._sink(topic).send(
                 key=event.key, value=encode(event, topic), headers=headers_for(event)
             )
             for event in events
             for topic in [topic_for(event, self.topics)]
         ]
+        if pending:
+            await asyncio.gather(*pending)
+            metrics.goals_ended(events)
 
     async def dead_letter(self, record: EventT[bytes], error: PoisonRecord) -> None:
         message = record.message
@@ -531,14 +458,6 @@ class Aggregator:
         if topic not in self._sinks:
             self._sinks[topic] = self.app.topic(topic, key_serializer="raw", value_serializer="raw")
         return self._sinks[topic]
-
-
-async def _next(records: AsyncIterator[EventT[bytes]]) -> EventT[bytes] | None:
-    """The stream's next record; None once it ends."""
-    try:
-        return await anext(records)
-    except StopAsyncIteration:
-        return None
 
 
 def _parse(value: bytes) -> GoalState:
