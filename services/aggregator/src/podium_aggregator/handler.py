@@ -41,8 +41,7 @@ from datetime import datetime
 
 from podium_aggregator import gates, outcomes, tree
 from podium_aggregator.state import GoalState, Limits, Phase, TaskState
-from podium_common.budget import BUDGET_SPENT
-from podium_common.errors import BudgetExhausted
+from podium_common.errors import BUDGET_SPENT, BudgetExhausted
 from podium_common.events import (
     AFTER,
     BEFORE,
@@ -59,7 +58,7 @@ from podium_common.events import (
     approval_digest,
     local_task_id,
 )
-from podium_common.worker import user_message
+from podium_common.prompts import user_message
 
 log = logging.getLogger(__name__)
 

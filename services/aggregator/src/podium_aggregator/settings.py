@@ -33,7 +33,7 @@ class AggregatorSettings(BaseServiceSettings):
     approval_timeout_s: int = Field(default=86400, ge=1)
     on_approval_timeout: OnTimeout = "fail"
     deadline_counts_approval_wait: bool = False
-    # Records fetched ahead of the agent, which handles one at a time (faust's stream buffer).
+    # Records fetched ahead of the agent (faust's stream buffer), and the most in one batch.
     max_in_flight: int = Field(default=256, ge=1)
     # Where the goal table lives: `memory://` (rebuilt from the changelog at each start) or
     # `rocksdb://` (kept on disk under `data_dir`; needs the `rocksdict` package installed).
