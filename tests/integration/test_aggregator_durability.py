@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import signal
-from pathlib import Path
 
 import pytest
 from aiokafka import TopicPartition
@@ -61,12 +60,11 @@ def assigned(reader: Reader) -> list[str]:
 
 
 async def test_a_result_whose_state_write_is_held_is_never_committed_and_survives_a_kill(
-    kafka: KafkaSettings, tmp_path: Path, publisher: Publisher
+    kafka: KafkaSettings, worker: Worker, publisher: Publisher
 ) -> None:
     goal = Goal()
     topics = kafka.topics
     key = str(goal.goal_id).encode()
-    worker = Worker(kafka, tmp_path)
     tasks = Reader(kafka, topics.tasks(TaskType.SPECIALIST), topics.tasks(TaskType.SYNTHESIZER))
     results = Reader(kafka, topics.results)
     async with tasks, results:
@@ -108,11 +106,10 @@ async def test_a_result_whose_state_write_is_held_is_never_committed_and_survive
 
 
 async def test_a_handler_error_is_not_acknowledged_and_the_record_comes_back(
-    kafka: KafkaSettings, tmp_path: Path, publisher: Publisher
+    kafka: KafkaSettings, worker: Worker, publisher: Publisher
 ) -> None:
     goal = Goal()
     topics = kafka.topics
-    worker = Worker(kafka, tmp_path)
     tasks = Reader(kafka, topics.tasks(TaskType.SPECIALIST))
     async with tasks:
         # Its first record of this goal raises, as a bug in the handler would.

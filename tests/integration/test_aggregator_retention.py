@@ -3,8 +3,6 @@ plan, leave the aggregator's table after their retention: a tombstone on its cha
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
 from podium_common.events import GoalCompleted
@@ -17,10 +15,9 @@ pytestmark = [pytest.mark.integration, pytest.mark.timeout(120)]
 
 
 async def test_ended_and_unplanned_goals_leave_the_table_as_tombstones(
-    kafka: KafkaSettings, tmp_path: Path, publisher: Publisher
+    kafka: KafkaSettings, worker: Worker, publisher: Publisher
 ) -> None:
     done, orphan = Goal(), Goal()
-    worker = Worker(kafka, tmp_path)
     await worker.start(PODIUM_RETENTION_S="1", PODIUM_UNPLANNED_TTL_S="1")
     outputs = Reader(kafka, kafka.topics.outputs)
     table = Reader(kafka, changelog(kafka))
