@@ -112,9 +112,9 @@ class Worker:
 
 
 @pytest.fixture
-async def aggregator(kafka: KafkaSettings, tmp_path: Path) -> AsyncIterator[Worker]:
-    """A running aggregator worker, ready before the test starts."""
-    worker = Worker(kafka, tmp_path)
+async def aggregator(worker: Worker) -> AsyncIterator[Worker]:
+    """A running aggregator worker, ready before the test starts (`worker`, from conftest,
+    kills it at the end if it does not stop)."""
     await worker.start()
     try:
         yield worker
