@@ -66,6 +66,8 @@ async def run_pipeline(args: argparse.Namespace, results: dict[str, Any]) -> Non
         config = replace(config, max_in_flight=args.in_flight)
     if args.aggregators:
         config = replace(config, aggregators=args.aggregators)
+    if args.overhead_rate:
+        config = replace(config, overhead_rate=args.overhead_rate)
     figures = await pipeline.run(Infra.from_env(), config)
     results["pipeline"] = figures
     results.update(
@@ -181,6 +183,11 @@ def cli() -> None:
         help="each service's in-flight limit (256) and the Celery threads per process (64)",
     )
     parser.add_argument("--aggregators", type=int, help="pipeline: aggregator replicas (1)")
+    parser.add_argument(
+        "--overhead-rate",
+        type=float,
+        help="pipeline: goals/s the overhead is measured at (half the throughput measured)",
+    )
     parser.add_argument(
         "--window",
         type=float,
