@@ -133,7 +133,11 @@ async def test_an_unknown_goal_is_404(store: FakeStore, suffix: str) -> None:
     assert response.json()["error"]["code"] == "not_found"
 
 
-@pytest.mark.parametrize("path", ["/goals/x", "/goals", f"/goals/{uuid.uuid4()}/events"])
+@pytest.mark.parametrize(
+    "path",
+    ["/goals/x", "/goals", f"/goals/{uuid.uuid4()}/events"],
+    ids=["goal", "list", "events"],
+)
 async def test_postgres_down_is_503_with_retry_after(store: FakeStore, path: str) -> None:
     store.down = True
     async with client(FakePublisher(), store) as http:
