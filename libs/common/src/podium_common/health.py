@@ -42,7 +42,7 @@ def health_app(ready: Callable[[], bool]) -> Starlette:
 async def serve_health(host: str, port: int, ready: Callable[[], bool]) -> asyncio.Task[None]:
     """Serves the health endpoints in the background; cancel the task to stop."""
     config = uvicorn.Config(
-        health_app(ready), host=host, port=port, log_level="warning", lifespan="off"
+        health_app(ready), host=host, port=port, log_level="warning", lifespan="off", ws="none"
     )
     return asyncio.create_task(EmbeddedServer(config).serve())
 

@@ -33,6 +33,7 @@ def main() -> None:
         host=settings.host,
         port=settings.port,
         log_level=settings.log_level.lower(),
+        ws="none",  # no WebSocket route: a library that happens to be installed stays unloaded
         # Progress streams end within their grace period; the rest is a margin.
         timeout_graceful_shutdown=int(settings.shutdown_grace_s) + 5,
     )
