@@ -17,8 +17,8 @@ Each call goes through the SDK's generic `post` (its client, auth, timeouts and 
 the request body as plain JSON and the reply read as plain JSON: the typed `create` walks
 its parameters' annotations and builds response models on every call, which cost a worker
 about 1.5 ms of CPU per call and capped one process near 300 calls a second. `openai` is
-imported by a process's first call (the client is built then): a gateway, an aggregator or
-an idle worker does without its 20 MB.
+imported by a process's first call (the client is built then), with its HTTP client
+(httpx2): a gateway, an aggregator or an idle worker does without their 20 MB.
 
 Why here and not only in the run loop: the callers hold a conversation (a worker's or the
 planner's repair asks, each carrying the replies before it). Retrying the record instead
@@ -34,8 +34,6 @@ import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
-import httpx2
-
 from podium_common import metrics, tracing
 from podium_common.backoff import RetryPolicy
 from podium_common.errors import LLMRejected, LLMUnavailable
@@ -44,6 +42,7 @@ from podium_common.prices import Price, cost
 from podium_common.settings import LLMSettings, StructuredOutput
 
 if TYPE_CHECKING:
+    import httpx2
     import openai
 
 log = logging.getLogger(__name__)
@@ -114,6 +113,7 @@ def response_format(request: Request, style: StructuredOutput) -> dict[str, Any]
 
 def http_client(settings: LLMSettings) -> httpx2.AsyncClient:
     """The SDK's own client on the configured transport, pooling `max_connections`."""
+    import httpx2
     import openai
 
     client = (

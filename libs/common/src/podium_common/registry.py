@@ -14,7 +14,6 @@ from __future__ import annotations
 import json
 from typing import TYPE_CHECKING, Any
 
-import httpx2
 from pydantic_settings import BaseSettings
 
 from podium_common.errors import PodiumError, Unavailable, UnknownSchema
@@ -22,7 +21,7 @@ from podium_common.settings import SchemaRegistrySettings, service_config
 
 if TYPE_CHECKING:
     # Imported where a registry is configured: confluent-kafka's client and what it brings
-    # cost every other process about 20 MB of memory at idle.
+    # (httpx2 too) cost every other process about 20 MB of memory at idle.
     from confluent_kafka.schema_registry.error import SchemaRegistryError
 
 WIRE_MAGIC = b"\x00"
@@ -89,6 +88,7 @@ class Registry:
         found = self._ids.get(name)
         if found is not None:
             return found
+        import httpx2
         from confluent_kafka.schema_registry import Schema
         from confluent_kafka.schema_registry.error import SchemaRegistryError
 
@@ -121,6 +121,7 @@ class Registry:
         found = self._schemas.get(schema_id)
         if found is not None:
             return found
+        import httpx2
         from confluent_kafka.schema_registry.error import SchemaRegistryError
 
         try:
