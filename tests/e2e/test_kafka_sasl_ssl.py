@@ -2,14 +2,17 @@
 code, free ports, a temporary folder) whose only client listener is SASL_SSL with
 SCRAM-SHA-512, its certificate made here with openssl and its one user made when its
 storage is formatted. A goal flows through every service over it; a client without TLS,
-or with a wrong password, can neither produce nor consume; the password is in no log."""
+or with a wrong password, can neither produce nor consume; a service given a wrong password
+exits 1 saying which settings to check, with no traceback; the password is in no log."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import re
 import shutil
+import sys
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -30,7 +33,7 @@ from podium_common.kafka import client_options
 from podium_common.settings import KafkaSettings
 from podium_common.topics import TaskType
 from tests.conftest import fresh_database
-from tests.e2e.conftest import SERVICES, Stack, running_stack
+from tests.e2e.conftest import SERVICES, Stack, kafka_env, running_stack
 from tests.e2e.test_goals import submit, wait_for_end
 from tests.servers import serving
 from tests.tls import make_ca, make_server_cert
@@ -182,3 +185,37 @@ async def test_no_log_holds_the_password_and_no_service_was_refused(
         refusal = REFUSED.search(text)
         assert refusal is None, f"{name}: {refusal and refusal.group()}"
     assert PASSWORD not in broker.log.read_text(), "the SCRAM password is in the broker's log"
+
+
+@pytest.mark.parametrize("service", ["planner", "worker-researcher", "aggregator"])
+async def test_a_service_with_a_wrong_password_exits_saying_what_to_check(
+    broker: Kafka, tmp_path: Path, service: str
+) -> None:
+    wrong = "wrong-" + uuid.uuid4().hex
+    settings = broker.client().model_copy(
+        update={"sasl_password": SecretStr(wrong), "topic_prefix": f"t{uuid.uuid4().hex[:8]}."}
+    )
+    env = {key: value for key, value in os.environ.items() if not key.startswith("PODIUM_")}
+    env |= kafka_env(settings) | {"PODIUM_DATA_DIR": str(tmp_path / "data")}
+    log = tmp_path / f"{service}.log"
+    with log.open("wb") as out:
+        process = await asyncio.create_subprocess_exec(
+            str(Path(sys.executable).parent / f"podium-{service}"),
+            env=env,
+            stdout=out,
+            stderr=asyncio.subprocess.STDOUT,
+        )
+    try:
+        status = await asyncio.wait_for(process.wait(), 60)
+    finally:
+        if process.returncode is None:
+            process.kill()
+            await process.wait()
+    said = log.read_text()
+    assert status == 1, said
+    assert "SaslAuthenticationFailed" in said, said
+    assert "Check PODIUM_KAFKA__BOOTSTRAP_SERVERS" in said, said
+    assert "PODIUM_KAFKA__SASL_*" in said, said
+    assert "Traceback" not in said, said
+    assert "Unclosed" not in said, said  # its producer was closed, not left to the collector
+    assert wrong not in said, "the password is in the log"

@@ -67,7 +67,12 @@ class Publisher:
         )
 
     async def start(self) -> None:
-        await self._producer.start()
+        """Connects; a producer that could not start is closed before the error rises."""
+        try:
+            await self._producer.start()
+        except BaseException:
+            await self._producer.stop()
+            raise
 
     async def stop(self) -> None:
         await self._producer.stop()

@@ -8,9 +8,11 @@ import logging
 import os
 import signal
 import socket
+import sys
 from collections.abc import Callable, Coroutine, Sequence
-from typing import Any, Literal
+from typing import Any, Literal, NoReturn
 
+from aiokafka.errors import KafkaConnectionError
 from pydantic_settings import BaseSettings
 
 from podium_common import faults, logs, tracing
@@ -20,6 +22,8 @@ from podium_common.kafka import Publisher
 from podium_common.logs import LogFormat
 from podium_common.runloop import Fetching, Handler, LoopConfig, RunLoop
 from podium_common.settings import KafkaSettings, service_config
+
+log = logging.getLogger(__name__)
 
 
 def setup_logging(level: str, log_format: LogFormat = "text") -> None:
@@ -138,4 +142,19 @@ def main(entry: Callable[[], Coroutine[Any, Any, None]]) -> None:
     gc.freeze()
     gc.set_threshold(20_000, 20, 20)
     with asyncio.Runner(loop_factory=new_event_loop) as runner:
-        runner.run(entry())
+        try:
+            runner.run(entry())
+        except KafkaConnectionError as error:
+            kafka_unreachable(error)
+
+
+def kafka_unreachable(error: KafkaConnectionError) -> NoReturn:
+    """Exits 1, saying what to check, when the broker cannot be reached or refuses this
+    client (a wrong address, password or certificate): not a traceback."""
+    log.error(
+        "Kafka could not be reached or refused this client (%s). Check "
+        "PODIUM_KAFKA__BOOTSTRAP_SERVERS and, with TLS or SASL, PODIUM_KAFKA__SECURITY_PROTOCOL, "
+        "PODIUM_KAFKA__SSL_CAFILE and PODIUM_KAFKA__SASL_*; aiokafka's error above names the cause",
+        error,
+    )
+    sys.exit(1)

@@ -13,6 +13,7 @@ import sys
 from pathlib import Path
 
 import faust
+from aiokafka.errors import KafkaConnectionError
 
 from podium_aggregator.app import TABLE, Aggregator
 from podium_aggregator.settings import AggregatorSettings
@@ -21,7 +22,7 @@ from podium_common.errors import ConfigError
 from podium_common.health import serve_health
 from podium_common.heartbeat import Heartbeat, Holding
 from podium_common.kafka import Publisher
-from podium_common.service import new_event_loop, setup_logging, worker_id
+from podium_common.service import kafka_unreachable, new_event_loop, setup_logging, worker_id
 from podium_common.settings import KafkaSettings
 
 log = logging.getLogger(__name__)
@@ -92,6 +93,8 @@ def main() -> None:
     except ConfigError as error:
         log.error("the aggregator refuses to start: %s", error)
         sys.exit(2)
+    except KafkaConnectionError as error:
+        kafka_unreachable(error)
     Path(settings.data_dir).mkdir(parents=True, exist_ok=True)
     aggregator = Aggregator(settings)
     if settings.health_port is not None:
