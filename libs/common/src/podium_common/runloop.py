@@ -4,6 +4,12 @@ A handler is a plain typed coroutine: an event in, the events to publish out. Th
 decodes each record, keeps up to `max_in_flight` handlers running at once, publishes what
 they return, and commits each partition only below its lowest unfinished record.
 
+The limit counts handlers (a worker's LLM calls), not records: a record taken from Kafka and
+waiting for a handler, or whose outputs wait for the broker's acknowledgement, holds no
+slot. So the loop takes up to twice the limit in records, and a slot goes to the next
+record as soon as a handler returns; on a busy process the wait for a turn of the event
+loop and for the acknowledgement would otherwise add a tenth to every slot (docs/benchmarks.md).
+
 What happens to a failure is decided here, by one `RetryPolicy` (`LoopConfig.retry`):
 - a retriable error is tried again after the policy's backoff (with jitter, and never
   sooner than the `next_retry_delay` the error carries, e.g. a Retry-After), within the
@@ -122,6 +128,10 @@ class RunLoop:
             fetch_max_wait_ms=config.fetching.max_wait_ms,
         )
         self._tasks: set[asyncio.Task[bool]] = set()
+        # Records taken: up to twice the limit; handlers running: up to the limit.
+        self._intake = 2 * config.max_in_flight
+        self._slots = asyncio.Semaphore(config.max_in_flight)
+        self._running = 0
         # Finished records a `committed` fault waits for: (partition, offset, key).
         self._fault_watch: list[tuple[TopicPartition, int, str]] = []
         self._room = asyncio.Event()
@@ -129,11 +139,12 @@ class RunLoop:
         self.handled = 0
         self._started = False
         self._crashed: BaseException | None = None
-        IN_FLIGHT.labels(config.group_id).set_function(lambda: len(self._tasks))
+        IN_FLIGHT.labels(config.group_id).set_function(lambda: self._running)
 
     @property
     def in_flight(self) -> int:
-        return len(self._tasks)
+        """Handlers running now (at most `max_in_flight`)."""
+        return self._running
 
     def assignment(self) -> list[TopicPartition]:
         return sorted(self._consumer.assignment())
@@ -192,7 +203,7 @@ class RunLoop:
         loop = asyncio.get_running_loop()
         next_commit = loop.time() + self.config.commit_interval_s
         while not self._stopping.is_set():
-            room = self.config.max_in_flight - len(self._tasks)
+            room = self._intake - len(self._tasks)
             if room <= 0:
                 await self._wait_for_room()
             else:
@@ -288,13 +299,14 @@ class RunLoop:
         attempt = 0
         while True:
             attempt += 1
-            started = time.perf_counter()
             try:
                 event = codec().decode(record.value or b"")
                 bind_event(event)
                 with tracing.consuming(record.topic, event, self.config.group_id):
-                    outputs = await self._handler(event)
+                    started, outputs = await self._in_slot(event)
                     await self._publisher.publish(outputs)
+            except _Stopped:
+                raise
             except Exception as error:  # each failure is judged by the policy
                 wait = self.config.retry.next_delay(error, attempt)
                 if wait is None:
@@ -312,6 +324,19 @@ class RunLoop:
             await faults.reach("published", key)
             self._watch_for_commit(record, key)
             return None
+
+    async def _in_slot(self, event: Event) -> tuple[float, Sequence[Event]]:
+        """Runs the handler once a slot is free: when it started, and its outputs. Raises
+        `_Stopped` if the loop stopped while the record waited (left for redelivery)."""
+        async with self._slots:
+            if self._stopping.is_set():
+                raise _Stopped
+            started = time.perf_counter()
+            self._running += 1
+            try:
+                return started, await self._handler(event)
+            finally:
+                self._running -= 1
 
     async def _pause(self, seconds: float) -> None:
         """Waits before the next attempt; raises `_Stopped` if the loop stops first."""
