@@ -187,7 +187,7 @@ async def test_no_log_holds_the_password_and_no_service_was_refused(
     assert PASSWORD not in broker.log.read_text(), "the SCRAM password is in the broker's log"
 
 
-@pytest.mark.parametrize("service", ["planner", "worker-researcher", "aggregator"])
+@pytest.mark.parametrize("service", ["planner", "worker-researcher", "aggregator", "gateway"])
 async def test_a_service_with_a_wrong_password_exits_saying_what_to_check(
     broker: Kafka, tmp_path: Path, service: str
 ) -> None:

@@ -3,13 +3,16 @@ lifespan; uvicorn drains open requests on SIGTERM."""
 
 from __future__ import annotations
 
+import asyncio
 import functools
 
 import uvicorn
+from aiokafka.errors import KafkaConnectionError
 from starlette.applications import Starlette
 
+from podium_common.admin import partition_counts
 from podium_common.kafka import Publisher
-from podium_common.service import LoopSettings, setup_logging
+from podium_common.service import LoopSettings, kafka_unreachable, setup_logging
 from podium_gateway.app import create_app
 from podium_gateway.repository import Repository
 from podium_gateway.settings import GatewaySettings
@@ -22,9 +25,20 @@ def build(settings: GatewaySettings) -> Starlette:
     return create_app(settings, publisher, Repository(settings.postgres))
 
 
+def preflight(settings: GatewaySettings) -> None:
+    """Connects to Kafka as the gateway will: a broker that cannot be reached or refuses
+    this client (a wrong address, password or certificate) ends the process with one error
+    saying what to check, where uvicorn would log its lifespan's traceback."""
+    try:
+        asyncio.run(partition_counts(settings.kafka, [settings.kafka.topics.goals]))
+    except KafkaConnectionError as error:
+        kafka_unreachable(error)
+
+
 def main() -> None:
     settings = GatewaySettings()
     setup_logging(settings.log_level, settings.log_format)
+    preflight(settings)
     uvicorn.run(
         # A factory: uvicorn calls it inside its event loop, where Kafka clients must be made.
         functools.partial(build, settings),
