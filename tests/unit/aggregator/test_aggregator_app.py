@@ -1,17 +1,26 @@
-"""The aggregator's faust wiring that needs no broker: settings, brokers, credentials, storage."""
+"""The aggregator's faust wiring that needs no broker: settings, brokers, credentials, storage,
+and a record decoded while the schema registry is down."""
 
 from __future__ import annotations
 
 import uuid
+from types import SimpleNamespace
+from typing import cast
 
 import faust
 import pytest
+from faust.types import EventT
 from pydantic import SecretStr
 
-from podium_aggregator.app import Stored, brokers, credentials
+from podium_aggregator.app import Aggregator, Stored, brokers, credentials
 from podium_aggregator.settings import AggregatorSettings
 from podium_aggregator.state import GoalState, Limits
+from podium_common.avro import codec
+from podium_common.backoff import RetryPolicy
+from podium_common.errors import Unavailable
+from podium_common.events import Event
 from podium_common.settings import KafkaSettings
+from tests.unit.aggregator.scenario import Goal
 
 
 def test_settings_come_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -59,3 +68,34 @@ def test_a_stored_goal_keeps_its_partition() -> None:
 
     assert stored.partition == 4
     assert stored.state == state
+
+
+class RegistryDown:
+    """The codec while the schema registry is down for `outages` decodes, then back."""
+
+    def __init__(self, outages: int) -> None:
+        self.outages = outages
+        self.calls = 0
+
+    def decode(self, data: bytes) -> Event:
+        self.calls += 1
+        if self.calls <= self.outages:
+            raise Unavailable("the schema registry cannot be reached")
+        return codec().decode(data)
+
+
+async def test_a_record_waits_for_the_schema_registry_instead_of_stopping_the_aggregator(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    down = RegistryDown(outages=2)
+    monkeypatch.setattr("podium_aggregator.app.codec", lambda: down)
+    fast = RetryPolicy(initial_interval_s=0.001, maximum_interval_s=0.002)
+    aggregator = Aggregator(AggregatorSettings(), retry=fast)
+    submitted = Goal(shape={"t1": []}).submitted()
+    message = SimpleNamespace(topic="goals", partition=3, offset=7, key=b"goal")
+    record = cast(EventT[bytes], SimpleNamespace(message=message, value=codec().encode(submitted)))
+
+    assert await aggregator._decoded(record) == submitted
+    assert down.calls == 3  # two outages, then decoded: not parked, not a crash
+    assert "goals[3]@7 waits" in caplog.text
+    assert "the schema registry cannot be reached" in caplog.text

@@ -39,7 +39,8 @@ from podium_aggregator.settings import AggregatorSettings
 from podium_aggregator.state import GoalState
 from podium_common import faults, metrics, tracing
 from podium_common.avro import codec
-from podium_common.errors import PoisonRecord, UnexpectedEvent
+from podium_common.backoff import RetryPolicy
+from podium_common.errors import PoisonRecord, Unavailable, UnexpectedEvent
 from podium_common.events import (
     ApprovalDecided,
     ApprovalRequested,
@@ -171,8 +172,10 @@ def create_app(settings: AggregatorSettings) -> faust.App:
 class Aggregator:
     """Wires the handler into a faust app; `app` is what a faust worker runs."""
 
-    def __init__(self, settings: AggregatorSettings) -> None:
+    def __init__(self, settings: AggregatorSettings, retry: RetryPolicy | None = None) -> None:
         self.settings = settings
+        # The backoff while a record cannot be decoded for want of the schema registry.
+        self._retry = retry or RetryPolicy()
         self.limits = settings.limits()
         self.topics = settings.kafka.topics
         self.app = create_app(settings)
@@ -267,20 +270,30 @@ class Aggregator:
             await self._after_ack(record)
 
     async def _decoded(self, record: EventT[bytes]) -> Event | None:
-        """The record's event; None for a poison record, which is parked here."""
+        """The record's event; None for a poison record, which is parked here. While the
+        schema registry cannot be reached the record waits, tried again with backoff: the
+        aggregator neither stops nor parks it."""
         message = record.message
         await faults.reach("consumed", _where(record))
-        try:
-            event = codec().decode(record.value or b"")  # a tombstone is no event
-            if not isinstance(event, Taken):
-                raise UnexpectedEvent(
-                    f"{type(event).__name__} does not belong on {message.topic}",
-                    goal_id=event.goal_id,
-                )
-        except PoisonRecord as error:
-            await self.dead_letter(record, error)
-            return None
-        return event
+        attempt = 0
+        while True:
+            attempt += 1
+            try:
+                event = codec().decode(record.value or b"")  # a tombstone is no event
+                if not isinstance(event, Taken):
+                    raise UnexpectedEvent(
+                        f"{type(event).__name__} does not belong on {message.topic}",
+                        goal_id=event.goal_id,
+                    )
+                return event
+            except PoisonRecord as error:
+                await self.dead_letter(record, error)
+                return None
+            except Unavailable as error:
+                wait = self._retry.interval(attempt, error)
+                where = f"{message.topic}[{message.partition}]@{message.offset}"
+                log.warning("%s waits %.2fs to be decoded: %s", where, wait, error)
+                await asyncio.sleep(wait)
 
     def _apply(
         self, taken: list[tuple[EventT[bytes], Event | None]]
