@@ -71,13 +71,13 @@ def test_a_stored_goal_keeps_its_partition() -> None:
 
 
 class RegistryDown:
-    """The codec while the schema registry is down for `outages` decodes, then back."""
+    """Decoding while the schema registry is down for `outages` decodes, then back."""
 
     def __init__(self, outages: int) -> None:
         self.outages = outages
         self.calls = 0
 
-    def decode(self, data: bytes) -> Event:
+    async def __call__(self, data: bytes) -> Event:
         self.calls += 1
         if self.calls <= self.outages:
             raise Unavailable("the schema registry cannot be reached")
@@ -88,7 +88,7 @@ async def test_a_record_waits_for_the_schema_registry_instead_of_stopping_the_ag
     monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
     down = RegistryDown(outages=2)
-    monkeypatch.setattr("podium_aggregator.app.codec", lambda: down)
+    monkeypatch.setattr("podium_aggregator.app.decoded", down)
     fast = RetryPolicy(initial_interval_s=0.001, maximum_interval_s=0.002)
     aggregator = Aggregator(AggregatorSettings(), retry=fast)
     submitted = Goal(shape={"t1": []}).submitted()

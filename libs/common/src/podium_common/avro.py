@@ -11,10 +11,14 @@ With a schema registry (`PODIUM_SCHEMA_REGISTRY__URL`), Podium writes the Conflu
 format instead (`podium_common.registry`): `00`, the schema's 4-byte id, the Avro body.
 Readers take both, whatever is configured, so a topic moves from one to the other without
 a stop: a Confluent record's writer schema is fetched from the registry by its id.
+A registry request is a blocking HTTP call: `decoded` and `encoded` make the first one for
+an id or a subject in a thread, so that a slow registry does not hold the event loop (and
+the consumer's heartbeats with it).
 """
 
 from __future__ import annotations
 
+import asyncio
 import io
 import json
 from dataclasses import dataclass
@@ -118,6 +122,21 @@ class Codec:
         fastavro.schemaless_writer(buffer, writer.schema, event.model_dump(mode="python"))
         return buffer.getvalue()
 
+    def asks_registry(self, data: bytes) -> bool:
+        """Whether decoding `data` first asks the registry: a schema id not seen yet."""
+        return (
+            self.registry is not None
+            and len(data) >= WIRE_HEADER_SIZE
+            and data[:1] == WIRE_MAGIC
+            and int.from_bytes(data[1:WIRE_HEADER_SIZE], "big") not in self._by_id
+        )
+
+    def asks_registry_to_encode(self, event: Event, topic: str) -> bool:
+        """Whether encoding `event` for `topic` first asks the registry for the subject's id."""
+        if self.registry is None:
+            return False
+        return not self.registry.knows(subject(topic, self._writers[type(event)].raw))
+
     def decode(self, data: bytes) -> Event:
         """The event in `data`, in either encoding; raises UndecodableRecord or
         UnknownSchema, or Unavailable while the registry cannot be reached."""
@@ -173,6 +192,22 @@ def codec() -> Codec:
     """The process-wide codec (schemas are read once); it writes the Confluent wire format
     when `PODIUM_SCHEMA_REGISTRY__URL` names a registry."""
     return Codec(registry=Registry.from_environment())
+
+
+async def decoded(data: bytes) -> Event:
+    """`codec().decode(data)`, a first registry request for its schema id in a thread."""
+    events = codec()
+    if events.asks_registry(data):
+        return await asyncio.to_thread(events.decode, data)
+    return events.decode(data)
+
+
+async def encoded(event: Event, topic: str) -> bytes:
+    """`codec().encode(event, topic)`, a first registry request for its subject in a thread."""
+    events = codec()
+    if events.asks_registry_to_encode(event, topic):
+        return await asyncio.to_thread(events.encode, event, topic)
+    return events.encode(event, topic)
 
 
 def as_json(event: Event) -> dict[str, Any]:

@@ -17,7 +17,7 @@ from aiokafka.errors import KafkaError, KafkaTimeoutError
 from aiokafka.helpers import create_ssl_context
 
 from podium_common import tracing
-from podium_common.avro import codec
+from podium_common.avro import encoded
 from podium_common.errors import Unavailable, kind_of
 from podium_common.events import Event, topic_for
 from podium_common.settings import KafkaSettings
@@ -79,12 +79,11 @@ class Publisher:
 
     async def publish(self, events: Iterable[Event]) -> None:
         """Sends every event, then waits until the broker has acknowledged all of them."""
-        encode = codec().encode
         events = tracing.sending(events, lambda event: topic_for(event, self.topics))
         try:
             pending = [
                 await self._producer.send(
-                    topic, encode(event, topic), key=event.key, headers=headers_for(event)
+                    topic, await encoded(event, topic), key=event.key, headers=headers_for(event)
                 )
                 for event in events
                 for topic in [topic_for(event, self.topics)]

@@ -83,6 +83,10 @@ class Registry:
         settings = _FromEnvironment().schema_registry
         return None if settings.url is None else cls(settings)
 
+    def knows(self, name: str) -> bool:
+        """Whether the id of subject `name` is known here, without asking the registry."""
+        return name in self._ids
+
     def id_for(self, name: str, schema: dict[str, Any]) -> int:
         """The id of `schema` under subject `name`; registers it first if that is allowed."""
         found = self._ids.get(name)

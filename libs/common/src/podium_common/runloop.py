@@ -42,7 +42,7 @@ from aiokafka.abc import ConsumerRebalanceListener
 from aiokafka.errors import CommitFailedError, IllegalStateError
 
 from podium_common import faults, tracing
-from podium_common.avro import codec
+from podium_common.avro import decoded
 from podium_common.backoff import RetryPolicy
 from podium_common.errors import PodiumError, kind_of
 from podium_common.events import Event
@@ -300,7 +300,7 @@ class RunLoop:
         while True:
             attempt += 1
             try:
-                event = codec().decode(record.value or b"")
+                event = await decoded(record.value or b"")
                 bind_event(event)
                 with tracing.consuming(record.topic, event, self.config.group_id):
                     started, outputs = await self._in_slot(event)

@@ -38,7 +38,7 @@ from podium_aggregator.parsed import ParsedStates
 from podium_aggregator.settings import AggregatorSettings
 from podium_aggregator.state import GoalState
 from podium_common import faults, metrics, tracing
-from podium_common.avro import codec
+from podium_common.avro import decoded, encoded
 from podium_common.backoff import RetryPolicy
 from podium_common.errors import PoisonRecord, Unavailable, UnexpectedEvent
 from podium_common.events import (
@@ -279,7 +279,7 @@ class Aggregator:
         while True:
             attempt += 1
             try:
-                event = codec().decode(record.value or b"")  # a tombstone is no event
+                event = await decoded(record.value or b"")  # a tombstone is no event
                 if not isinstance(event, Taken):
                     raise UnexpectedEvent(
                         f"{type(event).__name__} does not belong on {message.topic}",
@@ -445,10 +445,9 @@ class Aggregator:
 
     async def _sent(self, events: list[Event]) -> None:
         """Sends events already traced, then waits until the broker has acknowledged all."""
-        encode = codec().encode
         pending = [
             await self._sink(topic).send(
-                key=event.key, value=encode(event, topic), headers=headers_for(event)
+                key=event.key, value=await encoded(event, topic), headers=headers_for(event)
             )
             for event in events
             for topic in [topic_for(event, self.topics)]
