@@ -13,6 +13,7 @@ from podium_common.events import (
     GoalFailed,
     GoalTotals,
     PlanCreated,
+    PlannedTask,
     PlanRejected,
     TaskResult,
     TokenUsage,
@@ -20,6 +21,7 @@ from podium_common.events import (
     derived_id,
     utcnow,
 )
+from podium_common.topics import TaskType
 from podium_recorder import migrations
 from podium_recorder.handler import goal_change, handle, project
 from podium_recorder.rows import GoalStatus, Projection, Rank
@@ -125,6 +127,31 @@ def test_a_result_knows_its_task_but_not_its_description() -> None:
     assert projection.result.status == "succeeded"
     assert projection.result.prompt_tokens == 23
     assert projection.assignment is None
+
+
+def test_a_delegating_result_lists_its_sub_plan_under_it_one_deeper() -> None:
+    told = story()
+    result = next(e for e in by_type(told.events, "TaskResult") if isinstance(e, TaskResult))
+    first, second = f"{result.task_id}.s1", f"{result.task_id}.s2"
+    sub_plan = [
+        PlannedTask(task_id=first, type=TaskType.RESEARCHER, description="one part"),
+        PlannedTask(
+            task_id=second, type=TaskType.SPECIALIST, description="the other", depends_on=[first]
+        ),
+    ]
+    projection = project(result.model_copy(update={"subtasks": sub_plan, "depth": 1}))
+    own, *rows = projection.tasks
+    assert (own.task_id, own.depth, own.parent_id) == (result.task_id, 1, None)
+    assert [(row.task_id, row.position, row.parent_id, row.depth) for row in rows] == [
+        (first, 0, result.task_id, 2),
+        (second, 1, result.task_id, 2),
+    ]
+    assert [(row.type, row.description, row.depends_on) for row in rows] == [
+        ("researcher", "one part", []),
+        ("specialist", "the other", [first]),
+    ]
+    assert projection.result is not None
+    assert projection.result.subtasks == [first, second]
 
 
 def test_an_assignment_opens_an_attempt() -> None:

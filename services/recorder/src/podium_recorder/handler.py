@@ -20,6 +20,7 @@ from podium_common.events import (
     GoalFailed,
     GoalSubmitted,
     PlanCreated,
+    PlannedTask,
     PlanningStarted,
     PlanRejected,
     TaskAssigned,
@@ -165,6 +166,17 @@ def _plan_created(event: PlanCreated) -> GoalChange:
 
 
 def _planned_tasks(event: PlanCreated) -> tuple[TaskRow, ...]:
+    return _planned(event, event.tasks)
+
+
+def _planned(
+    event: PlanCreated | TaskResult,
+    tasks: Sequence[PlannedTask],
+    *,
+    parent_id: str | None = None,
+    depth: int = 0,
+) -> tuple[TaskRow, ...]:
+    """The rows of a plan's tasks, in the plan's order."""
     return tuple(
         TaskRow(
             task_id=task.task_id,
@@ -175,8 +187,10 @@ def _planned_tasks(event: PlanCreated) -> tuple[TaskRow, ...]:
             requirements=list(task.requirements),
             depends_on=list(task.depends_on),
             position=position,
+            parent_id=parent_id,
+            depth=depth,
         )
-        for position, task in enumerate(event.tasks)
+        for position, task in enumerate(tasks)
     )
 
 
@@ -206,21 +220,7 @@ def _task(event: TaskAssigned | TaskResult) -> TaskRow:
 
 def _subtasks(event: TaskResult) -> tuple[TaskRow, ...]:
     """The tasks of the sub-plan a result answered with: under it, one deeper."""
-    return tuple(
-        TaskRow(
-            task_id=task.task_id,
-            goal_id=event.goal_id,
-            run=event.run,
-            type=task.type.value,
-            description=task.description,
-            requirements=list(task.requirements),
-            depends_on=list(task.depends_on),
-            position=position,
-            parent_id=event.task_id,
-            depth=event.depth + 1,
-        )
-        for position, task in enumerate(event.subtasks)
-    )
+    return _planned(event, event.subtasks, parent_id=event.task_id, depth=event.depth + 1)
 
 
 def synthesis_id(event: TaskResult) -> str | None:
