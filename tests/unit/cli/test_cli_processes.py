@@ -102,3 +102,14 @@ def test_wait_until_times_out_with_the_log(tmp_path: Path):
     with pytest.raises(StackError, match=r"(?s)not ready after 0s.*still starting"):
         processes.wait_until(lambda: False, what="slow", timeout_s=0.3, log=log)
     assert processes.wait_until(lambda: True, what="quick", timeout_s=1, log=log) < 1
+
+
+def test_free_ports_are_distinct_bindable_and_outside_the_ephemeral_range():
+    # Below the range outgoing connections take their local ports from, a picked port
+    # cannot be taken by a client's connection before its server binds it.
+    ports = processes.free_ports(8)
+    assert len(set(ports)) == 8
+    assert all(processes.PORTS_FROM <= port < processes._ephemeral_start() for port in ports)
+    for port in ports:
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", port))

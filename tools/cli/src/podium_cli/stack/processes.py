@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import random
 import signal
 import socket
 import subprocess
@@ -21,6 +22,9 @@ import psutil
 from podium_cli.errors import StackError
 
 POLL_S = 0.2
+# Free ports are picked from here up to the kernel's ephemeral range.
+PORTS_FROM = 20000
+EPHEMERAL_RANGE = Path("/proc/sys/net/ipv4/ip_local_port_range")
 
 
 def read_pid(pidfile: Path) -> int | None:
@@ -62,17 +66,42 @@ def port_open(port: int, host: str = "127.0.0.1") -> bool:
 
 
 def free_ports(count: int) -> list[int]:
-    """`count` distinct ports free on the loopback now (each held until all are picked)."""
-    held = []
+    """`count` distinct ports free on the loopback now (each held until all are picked).
+
+    They are picked below the kernel's ephemeral range: a port from that range (what
+    binding to port 0 gives) can go to any outgoing connection, a Kafka client's say,
+    before the server it was picked for binds it."""
+    held: list[socket.socket] = []
     try:
         for _ in range(count):
-            sock = socket.socket()
-            sock.bind(("127.0.0.1", 0))
-            held.append(sock)
+            held.append(_bound_below(_ephemeral_start()))
         return [sock.getsockname()[1] for sock in held]
     finally:
         for sock in held:
             sock.close()
+
+
+def _ephemeral_start() -> int:
+    try:
+        return int(EPHEMERAL_RANGE.read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return 32768  # Linux's default
+
+
+def _bound_below(limit: int, tries: int = 200) -> socket.socket:
+    """A socket bound to a free loopback port under `limit` (any free port if none is)."""
+    for _ in range(tries if limit - PORTS_FROM > tries else 0):
+        sock = socket.socket()
+        port = random.randrange(PORTS_FROM, limit)  # noqa: S311 - a port, not a secret
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError:
+            sock.close()
+            continue
+        return sock
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    return sock
 
 
 def free_port() -> int:
