@@ -7,55 +7,15 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Callable, Iterable, Sequence
+from collections.abc import Sequence
 
 import pytest
-from aiokafka import ConsumerRecord, TopicPartition
+from aiokafka import ConsumerRecord
 
-from podium_common.avro import codec
-from podium_common.backoff import RetryPolicy
-from podium_common.errors import LLMMalformed, LLMUnavailable, Unavailable, kind_of
+from podium_common.errors import LLMMalformed, LLMUnavailable, Unavailable
 from podium_common.events import Event
-from podium_common.kafka import Publisher
-from podium_common.runloop import Handler, LoopConfig, RunLoop
-from podium_common.settings import KafkaSettings
-from tests.unit.workers.fakes import make_task
-
-TOPIC = "tasks.researcher"
-TP = TopicPartition(TOPIC, 0)
-LoopOf = Callable[[Handler, Publisher], RunLoop]
-FAST = RetryPolicy(initial_interval_s=0.001, maximum_interval_s=0.002, maximum_attempts=3)
-
-
-class FakePublisher(Publisher):
-    """Keeps what is published; its dead letters fail while `broker_down` is set."""
-
-    def __init__(self) -> None:  # no producer: nothing here talks to Kafka
-        self.published: list[Event] = []
-        self.letters: list[tuple[int, str, int]] = []  # offset, error kind, attempts
-        self.letter_failures = 0
-        self.broker_down = False
-        self.failed = asyncio.Event()
-
-    async def publish(self, events: Iterable[Event]) -> None:
-        self.published += events
-
-    async def dead_letter(
-        self,
-        *,
-        topic: str,
-        partition: int,
-        offset: int,
-        key: bytes | None,
-        value: bytes | None,
-        error: BaseException,
-        attempts: int = 1,
-    ) -> None:
-        if self.broker_down:
-            self.letter_failures += 1
-            self.failed.set()
-            raise Unavailable("the broker is down")
-        self.letters.append((offset, kind_of(error), attempts))
+from podium_common.runloop import RunLoop
+from tests.unit.common.runloop_fakes import FAST, TP, FakePublisher, LoopOf, record
 
 
 class Script:
@@ -73,38 +33,6 @@ class Script:
         if self.errors:
             raise self.errors.pop(0)
         return [event]
-
-
-def record(offset: int, value: bytes | None = None) -> ConsumerRecord[bytes, bytes]:
-    value = codec().encode(make_task()) if value is None else value
-    return ConsumerRecord(
-        topic=TOPIC,
-        partition=0,
-        offset=offset,
-        timestamp=0,
-        timestamp_type=0,
-        key=b"goal",
-        value=value,
-        checksum=None,
-        serialized_key_size=4,
-        serialized_value_size=len(value),
-        headers=[],
-    )
-
-
-@pytest.fixture
-async def loop_of() -> AsyncIterator[LoopOf]:
-    """Builds run loops on the fast policy; closes their (never started) consumers."""
-    loops: list[RunLoop] = []
-
-    def build(handler: Handler, publisher: Publisher) -> RunLoop:
-        config = LoopConfig(group_id="g", topics=[TOPIC], retry=FAST, drain_timeout_s=5.0)
-        loops.append(RunLoop(KafkaSettings(), config, handler, publisher))
-        return loops[-1]
-
-    yield build
-    for loop in loops:
-        await loop._consumer.stop()
 
 
 async def run(loop: RunLoop, *records: ConsumerRecord[bytes, bytes]) -> None:

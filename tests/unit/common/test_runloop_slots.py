@@ -5,16 +5,10 @@ for redelivery. Records are fed straight to the loop (no broker; the consumer ne
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable, Iterable, Sequence
-
-import pytest
+from collections.abc import Iterable, Sequence
 
 from podium_common.events import Event
-from podium_common.runloop import LoopConfig, RunLoop
-from podium_common.settings import KafkaSettings
-from tests.unit.common.test_runloop_failures import TOPIC, TP, FakePublisher, record
-
-LoopWith = Callable[[int, "Gated", FakePublisher], RunLoop]
+from tests.unit.common.runloop_fakes import TP, FakePublisher, LoopOf, record
 
 
 class Gated:
@@ -55,20 +49,6 @@ class SlowBroker(FakePublisher):
         await super().publish(events)
 
 
-@pytest.fixture
-async def loop_with() -> AsyncIterator[LoopWith]:
-    loops: list[RunLoop] = []
-
-    def build(limit: int, handler: Gated, publisher: FakePublisher) -> RunLoop:
-        config = LoopConfig(group_id="g", topics=[TOPIC], max_in_flight=limit, drain_timeout_s=5)
-        loops.append(RunLoop(KafkaSettings(), config, handler, publisher))
-        return loops[-1]
-
-    yield build
-    for loop in loops:
-        await loop._consumer.stop()
-
-
 async def taken(count: int, semaphore: asyncio.Semaphore) -> None:
     """Waits until `semaphore` was released `count` times."""
     async with asyncio.timeout(5):
@@ -76,9 +56,9 @@ async def taken(count: int, semaphore: asyncio.Semaphore) -> None:
             await semaphore.acquire()
 
 
-async def test_handlers_never_exceed_the_limit(loop_with: LoopWith) -> None:
+async def test_handlers_never_exceed_the_limit(loop_of: LoopOf) -> None:
     handler, publisher = Gated(), FakePublisher()
-    loop = loop_with(2, handler, publisher)
+    loop = loop_of(handler, publisher, max_in_flight=2)
     for offset in range(4):
         loop._start(TP, record(offset))
     await taken(2, handler.arrived)
@@ -91,10 +71,10 @@ async def test_handlers_never_exceed_the_limit(loop_with: LoopWith) -> None:
 
 
 async def test_a_record_whose_outputs_wait_for_the_broker_holds_no_slot(
-    loop_with: LoopWith,
+    loop_of: LoopOf,
 ) -> None:
     handler, publisher = Gated(open=True), SlowBroker()
-    loop = loop_with(2, handler, publisher)
+    loop = loop_of(handler, publisher, max_in_flight=2)
     for offset in range(4):
         loop._start(TP, record(offset))
     # Every handler ran, two at a time, while no output was acknowledged yet ...
@@ -110,10 +90,10 @@ async def test_a_record_whose_outputs_wait_for_the_broker_holds_no_slot(
 
 
 async def test_a_record_waiting_for_a_slot_at_stop_is_left_for_redelivery(
-    loop_with: LoopWith,
+    loop_of: LoopOf,
 ) -> None:
     handler, publisher = Gated(), FakePublisher()
-    loop = loop_with(1, handler, publisher)
+    loop = loop_of(handler, publisher, max_in_flight=1)
     loop._start(TP, record(0))
     loop._start(TP, record(1))
     await taken(1, handler.arrived)
