@@ -76,6 +76,21 @@ async def test_postgres_down_still_accepts_the_goal(
     assert len(publisher.published) == 1
 
 
+async def test_a_queued_row_that_fails_unforeseen_still_accepts_the_published_goal(
+    publisher: FakePublisher, store: FakeStore, caplog: pytest.LogCaptureFixture
+) -> None:
+    # Kafka has the goal: any answer but 202 would have the client submit it twice.
+    async def broken(event: GoalSubmitted) -> None:
+        raise RuntimeError("cannot switch to state 15")
+
+    store.insert_queued = broken  # type: ignore[method-assign]
+    response = await post(publisher, store, {"goal": "x"})
+    assert response.status_code == 202
+    (event,) = publisher.published
+    assert response.json()["goal_id"] == str(event.goal_id)
+    assert f"goal {event.goal_id} accepted; its queued row failed" in caplog.text
+
+
 async def test_kafka_down_is_503_with_retry_after_and_nothing_recorded(
     publisher: FakePublisher, store: FakeStore
 ) -> None:

@@ -26,6 +26,10 @@ TRANSIENT: tuple[type[BaseException], ...] = (
     asyncpg.OperatorInterventionError,  # 57: shutting down, starting up
     asyncpg.InsufficientResourcesError,  # 53: too many connections, disk full
     asyncpg.TransactionRollbackError,  # 40: serialization failure, deadlock
+    # A pooled connection the server ended while it sat idle (a shutdown's FATAL read, the
+    # socket's close not yet): its next query fails "cannot switch to state …" before the pool
+    # drops it (MagicStack/asyncpg#784).
+    asyncpg.InternalClientError,
 )
 
 

@@ -123,7 +123,8 @@ class Goals:
         return JSONResponse(body, status_code=202, headers={"Location": f"/goals/{goal_id}"})
 
     async def _show_queued(self, event: GoalSubmitted) -> None:
-        # Kafka has the goal now; the recorder writes the row later if this write fails.
+        # Kafka has the goal now, so whatever this write meets the answer stays 202 (a client
+        # told otherwise submits the goal again); the recorder writes the row later.
         try:
             async with asyncio.timeout(self.settings.queued_write_timeout_s):
                 await self.store.insert_queued(event)
@@ -131,6 +132,8 @@ class Goals:
             log.warning(
                 "goal %s accepted; its queued row waits for the recorder: %r", event.goal_id, error
             )
+        except Exception:
+            log.exception("goal %s accepted; its queued row failed", event.goal_id)
 
     async def show(self, request: Request) -> Response:
         caller = await self.auth.caller(request)
