@@ -34,6 +34,7 @@ from pydantic import BaseModel
 from podium_aggregator.consumer import HandledConsumer, HandledTransport
 from podium_aggregator.due import DueIndex
 from podium_aggregator.handler import handle, on_tick
+from podium_aggregator.lean_faust import NoHttpClient
 from podium_aggregator.parsed import ParsedStates
 from podium_aggregator.settings import AggregatorSettings
 from podium_aggregator.state import GoalState
@@ -164,6 +165,7 @@ def create_app(settings: AggregatorSettings) -> faust.App:
         broker_session_timeout=kafka.session_timeout_ms / 1000,
         web_enabled=False,  # health endpoints come from podium_common.health
         autodiscover=False,
+        HttpClient=NoHttpClient,  # none: see lean_faust
     )
     app.transport = HandledTransport(app.conf.broker_consumer, app)
     return app
