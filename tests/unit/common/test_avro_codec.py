@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
 
 import fastavro.schema
 import pytest
@@ -103,6 +103,31 @@ def test_timestamps_must_be_timezone_aware() -> None:
             attempt=1,
             model="m",
         )
+
+
+@pytest.mark.parametrize(
+    ("given", "kept"),
+    [
+        (datetime(2026, 1, 1, 12, 0, 0, 123000, UTC), datetime(2026, 1, 1, 12, 0, 0, 123000, UTC)),
+        (datetime(2026, 1, 1, 12, 0, 0, 123456, UTC), datetime(2026, 1, 1, 12, 0, 0, 123000, UTC)),
+        (
+            datetime(2026, 1, 1, 13, 0, 0, 123456, timezone(timedelta(hours=1))),
+            datetime(2026, 1, 1, 12, 0, 0, 123000, UTC),
+        ),
+    ],
+    ids=["utc-millis", "utc-micros", "another-zone"],
+)
+def test_timestamps_are_kept_in_utc_to_the_millisecond(given: datetime, kept: datetime) -> None:
+    started = ev.PlanningStarted(
+        event_id=uuid.uuid4(),
+        goal_id=uuid.uuid4(),
+        occurred_at=given,
+        trace=ev.Trace.new(),
+        attempt=1,
+        model="m",
+    )
+    assert started.occurred_at == kept
+    assert started.occurred_at.tzinfo is UTC
 
 
 @pytest.mark.parametrize(
