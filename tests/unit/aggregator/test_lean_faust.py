@@ -1,4 +1,4 @@
-"""The aggregator's faust comes without aiohttp, PyYAML and croniter, in a fresh process
+"""The aggregator's faust comes without aiohttp, PyYAML, croniter and venusian, in a fresh process
 (this one may have imported them already), and those libraries stay importable for real."""
 
 from __future__ import annotations
@@ -8,7 +8,7 @@ import subprocess
 import sys
 import textwrap
 
-LEFT_OUT = ("aiohttp", "yaml", "croniter", "dateutil")
+LEFT_OUT = ("aiohttp", "yaml", "croniter", "dateutil", "venusian")
 
 SCRIPT = textwrap.dedent(
     """
@@ -22,12 +22,13 @@ SCRIPT = textwrap.dedent(
         app.http_client
     except RuntimeError as error:
         found["http_client"] = str(error)
-    import aiohttp.client, yaml
+    import aiohttp.client, venusian, yaml
     from croniter import croniter
     found["real"] = [
         aiohttp.client.ClientSession.__module__,
         yaml.safe_load("a: 1"),
         croniter.__module__,
+        venusian.Scanner.__module__,
     ]
     print(json.dumps(found))
     """
@@ -46,4 +47,4 @@ def test_the_aggregators_app_imports_none_of_them_and_later_imports_are_real() -
     found = json.loads(done.stdout)
     assert found["loaded"] == []
     assert "no HTTP calls through faust" in found["http_client"]
-    assert found["real"] == ["aiohttp.client", {"a": 1}, "croniter.croniter"]
+    assert found["real"] == ["aiohttp.client", {"a": 1}, "croniter.croniter", "venusian"]

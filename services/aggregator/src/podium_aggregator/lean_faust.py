@@ -9,6 +9,9 @@ the aggregator's idle memory (71.9 → 61.7 MB).
   if the codec is used without it. The aggregator's topics carry Avro.
 - croniter, with dateutil (0.8 MB): mode and faust import it for crontab timers, which the
   aggregator has none of; `NoCrontab` says so if one is made.
+- venusian (0.4 MB once the app is made): faust attaches each agent and timer for its
+  autodiscovery scan, reading the caller's source file and indexing every module's file to
+  do so, though the aggregator turns autodiscovery off (`autodiscover=False`).
 
 `import_faust()` imports those faust and mode modules with a stand-in for each library and
 removes the stand-ins afterwards, so that a later import of the library gets the real one.
@@ -21,7 +24,13 @@ import sys
 import types
 
 # The mode and faust modules that import those libraries: imported while the stand-ins are in.
-_IMPORTERS = ("mode.utils.cron", "faust.utils.cron", "faust.types.web", "faust.serializers.codecs")
+_IMPORTERS = (
+    "mode.utils.cron",
+    "faust.utils.cron",
+    "faust.utils.venusian",
+    "faust.types.web",
+    "faust.serializers.codecs",
+)
 
 
 class NoHttpClient:
@@ -40,18 +49,32 @@ class NoCrontab:
         raise RuntimeError("the aggregator has no crontab timers")
 
 
+class NoScanner:
+    """venusian's scanner in the aggregator: it does not autodiscover."""
+
+    def __init__(self, *args: object, **kwargs: object) -> None:
+        raise RuntimeError("the aggregator does not autodiscover (autodiscover=False)")
+
+
+def _attach_nothing(*args: object, **kwargs: object) -> None:
+    """venusian's `attach`: nothing scans for what it would attach."""
+
+
 def _stand_ins() -> dict[str, types.ModuleType | None]:
     client = types.ModuleType("aiohttp.client", "Names aiohttp's ClientSession for faust's types.")
     client.ClientSession = NoHttpClient  # type: ignore[attr-defined]
     cron = types.ModuleType("croniter.croniter", "Names croniter for mode's and faust's crontabs.")
     cron.croniter = NoCrontab  # type: ignore[attr-defined]
+    scan = types.ModuleType("venusian", "Names venusian for faust's autodiscovery.")
+    scan.Scanner = NoScanner  # type: ignore[attr-defined]
+    scan.attach = _attach_nothing  # type: ignore[attr-defined]
     # None in sys.modules makes `import yaml` raise ImportError, which faust expects.
-    return {"aiohttp.client": client, "croniter.croniter": cron, "yaml": None}
+    return {"aiohttp.client": client, "croniter.croniter": cron, "venusian": scan, "yaml": None}
 
 
 def import_faust() -> None:
-    """Imports faust without aiohttp, PyYAML and croniter, each unless it is imported
-    already (a process that uses one pays for it anyway)."""
+    """Imports faust without aiohttp, PyYAML, croniter and venusian, each unless it is
+    imported already (a process that uses one pays for it anyway)."""
     if "faust" in sys.modules:
         return
     stand_ins = {name: module for name, module in _stand_ins().items() if name not in sys.modules}
