@@ -22,10 +22,12 @@ from pathlib import Path
 
 import httpx
 import pytest
+from aiokafka.admin import AIOKafkaAdminClient
 from pydantic import SecretStr
 
 from podium_cli.stack.processes import free_port
 from podium_common.admin import delete_topics, ensure_topics
+from podium_common.kafka import client_options
 from podium_common.settings import KafkaSettings
 from podium_recorder.migrations import apply as apply_migrations
 from tests.conftest import BOOTSTRAP, fresh_database
@@ -119,6 +121,28 @@ async def _wait_ready(url: str, stack: Stack, within_s: float = 60) -> None:
                 pass
             await asyncio.sleep(0.2)
     raise TimeoutError(f"{url} not ready after {within_s}s:\n{stack.log_tail()}")
+
+
+async def wait_for_members(
+    kafka: KafkaSettings, service: str, members: int, within_s: float = 60
+) -> None:
+    """Returns once `service`'s consumer group is stable with `members` members: replicas
+    started after the stack have joined, so no rebalance moves a record in flight later."""
+    group = kafka.topics.group(service)
+    admin = AIOKafkaAdminClient(**client_options(kafka))
+    await admin.start()
+    try:
+        deadline = time.monotonic() + within_s
+        while True:
+            (response,) = await admin.describe_consumer_groups([group])
+            (_error, _name, state, _kind, _protocol, joined, *_) = response.groups[0]
+            if state == "Stable" and len(joined) == members:
+                return
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"{group}: {len(joined)} members ({state}), {members} wanted")
+            await asyncio.sleep(0.2)
+    finally:
+        await admin.close()
 
 
 @dataclass(frozen=True)

@@ -16,7 +16,7 @@ import pytest
 
 from podium_common.budget import SPEND
 from tests.conftest import fresh_database
-from tests.e2e.conftest import Stack, _bin, _spawn, running_stack
+from tests.e2e.conftest import Stack, _bin, _spawn, running_stack, wait_for_members
 from tests.e2e.test_goals import submit, wait_for_end
 
 pytestmark = pytest.mark.e2e
@@ -41,6 +41,10 @@ async def budgeted_stack(
                 stack.processes[f"{name}.2"] = _spawn(
                     f"{name}.2", [_bin(name)], stack.env, stack.logs
                 )
+            # A replica joining while a goal runs moves its tasks in flight: one runs twice,
+            # and the LLM serves tokens the ledger spends once (at-least-once delivery).
+            for worker in WORKERS:
+                await wait_for_members(stack.kafka, f"worker-{worker}", 2)
             yield stack
 
 
