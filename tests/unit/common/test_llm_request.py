@@ -1,0 +1,74 @@
+"""What `OpenAILLM` sends: the chat-completions URL under the configured base URL (its path
+kept), the key, and none of the SDK's platform headers; on each HTTP transport."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest
+from aiohttp import web
+
+from podium_common.llm import TELEMETRY_HEADERS, Message, OpenAILLM, Request
+from podium_common.settings import LLMSettings
+
+REPLY = {
+    "id": "chatcmpl-1",
+    "object": "chat.completion",
+    "created": 0,
+    "model": "echo",
+    "choices": [
+        {"index": 0, "message": {"role": "assistant", "content": "hi"}, "finish_reason": "stop"}
+    ],
+    "usage": {"prompt_tokens": 3, "completion_tokens": 1, "total_tokens": 4},
+}
+
+
+@pytest.fixture
+async def endpoint() -> AsyncIterator[tuple[str, list[dict[str, Any]]]]:
+    """An endpoint answering every POST, noting each request's path, headers and body."""
+    seen: list[dict[str, Any]] = []
+
+    async def answer(request: web.Request) -> web.Response:
+        seen.append(
+            {
+                "path": request.path,
+                "headers": {k.lower(): v for k, v in request.headers.items()},
+                "body": json.loads(await request.read()),
+            }
+        )
+        return web.json_response(REPLY)
+
+    app = web.Application()
+    app.router.add_post("/{tail:.*}", answer)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = runner.addresses[0][1]
+    try:
+        yield f"http://127.0.0.1:{port}/openai/v1", seen
+    finally:
+        await runner.cleanup()
+
+
+@pytest.mark.parametrize("transport", ["aiohttp", "httpx"])
+async def test_a_call_goes_to_chat_completions_under_the_base_url_without_platform_headers(
+    endpoint: tuple[str, list[dict[str, Any]]], transport: str
+) -> None:
+    base_url, seen = endpoint
+    llm = OpenAILLM(LLMSettings(base_url=base_url, api_key="sk-test", http_client=transport))
+    try:
+        for _ in range(2):  # the first call builds the client; the second reuses it
+            request = Request(model="echo", messages=(Message("user", "hi"),))
+            assert (await llm.complete(request)).text == "hi"
+    finally:
+        await llm.close()
+
+    assert [request["path"] for request in seen] == ["/openai/v1/chat/completions"] * 2
+    headers = seen[-1]["headers"]
+    assert headers["authorization"] == "Bearer sk-test"
+    assert headers["content-type"] == "application/json"
+    assert not {name.lower() for name in TELEMETRY_HEADERS} & set(headers), headers
+    assert seen[-1]["body"]["messages"] == [{"role": "user", "content": "hi"}]
