@@ -22,7 +22,13 @@ from podium_common.errors import ConfigError
 from podium_common.health import serve_health
 from podium_common.heartbeat import Heartbeat, Holding
 from podium_common.kafka import Publisher
-from podium_common.service import kafka_unreachable, new_event_loop, setup_logging, worker_id
+from podium_common.service import (
+    kafka_unreachable,
+    new_event_loop,
+    setup_logging,
+    tune_gc,
+    worker_id,
+)
 from podium_common.settings import KafkaSettings
 
 log = logging.getLogger(__name__)
@@ -104,6 +110,7 @@ def main() -> None:
     # faust's terminal spinner sets the root logger to DEBUG at WARNING and above, so that
     # it spins on every record: every debug call of faust and mode then built its record.
     worker.spinner = None
+    tune_gc()
     worker.execute_from_commandline()
 
 

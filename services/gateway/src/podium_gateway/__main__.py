@@ -12,7 +12,7 @@ from starlette.applications import Starlette
 
 from podium_common.admin import partition_counts
 from podium_common.kafka import Publisher
-from podium_common.service import LoopSettings, kafka_unreachable, setup_logging
+from podium_common.service import LoopSettings, kafka_unreachable, setup_logging, tune_gc
 from podium_gateway.app import create_app
 from podium_gateway.repository import Repository
 from podium_gateway.settings import GatewaySettings
@@ -39,6 +39,7 @@ def main() -> None:
     settings = GatewaySettings()
     setup_logging(settings.log_level, settings.log_format)
     preflight(settings)
+    tune_gc()
     uvicorn.run(
         # A factory: uvicorn calls it inside its event loop, where Kafka clients must be made.
         functools.partial(build, settings),
