@@ -17,8 +17,8 @@ from prometheus_client import REGISTRY
 from starlette.applications import Starlette
 
 from podium_common.avro import codec
+from podium_common.embedded import EmbeddedServer
 from podium_common.events import GoalSubmitted, derived_id
-from podium_common.health import EmbeddedServer
 from podium_common.kafka import Publisher
 from podium_common.settings import KafkaSettings, PostgresSettings
 from podium_gateway.app import create_app

@@ -16,7 +16,7 @@ from typing import Any
 
 import uvicorn
 
-from podium_common.health import EmbeddedServer
+from podium_common.embedded import EmbeddedServer
 from podium_scripted_llm.app import State, create_app
 from podium_scripted_llm.faults import Faults
 from podium_scripted_llm.settings import FaultConfig
