@@ -1,12 +1,13 @@
 """The aggregator's parsed states: handed out only for the bytes the table holds, only once,
-and never more than the capacity."""
+never more than the capacity, and never an ended goal's."""
 
 from __future__ import annotations
 
 import uuid
+from datetime import UTC, datetime
 
 from podium_aggregator.parsed import ParsedStates
-from podium_aggregator.state import GoalState
+from podium_aggregator.state import GoalState, Outcome
 
 
 def state() -> GoalState:
@@ -57,3 +58,16 @@ def test_a_forgotten_goal_is_not_handed_out() -> None:
     parsed.forget("g")
 
     assert parsed.take("g", b"v") is None
+
+
+def test_an_ended_goal_is_not_kept_and_leaves_room_for_open_ones() -> None:
+    parsed = ParsedStates(capacity=2)
+    opened, ending = state(), state()
+    parsed.keep("open", b"o", opened)
+    parsed.keep("ending", b"e1", ending)  # kept while it runs
+    ending.end(Outcome.COMPLETED, datetime.now(UTC))
+    parsed.keep("ending", b"e2", ending)  # written as ended
+    parsed.keep("new", b"n", state())
+
+    assert parsed.take("ending", b"e2") is None
+    assert parsed.take("open", b"o") is opened

@@ -6,6 +6,10 @@ cost (8% of its CPU under load), though the value is most often the one this pro
 wrote. A state is handed out only for the exact bytes the table holds now, and only once:
 `take` removes it, so a state changed by a batch that then fails is never handed out again
 (the next batch parses what the table holds). The oldest are dropped past `capacity`.
+
+An ended goal's state is not kept: no more events are expected for it (a late one parses
+the small state an ended goal keeps), and under a deep backlog the states of the goals that
+just ended pushed out those of open goals, waiting longest for their next event.
 """
 
 from __future__ import annotations
@@ -32,6 +36,9 @@ class ParsedStates:
 
     def keep(self, key: str, value: bytes, state: GoalState) -> None:
         """`state` is what `value` holds, and the table holds `value`."""
+        if state.ended:
+            self._entries.pop(key, None)
+            return
         self._entries[key] = (value, state)
         self._entries.move_to_end(key)
         while len(self._entries) > self._capacity:
