@@ -6,7 +6,6 @@ from __future__ import annotations
 from collections import Counter
 
 import pytest
-from aiokafka import ConsumerRecord
 
 from podium_cli.__main__ import parser
 from podium_cli.errors import CommandError
@@ -15,8 +14,10 @@ from podium_cli.target import target
 from podium_common.avro import codec
 from podium_common.errors import Unavailable
 from podium_common.events import Event
+from tests.unit.common.runloop_fakes import record
 from tests.unit.recorder.story import story
 
+GOALS = "p.goals"
 PODIUM = "postgresql://podium:secret@db.local:5432/podium?sslmode=require"
 
 
@@ -73,22 +74,6 @@ def test_the_report_names_records_per_topic_what_was_skipped_goals_and_time() ->
     ]
 
 
-def record(value: bytes, offset: int) -> ConsumerRecord[bytes, bytes]:
-    return ConsumerRecord(
-        topic="p.goals",
-        partition=0,
-        offset=offset,
-        timestamp=0,
-        timestamp_type=0,
-        key=b"goal",
-        value=value,
-        checksum=None,
-        serialized_key_size=4,
-        serialized_value_size=len(value),
-        headers=[],
-    )
-
-
 async def test_records_that_do_not_decode_or_project_are_skipped_and_named() -> None:
     first, second, *_ = story().events
     projected: list[Event] = []
@@ -100,9 +85,9 @@ async def test_records_that_do_not_decode_or_project_are_skipped_and_named() -> 
 
     report = Report(database="x")
     records = [
-        record(codec().encode(first), 0),
-        record(b"junk", 1),
-        record(codec().encode(second), 2),
+        record(0, codec().encode(first), topic=GOALS),
+        record(1, b"junk", topic=GOALS),
+        record(2, codec().encode(second), topic=GOALS),
     ]
     await _project_all(records, project, report, lambda topic: topic.removeprefix("p."))
 
@@ -118,5 +103,5 @@ async def test_postgresql_going_away_stops_the_rebuild() -> None:
 
     with pytest.raises(CommandError, match="PostgreSQL went away during the rebuild"):
         await _project_all(
-            [record(codec().encode(story().events[0]), 0)], project, Report("x"), str
+            [record(0, codec().encode(story().events[0]), topic=GOALS)], project, Report("x"), str
         )

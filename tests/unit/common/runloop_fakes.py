@@ -59,10 +59,13 @@ class FakePublisher(Publisher):
         self.letters.append((offset, kind_of(error), attempts))
 
 
-def record(offset: int, value: bytes | None = None) -> ConsumerRecord[bytes, bytes]:
+def record(
+    offset: int, value: bytes | None = None, topic: str = TOPIC
+) -> ConsumerRecord[bytes, bytes]:
+    """A record at `offset` of partition 0 of `topic`; a task event unless `value` is given."""
     value = codec().encode(make_task()) if value is None else value
     return ConsumerRecord(
-        topic=TOPIC,
+        topic=topic,
         partition=0,
         offset=offset,
         timestamp=0,
