@@ -10,13 +10,8 @@ import threading
 import httpx
 import pytest
 
+from podium_cli.stack.processes import free_port
 from podium_common.health import serve_health
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 async def test_health_readiness_metrics_and_a_clean_stop() -> None:

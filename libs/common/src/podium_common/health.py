@@ -40,8 +40,10 @@ def health_app(ready: Callable[[], bool]) -> WSGIApplication:
         if path not in ("/healthz", "/readyz"):
             return _json(start_response, "404 Not Found", {"detail": "Not Found"})
         if method not in ("GET", "HEAD"):
-            start_response("405 Method Not Allowed", [JSON, ("Allow", "GET, HEAD")])
-            return [b'{"detail":"Method Not Allowed"}']
+            allow = ("Allow", "GET, HEAD")
+            return _json(
+                start_response, "405 Method Not Allowed", {"detail": "Method Not Allowed"}, allow
+            )
         if path == "/healthz":
             return _json(start_response, "200 OK", {"status": "ok"})
         if ready():
@@ -51,8 +53,10 @@ def health_app(ready: Callable[[], bool]) -> WSGIApplication:
     return app
 
 
-def _json(start_response: StartResponse, status: str, body: dict[str, str]) -> list[bytes]:
-    start_response(status, [JSON])  # a list of its own: the server adds to it
+def _json(
+    start_response: StartResponse, status: str, body: dict[str, str], *headers: tuple[str, str]
+) -> list[bytes]:
+    start_response(status, [JSON, *headers])  # a list of its own: the server adds to it
     return [json.dumps(body, separators=(",", ":")).encode()]
 
 
