@@ -48,7 +48,7 @@ def test_the_recorder_waits_for_more_records_and_says_when_a_setting_is_out_of_r
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     settings = RecorderSettings()
-    assert (settings.fetch_min_bytes, settings.fetch_max_wait_ms) == (65_536, 50)
+    assert (settings.fetch_min_bytes, settings.fetch_max_wait_ms) == (65_536, 200)
     monkeypatch.setenv("PODIUM_FETCH_MAX_WAIT_MS", "5000")
     with pytest.raises(ValueError, match="fetch_max_wait_ms"):
         RecorderSettings()
