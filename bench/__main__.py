@@ -53,7 +53,7 @@ def broker_jvm(bootstrap: str) -> list[str] | None:
 
 async def run_pipeline(args: argparse.Namespace, results: dict[str, Any]) -> None:
     config = (
-        pipeline.PipelineConfig(duration_s=15, warmup_s=5, overhead_s=10)
+        pipeline.PipelineConfig(duration_s=15, warmup_s=5, overhead_s=10, idle_s=5)
         if args.quick
         else pipeline.PipelineConfig()
     )

@@ -93,6 +93,8 @@ def table(results: dict[str, Any]) -> str:
             lines.append(_row(f"  hop {hop} p50/p99 ms", f"{values['p50']} / {values['p99']}"))
         for name, rss in pipeline["rss_mb_idle"].items():
             lines.append(_row(f"idle RSS MB: {name}", rss, "≤ 60"))
+        for name, cpu in pipeline.get("cpu_ms_per_s_idle", {}).items():
+            lines.append(_row(f"idle CPU ms/s: {name}", cpu))
     for limit, figures in results.get("inflight", {}).items():
         value = f"{figures['tasks_per_s']} ({figures['efficiency']:.0%})"
         lines.append(_row(f"in flight {limit} @2 s: tasks/s (Little)", value, "≥ 90% at 1024"))

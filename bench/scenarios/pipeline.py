@@ -28,6 +28,8 @@ class PipelineConfig:
     duration_s: float = 60.0
     warmup_s: float = 10.0
     overhead_s: float = 30.0
+    # How long the idle processes' CPU is measured, once every consumer has joined.
+    idle_s: float = 10.0
     # Goals kept outstanding while throughput is measured (a closed loop).
     outstanding: int = 200
     # With a folder, every service is profiled (py-spy) while throughput is measured.
@@ -51,6 +53,7 @@ async def run(infra: Infra, config: PipelineConfig) -> dict[str, Any]:
         idle = stack.rss()
         async with GoalDriver(stack.gateway_url, run_.kafka) as driver:
             await driver.run_one()  # every consumer has joined and fetched once
+            idle_cpu = await cpu_at_idle(stack, config.idle_s)
             figures = await throughput(stack, driver, config, config.profile_dir)
             overhead_rate = config.overhead_rate or figures["goals_per_s"] / 2
             figures["overhead"] = await overhead(
@@ -58,7 +61,17 @@ async def run(infra: Infra, config: PipelineConfig) -> dict[str, Any]:
             )
             figures["at_2s"] = await throughput_at_2s(stack, driver, config)
         figures["rss_mb_idle"] = idle
+        figures["cpu_ms_per_s_idle"] = idle_cpu
         return figures
+
+
+async def cpu_at_idle(stack: Stack, seconds: float) -> dict[str, float]:
+    """Each process's CPU with no goal in flight, in ms a second: its polls, fetches,
+    heartbeats and timers, which it also pays under load."""
+    before = stack.cpu()
+    await asyncio.sleep(seconds)
+    after = stack.cpu()
+    return {name: round(1000 * (after[name] - before[name]) / seconds, 1) for name in after}
 
 
 async def _closed_loop(driver: GoalDriver, outstanding: int, stop: asyncio.Event) -> None:

@@ -62,6 +62,7 @@ def pipeline_figures() -> dict[str, Any]:
             "hops_ms": {"gateway→planner": hop},
         },
         "rss_mb_idle": {"planner": 55.0},
+        "cpu_ms_per_s_idle": {"planner": 6.3},
     }
 
 
@@ -95,6 +96,7 @@ def test_the_table_names_each_target_of_the_issue() -> None:
     assert rows["throughput goals/s (0 ms LLM)"].split() == ["40.0", "≥", "70", "(stretch", "100)"]
     assert rows["CPU-s per goal: Podium's services"].split() == ["0.009", "≤", "0.013"]
     assert rows["idle RSS MB: planner"].split() == ["55.0", "≤", "60"]
+    assert rows["idle CPU ms/s: planner"].split() == ["6.3"]
     assert rows["overhead ms p99"].split() == ["80.0", "≤", "50"]
     assert rows["podium ÷ celery at 2000ms"].split() == ["4.0", "≥", "3", "at", "2s"]
     assert rows["celery at 2000ms"].split() == ["12.0", "(gevent", "2", "x", "1024)"]
