@@ -14,20 +14,16 @@ This consumer keeps, per partition, the next offset the agent must handle:
 - a partition with records waiting past it while none arrives is rewound too;
 - no commit passes it, whatever faust acknowledged.
 
-It also chooses how long the broker may hold each fetch (faust fixes 1.5 s). A partition
-whose fetched records the agent has not taken yet is left out of the next fetch, and records
-that arrive on it meanwhile wait until that fetch returns: under load, 1.5 s held each of a
-goal's steps in the aggregator. While a partition the agent reads is left out, the hold is
-`FETCH_MAX_WAIT_MS`. Otherwise the fetch names every such partition, a record on any of them
-ends the hold, and it is `IDLE_FETCH_MAX_WAIT_MS`: an idle aggregator fetches twice a second
-instead of fifty times (each fetch costs it about 1 ms).
+It also bounds how long the broker holds a fetch (`FETCH_MAX_WAIT_MS`). faust fixes 1.5 s.
+A partition whose fetched records are still being handled is left out of the next fetch,
+and records that arrive on it meanwhile wait until that fetch returns. Under load this held
+each of a goal's steps in the aggregator for up to 1.5 s.
 """
 
 from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Iterable
 from typing import Any, Literal
 
 import aiokafka
@@ -37,10 +33,8 @@ from faust.types import TP
 log = logging.getLogger(__name__)
 
 # The longest the broker holds a fetch with nothing new for it (aiokafka's
-# `fetch_max_wait_ms`): while a partition the agent reads is left out of the fetch...
+# `fetch_max_wait_ms`). An idle aggregator asks this often.
 FETCH_MAX_WAIT_MS = 20
-# ...and while none is.
-IDLE_FETCH_MAX_WAIT_MS = 500
 
 
 class HandledConsumer(Consumer):
@@ -148,36 +142,15 @@ def commit_bound(acknowledged: int | None, next_offset: int | None) -> int | Non
     return min(acknowledged, next_offset)
 
 
-def fetch_wait_ms(left_out: Iterable[TP], is_changelog: Callable[[TP], bool]) -> int:
-    """How long the broker may hold the next fetch, given the partitions it leaves out (their
-    fetched records not taken yet). A table's changelog partitions do not count: after
-    recovery faust no longer takes their records, and they stay left out."""
-    if any(not is_changelog(tp) for tp in left_out):
-        return FETCH_MAX_WAIT_MS
-    return IDLE_FETCH_MAX_WAIT_MS
-
-
 class FetchingThread(AIOKafkaConsumerThread):
-    """faust's consumer thread, each of its fetches held by the broker as `fetch_wait_ms`
-    says: faust passes a fixed value to the consumer it builds, and aiokafka's fetcher reads
-    its own copy as it builds each fetch request."""
+    """faust's consumer thread, its fetches held by the broker no longer than
+    `FETCH_MAX_WAIT_MS`: faust passes a fixed value to the consumer it builds, which reads
+    it only when it starts."""
 
     def _create_worker_consumer(self, transport: Transport) -> aiokafka.AIOKafkaConsumer:
         consumer = super()._create_worker_consumer(transport)
         consumer._fetch_max_wait_ms = FETCH_MAX_WAIT_MS
         return consumer
-
-    async def on_start(self) -> None:
-        await super().on_start()
-        fetcher = self._ensure_consumer()._fetcher
-        build = fetcher._get_actions_per_node
-        is_changelog = self.consumer._is_changelog_tp
-
-        def actions_per_node(assignment: Any) -> Any:
-            fetcher._fetch_max_wait_ms = fetch_wait_ms(fetcher._records, is_changelog)
-            return build(assignment)
-
-        fetcher._get_actions_per_node = actions_per_node
 
 
 class HandledTransport(Transport):
