@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from bench import profile
-from bench.infra import Infra
+from bench.infra import Infra, clean, leftovers
 from bench.report import CAPACITY_SYSTEMS, headline, table
 from bench.scenarios import capacity, celery_baseline, concurrency, pipeline, scaling
 
@@ -153,10 +153,32 @@ SCENARIOS: dict[str, Scenario] = {
 }
 
 
+async def earlier_runs(clean_them: bool) -> int | None:
+    """How many earlier runs' topics and databases the broker and PostgreSQL hold at the
+    start (deleted first with `--clean`); None when neither server is named."""
+    if not {"PODIUM_BENCH_BOOTSTRAP", "PODIUM_BENCH_PG_DSN"} <= os.environ.keys():
+        return None
+    infra = Infra.from_env()
+    tags = await leftovers(infra)
+    if tags and clean_them:
+        print(f"deleting the topics and databases of {len(tags)} earlier runs", file=sys.stderr)
+        await clean(infra, tags)
+        tags = await leftovers(infra)
+    if tags:
+        print(
+            f"the broker and PostgreSQL hold the topics and databases of {len(tags)} earlier "
+            "runs (killed, or kept with PODIUM_BENCH_KEEP=1); their partitions slow the "
+            "broker: --clean deletes them first",
+            file=sys.stderr,
+        )
+    return len(tags)
+
+
 async def main(args: argparse.Namespace) -> tuple[dict[str, Any], list[str]]:
     results: dict[str, Any] = {
         "machine": machine(),
         "broker_jvm": broker_jvm(os.environ.get("PODIUM_BENCH_BOOTSTRAP", "")),
+        "earlier_runs_left": await earlier_runs(args.clean),
         "quick": args.quick,
     }
     failed = []
@@ -200,6 +222,12 @@ def cli() -> None:
     parser.add_argument(
         "--celery-concurrency",
         help="capacity: the gevent pool's concurrency per process, stepped (64,256,1024)",
+    )
+    parser.add_argument(
+        "--clean",
+        action="store_true",
+        help="first delete the topics and databases that earlier runs left (killed, or kept"
+        " with PODIUM_BENCH_KEEP=1); not while another run uses the same servers",
     )
     parser.add_argument("--out", type=Path, default=RESULTS)
     parser.add_argument(

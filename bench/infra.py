@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import re
 import sys
 import uuid
 from collections.abc import AsyncIterator
@@ -11,6 +12,7 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
 import asyncpg
+from aiokafka.admin import AIOKafkaAdminClient
 
 from podium_common.admin import delete_topics, ensure_topics
 from podium_common.errors import ConfigError
@@ -18,6 +20,9 @@ from podium_common.settings import KafkaSettings
 from podium_recorder.migrations import apply as apply_migrations
 
 PARTITIONS = 6
+# A run's topics are `bench<tag>.*` and its database `podium_bench_<tag>`.
+_TOPIC = re.compile(r"bench([0-9a-f]{10})\.")
+_DATABASE = re.compile(r"podium_bench_([0-9a-f]{10})")
 
 
 @dataclass(frozen=True)
@@ -50,9 +55,7 @@ async def fresh_run(infra: Infra) -> AsyncIterator[Run]:
     afterwards (a broker that keeps every run's topics slows down), unless
     PODIUM_BENCH_KEEP=1 keeps them to be looked into (their names are printed)."""
     tag = uuid.uuid4().hex[:10]
-    kafka = KafkaSettings(
-        bootstrap_servers=infra.bootstrap, topic_prefix=f"bench{tag}.", partitions=PARTITIONS
-    )
+    kafka = _settings(infra, tag)
     await _ensure_topics(kafka)
     name = f"podium_bench_{tag}"
     await _admin(infra, f'CREATE DATABASE "{name}"')
@@ -68,6 +71,38 @@ async def fresh_run(infra: Infra) -> AsyncIterator[Run]:
                 await delete_topics(kafka)
             finally:
                 await _admin(infra, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+async def leftovers(infra: Infra) -> set[str]:
+    """The tags of earlier runs whose topics or database are still there: runs that were
+    killed, or kept with PODIUM_BENCH_KEEP=1. Their partitions slow the broker."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=infra.bootstrap, client_id="podium-bench")
+    await admin.start()
+    try:
+        topics = await admin.list_topics()
+    finally:
+        await admin.close()
+    connection = await asyncpg.connect(infra.admin_dsn)
+    try:
+        databases = await connection.fetch("SELECT datname FROM pg_database")
+    finally:
+        await connection.close()
+    tags = {found[1] for name in topics if (found := _TOPIC.match(name))}
+    names = [row["datname"] for row in databases]
+    return tags | {found[1] for name in names if (found := _DATABASE.fullmatch(name))}
+
+
+async def clean(infra: Infra, tags: set[str]) -> None:
+    """Deletes the topics and the database of each run named by its tag."""
+    for tag in sorted(tags):
+        await delete_topics(_settings(infra, tag))
+        await _admin(infra, f'DROP DATABASE IF EXISTS "podium_bench_{tag}" WITH (FORCE)')
+
+
+def _settings(infra: Infra, tag: str) -> KafkaSettings:
+    return KafkaSettings(
+        bootstrap_servers=infra.bootstrap, topic_prefix=f"bench{tag}.", partitions=PARTITIONS
+    )
 
 
 async def _ensure_topics(kafka: KafkaSettings, attempts: int = 5) -> None:

@@ -9,7 +9,9 @@
 # else the local stack's (`podium up --infra` starts it if needed, its broker compiled with
 # C2 as Kafka ships: PODIUM_DEV__KAFKA_JIT=throughput; `make down` stops it, so that a broker
 # started for development is not the one measured). PODIUM_BENCH_KEEP=1 keeps each run's
-# topics and database, to be looked into (their names are printed).
+# topics and database, to be looked into (their names are printed). A run says how many
+# earlier runs' topics and databases it found (killed runs leave theirs: a broker holding
+# thousands of their partitions slows down); BENCH_ARGS="--clean ..." deletes them first.
 # The Celery baseline and capacity need redis-server: installed from Debian packages when
 # missing (as root).
 

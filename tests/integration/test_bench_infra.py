@@ -1,0 +1,57 @@
+"""The benchmark's runs on the real broker and PostgreSQL: a run kept (or killed) leaves its
+topics and database, which the next run finds and `--clean` deletes."""
+
+from __future__ import annotations
+
+import asyncpg
+import pytest
+from aiokafka.admin import AIOKafkaAdminClient
+
+from bench.infra import Infra, clean, fresh_run, leftovers
+from tests.conftest import BOOTSTRAP, PG_DSN, require_servers
+
+
+async def _topics(prefix: str) -> list[str]:
+    admin = AIOKafkaAdminClient(bootstrap_servers=BOOTSTRAP)
+    await admin.start()
+    try:
+        return [name for name in await admin.list_topics() if name.startswith(prefix)]
+    finally:
+        await admin.close()
+
+
+async def _database_exists(name: str) -> bool:
+    connection = await asyncpg.connect(PG_DSN)
+    try:
+        return bool(await connection.fetchval("SELECT 1 FROM pg_database WHERE datname = $1", name))
+    finally:
+        await connection.close()
+
+
+async def test_a_kept_run_is_found_and_cleaned(monkeypatch: pytest.MonkeyPatch) -> None:
+    require_servers()
+    infra = Infra(BOOTSTRAP, PG_DSN)
+    monkeypatch.setenv("PODIUM_BENCH_KEEP", "1")
+    async with fresh_run(infra) as run:
+        prefix = run.kafka.topic_prefix
+    tag = prefix.removeprefix("bench").removesuffix(".")
+    database = f"podium_bench_{tag}"
+    assert await _topics(prefix), "the kept run's topics are there"
+    assert await _database_exists(database)
+
+    assert tag in await leftovers(infra)
+    await clean(infra, {tag})
+
+    assert tag not in await leftovers(infra)
+    assert not await _database_exists(database)
+    assert await _topics(prefix) == []
+
+
+async def test_a_finished_run_leaves_nothing(monkeypatch: pytest.MonkeyPatch) -> None:
+    require_servers()
+    infra = Infra(BOOTSTRAP, PG_DSN)
+    monkeypatch.delenv("PODIUM_BENCH_KEEP", raising=False)
+    async with fresh_run(infra) as run:
+        prefix = run.kafka.topic_prefix
+        assert await _topics(prefix)
+    assert prefix.removeprefix("bench").removesuffix(".") not in await leftovers(infra)
