@@ -149,7 +149,6 @@ async def step(
     (at most `drain_s` once the arrivals stop) and judges the window's goals."""
     loop = asyncio.get_running_loop()
     offsets = arrival_offsets(rate, config.warmup_s + config.window_s, rng)
-    ended_before = len(system.ended)
     start = time.monotonic()
     window = (start + config.warmup_s, start + config.warmup_s + config.window_s)
     arrivals: list[tuple[float, asyncio.Task[Hashable]]] = []
@@ -157,7 +156,16 @@ async def step(
     cpu_marks: list[float] = []
 
     def outstanding() -> int:
-        return len(arrivals) - (len(system.ended) - ended_before)
+        """This step's goals not ended yet: submitting, or accepted without an outcome (a
+        goal refused is not waited for; one of an earlier step that ends now is not this
+        step's)."""
+        count = 0
+        for _, task in arrivals:
+            if not task.done():
+                count += 1
+            elif not task.cancelled() and task.exception() is None:
+                count += task.result() not in system.ended
+        return count
 
     async def sample() -> None:
         while True:

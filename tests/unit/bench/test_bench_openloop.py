@@ -181,7 +181,7 @@ class _Echo:
 
     def __init__(self, latency_s: float, lose_every: int = 0) -> None:
         self.ended: dict[Hashable, tuple[float, bool]] = {}
-        self._latency_s = latency_s
+        self.latency_s = latency_s
         self._lose_every = lose_every
         self._count = 0
 
@@ -189,7 +189,7 @@ class _Echo:
         self._count += 1
         key = self._count
         if not (self._lose_every and key % self._lose_every == 0):
-            asyncio.get_running_loop().call_later(self._latency_s, self._end, key)
+            asyncio.get_running_loop().call_later(self.latency_s, self._end, key)
         return key
 
     def _end(self, key: int) -> None:
@@ -225,3 +225,26 @@ async def test_a_step_counts_goals_that_never_end_and_fails() -> None:
     )
     assert result.unfinished > 0
     assert not result.passed
+
+
+async def test_goals_of_an_earlier_step_that_end_late_are_not_this_steps_backlog() -> None:
+    system = _Echo(0.6)  # the first step's goals end after its drain, during the second
+    first = await step(
+        system,
+        200,
+        StepConfig(warmup_s=0.05, window_s=0.2, drain_s=0.05, sample_s=0.05),
+        Criteria(critical_path_ms=0),
+        rng=random.Random(5),
+    )
+    assert first.unfinished > 0
+    system.latency_s = 0.01
+    second = await step(
+        system,
+        40,
+        StepConfig(warmup_s=0.1, window_s=0.8, drain_s=0.5, sample_s=0.05),
+        Criteria(critical_path_ms=0),
+        rng=random.Random(6),
+    )
+    assert len(system.ended) > first.arrived + second.arrived  # the late ones ended meanwhile
+    assert 0 <= second.backlog_mean < 5
+    assert second.passed, second.reason
