@@ -155,15 +155,16 @@ SCENARIOS: dict[str, Scenario] = {
 
 async def earlier_runs(clean_them: bool) -> int | None:
     """How many earlier runs' topics and databases the broker and PostgreSQL hold at the
-    start (deleted first with `--clean`); None when neither server is named."""
+    start (none once `--clean` deleted them); None when either server is not named."""
     if not {"PODIUM_BENCH_BOOTSTRAP", "PODIUM_BENCH_PG_DSN"} <= os.environ.keys():
         return None
     infra = Infra.from_env()
     tags = await leftovers(infra)
     if tags and clean_them:
+        # Not listed again: the broker may list a deleted topic a moment longer.
         print(f"deleting the topics and databases of {len(tags)} earlier runs", file=sys.stderr)
         await clean(infra, tags)
-        tags = await leftovers(infra)
+        return 0
     if tags:
         print(
             f"the broker and PostgreSQL hold the topics and databases of {len(tags)} earlier "
