@@ -63,6 +63,26 @@ def fingerprint(schema: dict[str, Any]) -> bytes:
     return bytes.fromhex(fastavro.schema.fingerprint(canonical, "CRC-64-AVRO"))
 
 
+def read_as_text(schema: Any) -> Any:
+    """`schema` without the `uuid` logical type, for reading: fastavro then returns those
+    fields as the strings they are on the wire, and pydantic makes the UUIDs, several times
+    faster than fastavro's `uuid.UUID(...)`. The wire format and the fingerprint stay."""
+    if isinstance(schema, dict):
+        return {
+            key: read_as_text(value)
+            for key, value in schema.items()
+            if not (key == "logicalType" and value == "uuid")
+        }
+    if isinstance(schema, list):
+        return [read_as_text(value) for value in schema]
+    return schema
+
+
+def reader(schema: dict[str, Any]) -> Any:
+    """A writer's schema parsed for reading its records into the event models."""
+    return fastavro.parse_schema(read_as_text(schema))
+
+
 def load(version: str, name: str) -> dict[str, Any]:
     """A schema with every named type it references expanded in place."""
     path = schemas_dir() / version / f"podium.{version}.{name}.avsc"
@@ -100,9 +120,9 @@ class Codec:
                 raw = load(version, model.__name__)
                 writer = _Writer(fingerprint(raw), fastavro.parse_schema(raw), raw)
                 self._writers[model] = writer  # the newest version wins
-                self._readers[writer.fingerprint] = (writer.schema, model)
+                self._readers[writer.fingerprint] = (reader(raw), model)
             for raw, model in published(version):
-                self._readers.setdefault(fingerprint(raw), (fastavro.parse_schema(raw), model))
+                self._readers.setdefault(fingerprint(raw), (reader(raw), model))
 
     def encode(self, event: Event, topic: str | None = None) -> bytes:
         """`event` with the newest schema: in the Confluent wire format when a registry is
@@ -176,7 +196,7 @@ class Codec:
         if model is None:
             raise UnknownSchema(f"schema {schema_id} is no Podium event: {name!r}")
         try:
-            found = (fastavro.parse_schema(raw), model)
+            found = (reader(raw), model)
         except Exception as error:
             raise UnknownSchema(f"schema {schema_id} is no valid Avro: {error}") from error
         self._by_id[schema_id] = found

@@ -4,7 +4,8 @@
 Each record a service handles binds its goal id, task id and trace id (`bind_event`) for
 the log lines written while it is handled: JSON lines carry them as the fields `goal_id`,
 `task_id` and `trace_id`, not only in the message. The binding lives in a context
-variable, so each record's asyncio task sees its own.
+variable, so each record's asyncio task sees its own; the ids are read from the event only
+when a line is written, so a record that logs nothing pays one context-variable set.
 """
 
 from __future__ import annotations
@@ -21,24 +22,31 @@ from podium_common.events import Event
 LogFormat = Literal["text", "json"]
 TEXT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 
-_bound: ContextVar[dict[str, str] | None] = ContextVar("podium_log_fields", default=None)
+_bound: ContextVar[Event | None] = ContextVar("podium_log_event", default=None)
 
 
 def bind_event(event: Event) -> None:
-    """The ids of the event being handled, for every line logged while it is handled."""
-    fields = {"goal_id": str(event.goal_id), "trace_id": event.trace.traceparent[3:35]}
+    """The event being handled: its ids go on every line logged while it is handled."""
+    _bound.set(event)
+
+
+def fields(event: Event) -> dict[str, str]:
+    """The ids a log line carries for `event`."""
+    found = {"goal_id": str(event.goal_id), "trace_id": event.trace.traceparent[3:35]}
     task_id = getattr(event, "task_id", None)
     if task_id:
-        fields["task_id"] = str(task_id)
-    _bound.set(fields)
+        found["task_id"] = str(task_id)
+    return found
 
 
 class BoundFields(logging.Filter):
-    """Adds the bound ids to each record as attributes (JSON fields)."""
+    """Adds the bound event's ids to each record as attributes (JSON fields)."""
 
     def filter(self, record: logging.LogRecord) -> bool:
-        for name, value in (_bound.get() or {}).items():
-            setattr(record, name, value)
+        event = _bound.get()
+        if event is not None:
+            for name, value in fields(event).items():
+                setattr(record, name, value)
         return True
 
 

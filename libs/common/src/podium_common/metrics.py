@@ -118,15 +118,25 @@ def topic_metrics(group: str, topic: str) -> TopicMetrics:
 PROVIDER = "openai"  # any OpenAI-compatible endpoint: the API spoken, as the conventions say
 
 
+@cache
+def _llm_seconds(model: str, error: str) -> Histogram:
+    return LLM_SECONDS.labels("chat", PROVIDER, model, error)
+
+
+@cache
+def _llm_tokens(model: str, kind: str) -> Histogram:
+    return LLM_TOKENS.labels("chat", PROVIDER, model, kind)
+
+
 def llm_call(model: str, seconds: float, error: str = "") -> None:
-    LLM_SECONDS.labels("chat", PROVIDER, model, error).observe(seconds)
+    _llm_seconds(model, error).observe(seconds)
 
 
 def llm_tokens(
     model: str, input_tokens: int, output_tokens: int, cost: float | None = None
 ) -> None:
-    LLM_TOKENS.labels("chat", PROVIDER, model, "input").observe(input_tokens)
-    LLM_TOKENS.labels("chat", PROVIDER, model, "output").observe(output_tokens)
+    _llm_tokens(model, "input").observe(input_tokens)
+    _llm_tokens(model, "output").observe(output_tokens)
     if cost is not None:
         LLM_COST.labels(model).inc(cost)
 

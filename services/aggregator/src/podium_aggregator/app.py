@@ -29,7 +29,7 @@ from aiokafka.errors import KafkaError
 from faust.types import TP, EventT
 from faust.types.tuples import FutureMessage
 from mode import CrashingSupervisor
-from pydantic import BaseModel
+from pydantic import BaseModel, TypeAdapter
 
 from podium_aggregator.consumer import HandledConsumer, HandledTransport
 from podium_aggregator.due import DueIndex
@@ -315,8 +315,7 @@ class Aggregator:
                 if value is None:
                     # A new goal's state is stored only once an event changes it.
                     state = GoalState.new(event.goal_id, event.run)
-                    value = Stored(partition=message.partition, state=state).model_dump_json()
-                    stored[key] = value.encode()
+                    stored[key] = _dump(message.partition, state)
                 else:
                     stored[key] = value
                     state = self._parsed.take(key, value) or _parse(value)
@@ -335,7 +334,7 @@ class Aggregator:
         """Writes every changed state and waits until the broker has acknowledged each."""
         writes = []
         for key, (partition, state) in states.items():
-            value = Stored(partition=partition, state=state).model_dump_json().encode()
+            value = _dump(partition, state)
             if value != stored[key]:
                 writes.append(self._stored(key, partition, state, value))
             elif key in self.table.data:
@@ -409,8 +408,7 @@ class Aggregator:
         return self._parsed.take(key, value) or _parse(value)
 
     async def _store(self, key: str, partition: int, state: GoalState) -> None:
-        value = Stored(partition=partition, state=state).model_dump_json().encode()
-        await self._stored(key, partition, state, value)
+        await self._stored(key, partition, state, _dump(partition, state))
 
     async def _stored(self, key: str, partition: int, state: GoalState, value: bytes) -> None:
         """Writes the state and waits until its changelog record is acknowledged by the
@@ -475,6 +473,14 @@ class Aggregator:
         if topic not in self._sinks:
             self._sinks[topic] = self.app.topic(topic, key_serializer="raw", value_serializer="raw")
         return self._sinks[topic]
+
+
+_STORED = TypeAdapter(Stored)
+
+
+def _dump(partition: int, state: GoalState) -> bytes:
+    """A table value as JSON bytes, written straight from the model (no `str` between)."""
+    return _STORED.dump_json(Stored(partition=partition, state=state))
 
 
 def _parse(value: bytes) -> GoalState:

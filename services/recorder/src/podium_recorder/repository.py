@@ -11,6 +11,8 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from dataclasses import fields
+from functools import cache
+from operator import attrgetter
 from typing import Any
 
 import asyncpg
@@ -39,8 +41,15 @@ def _insert(table: str, row: type[Any], conflict: str, action: str) -> str:
     )
 
 
+@cache
+def _getter(row: type[Any]) -> attrgetter[Any]:
+    return attrgetter(*(field.name for field in fields(row)))
+
+
 def _values(row: Any) -> tuple[Any, ...]:
-    return tuple(getattr(row, field.name) for field in fields(row))
+    """A row's fields in order: the statement's parameters."""
+    values: tuple[Any, ...] = _getter(row.__class__)(row)
+    return values
 
 
 # Many events in one statement, numbered (`seq`) in the order given; it returns the ids of
