@@ -42,7 +42,7 @@ def headline(figures: dict[str, Any]) -> dict[str, Any]:
 def services_cpu(pipeline: dict[str, Any]) -> float:
     """CPU-s per goal of Podium's own services: every process measured but the LLM's."""
     per_service: dict[str, float] = pipeline["cpu_s_per_goal"]
-    return round(sum(cpu for name, cpu in per_service.items() if name != "scripted-llm"), 4)
+    return round(sum(cpu for name, cpu in per_service.items() if name != "scripted-llm"), 5)
 
 
 def table(results: dict[str, Any]) -> str:
