@@ -35,6 +35,8 @@ import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
+import pydantic_core
+
 from podium_common import metrics, tracing
 from podium_common.backoff import RetryPolicy
 from podium_common.errors import LLMRejected, LLMUnavailable
@@ -266,8 +268,13 @@ class OpenAILLM:
             body["max_tokens"] = request.max_tokens
         try:
             client = self._sdk()
+            # The body as JSON bytes, written by pydantic-core: the SDK sends bytes as they
+            # are, where a dict goes through the standard library's encoder on every call.
             reply = await client.post(
-                self._completions, body=body, cast_to=object, options=self._options
+                self._completions,
+                content=pydantic_core.to_json(body),
+                cast_to=object,
+                options=self._options,
             )
         except openai.APIStatusError as error:
             if error.status_code == 429 or error.status_code >= 500:
