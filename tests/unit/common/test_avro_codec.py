@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import io
+import json
 import uuid
 from datetime import UTC, datetime, timedelta, timezone
+from typing import Any, cast
 
+import fastavro
 import fastavro.schema
 import pytest
 
 from podium_common import events as ev
-from podium_common.avro import MAGIC, Codec, codec, load
+from podium_common.avro import HEADER_SIZE, MAGIC, Codec, codec, load, read_as_text
 from podium_common.errors import UndecodableRecord, UnknownSchema
 from podium_common.registry import Registry, subject
 from podium_common.settings import SchemaRegistrySettings
@@ -147,6 +151,33 @@ def test_a_truncated_body_is_undecodable() -> None:
     data = codec().encode(sample_events()[1])
     with pytest.raises(UndecodableRecord, match="TaskAssigned"):
         codec().decode(data[:-5])
+
+
+def test_uuid_fields_are_read_as_text_and_come_back_as_uuids() -> None:
+    submitted = sample_events()[0]
+    decoded = codec().decode(codec().encode(submitted))
+    assert type(decoded.event_id) is uuid.UUID
+    assert decoded.goal_id == submitted.goal_id
+    uuid_type = '"logicalType": "uuid"'
+    assert uuid_type in json.dumps(load("v1", "GoalSubmitted"))
+    assert uuid_type not in json.dumps(read_as_text(load("v1", "GoalSubmitted")))
+
+
+def test_a_uuid_field_that_is_no_uuid_is_undecodable_and_named() -> None:
+    """The wire carries a uuid as an Avro string: a writer that put anything else there is
+    refused by the model, with the field named."""
+    raw = load("v1", "GoalSubmitted")
+    record = codec().encode(sample_events()[0])
+    body = io.BytesIO()
+    fields = cast(
+        dict[str, Any],
+        fastavro.schemaless_reader(io.BytesIO(record[HEADER_SIZE:]), read_as_text(raw), None),
+    )
+    fastavro.schemaless_writer(
+        body, fastavro.parse_schema(read_as_text(raw)), fields | {"goal_id": "not-a-uuid"}
+    )
+    with pytest.raises(UndecodableRecord, match=r"(?s)GoalSubmitted: .*goal_id.*valid UUID"):
+        codec().decode(record[:HEADER_SIZE] + body.getvalue())
 
 
 def test_keys_are_goal_ids_except_for_tasks() -> None:

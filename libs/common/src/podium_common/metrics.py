@@ -7,7 +7,8 @@ way with `_` and the unit) and their cost (`podium_llm_cost_total`); the aggrega
 goals by final status.
 
 On the hot path a record costs a few increments of label children bound once per topic
-(`TopicMetrics`), never a label lookup per record.
+(`TopicMetrics`), and an LLM call those bound once per model: never a label lookup per
+record or call.
 """
 
 from __future__ import annotations
@@ -128,6 +129,11 @@ def _llm_tokens(model: str, kind: str) -> Histogram:
     return LLM_TOKENS.labels("chat", PROVIDER, model, kind)
 
 
+@cache
+def _llm_cost(model: str) -> Counter:
+    return LLM_COST.labels(model)
+
+
 def llm_call(model: str, seconds: float, error: str = "") -> None:
     _llm_seconds(model, error).observe(seconds)
 
@@ -138,7 +144,7 @@ def llm_tokens(
     _llm_tokens(model, "input").observe(input_tokens)
     _llm_tokens(model, "output").observe(output_tokens)
     if cost is not None:
-        LLM_COST.labels(model).inc(cost)
+        _llm_cost(model).inc(cost)
 
 
 def goals_ended(events: Iterable[Event]) -> None:
