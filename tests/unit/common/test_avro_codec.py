@@ -13,7 +13,7 @@ import fastavro.schema
 import pytest
 
 from podium_common import events as ev
-from podium_common.avro import HEADER_SIZE, MAGIC, Codec, codec, load, read_as_text
+from podium_common.avro import HEADER_SIZE, MAGIC, Codec, codec, load, read_as_text, reader
 from podium_common.errors import UndecodableRecord, UnknownSchema
 from podium_common.registry import Registry, subject
 from podium_common.settings import SchemaRegistrySettings
@@ -169,13 +169,11 @@ def test_a_uuid_field_that_is_no_uuid_is_undecodable_and_named() -> None:
     raw = load("v1", "GoalSubmitted")
     record = codec().encode(sample_events()[0])
     body = io.BytesIO()
+    as_text = reader(raw)
     fields = cast(
-        dict[str, Any],
-        fastavro.schemaless_reader(io.BytesIO(record[HEADER_SIZE:]), read_as_text(raw), None),
+        dict[str, Any], fastavro.schemaless_reader(io.BytesIO(record[HEADER_SIZE:]), as_text, None)
     )
-    fastavro.schemaless_writer(
-        body, fastavro.parse_schema(read_as_text(raw)), fields | {"goal_id": "not-a-uuid"}
-    )
+    fastavro.schemaless_writer(body, as_text, fields | {"goal_id": "not-a-uuid"})
     with pytest.raises(UndecodableRecord, match=r"(?s)GoalSubmitted: .*goal_id.*valid UUID"):
         codec().decode(record[:HEADER_SIZE] + body.getvalue())
 
