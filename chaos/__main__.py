@@ -115,6 +115,11 @@ async def run(stack: ChaosStack, args: argparse.Namespace) -> tuple[Findings, Ta
     found = await findings(kafka, dsn, tally.goals, await llm_stats(llm))
     found.violations += await describe_stuck(dsn, stuck)
     log.info("run took %.0fs; kills %s", time.monotonic() - started, dict(tally.kills))
+    log.info(
+        "outcome records on outputs that repeat one (a crash before the aggregator's "
+        "commit, deduped by event id): %d",
+        found.republished_outputs,
+    )
     return found, tally
 
 

@@ -67,6 +67,7 @@ class Findings:
     failed: int = 0
     lost: int = 0
     duplicate_outputs: int = 0
+    republished_outputs: int = 0
     redelivered_tasks: int = 0
     duplicate_llm_calls: int = 0
     violations: list[str] = field(default_factory=list)
@@ -191,7 +192,15 @@ def judge_outcomes(
 ) -> None:
     for goal_id in accepted:
         outcomes, row = ended.get(goal_id, ()), rows.get(goal_id)
-        found.duplicate_outputs += max(0, len(outcomes) - 1) + max(0, recorded[goal_id] - 1)
+        distinct = len({outcome_said(outcome) for outcome in outcomes})
+        doubled = max(0, distinct - 1) + max(0, recorded[goal_id] - 1)
+        found.duplicate_outputs += doubled
+        found.republished_outputs += len(outcomes) - distinct
+        if doubled:
+            found.violations.append(
+                f"goal {goal_id}: {distinct} different outcomes on outputs, "
+                f"{recorded[goal_id]} outcome events in PostgreSQL"
+            )
         if not outcomes or row is None or row["status"] not in ("completed", "failed"):
             found.lost += 1
             found.violations.append(
@@ -209,6 +218,18 @@ def judge_outcomes(
         expected = "completed" if isinstance(outcome, GoalCompleted) else "failed"
         if row["status"] != expected:
             found.violations.append(f"goal {goal_id}: {expected} on outputs, {row['status']} in PG")
+
+
+def outcome_said(event: Event) -> tuple[object, ...]:
+    """What an outcome record tells a reader that dedupes by event id: its id, its kind and
+    its answer or reason. A copy published again after a crash (the same deterministic id,
+    the same outcome) is one outcome; two that differ in any of these double the goal. The
+    totals are left out: a copy's wall time is measured when it is published."""
+    if isinstance(event, GoalCompleted):
+        return (event.event_id, "completed", event.output)
+    if isinstance(event, GoalFailed):
+        return (event.event_id, "failed", event.kind, event.reason)
+    return (event.event_id, type(event).__name__)
 
 
 def duplicate_calls(

@@ -145,13 +145,31 @@ def test_the_pid_in_a_worker_id_is_the_process_to_kill():
 
 def test_a_goal_without_an_outcome_is_lost_and_two_outcomes_are_doubled():
     done, lost, doubled = uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
-    ended = {done: [completed(done)], doubled: [completed(doubled), completed(doubled)]}
+    ended = {done: [completed(done)], doubled: [completed(doubled), failed(doubled, "late")]}
     rows = {g: {"status": "completed"} for g in (done, doubled)} | {lost: {"status": "running"}}
     found = Findings(goals=3)
     judge_outcomes(found, [done, lost, doubled], ended, rows, Counter({done: 1, doubled: 2}))
     assert (found.completed, found.lost, found.duplicate_outputs) == (2, 1, 2)
+    assert found.republished_outputs == 0
+    assert [str(lost) in line for line in found.violations] == [True, False]
+    assert str(doubled) in found.violations[1]
+
+
+def test_a_copy_of_one_outcome_published_again_is_counted_apart_from_a_second_outcome():
+    copied, answered_twice = uuid.uuid4(), uuid.uuid4()
+    # Published again after a crash: the same id and answer, its own time and wall time.
+    again = completed(copied).model_copy(
+        update={"totals": totals(USAGE).model_copy(update={"wall_ms": 9})}
+    )
+    other = completed(answered_twice).model_copy(update={"output": "Answer: y"})
+    ended = {copied: [completed(copied), again], answered_twice: [completed(answered_twice), other]}
+    rows = {g: {"status": "completed"} for g in (copied, answered_twice)}
+    found = Findings(goals=2)
+    recorded = Counter({copied: 1, answered_twice: 1})
+    judge_outcomes(found, [copied, answered_twice], ended, rows, recorded)
+    assert (found.completed, found.duplicate_outputs, found.republished_outputs) == (2, 1, 1)
     assert len(found.violations) == 1
-    assert str(lost) in found.violations[0]
+    assert str(answered_twice) in found.violations[0]
 
 
 def test_a_failed_goal_needs_a_reason_and_the_same_status_in_postgres():
