@@ -91,6 +91,10 @@ def table(results: dict[str, Any]) -> str:
         lines.append(_row("overhead ms p99", over["overhead_ms"]["p99"], "≤ 50"))
         for hop, values in over["hops_ms"].items():
             lines.append(_row(f"  hop {hop} p50/p99 ms", f"{values['p50']} / {values['p99']}"))
+        if "broker_alone" in over:
+            alone = over["broker_alone"]["hop_ms"]
+            label = f"  broker alone: hop p50/p99 ms ({over['critical_path_hops']} a goal)"
+            lines.append(_row(label, f"{alone['p50']} / {alone['p99']}"))
         for name, rss in pipeline["rss_mb_idle"].items():
             lines.append(_row(f"idle RSS MB: {name}", rss, "≤ 60"))
         for name, cpu in pipeline.get("cpu_ms_per_s_idle", {}).items():

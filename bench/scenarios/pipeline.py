@@ -14,6 +14,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
+from bench.brokerhop import CRITICAL_HOPS, broker_hop
 from bench.hops import HOPS, fetch_events, timings
 from bench.infra import Infra, fresh_run
 from bench.load import TASKS_PER_GOAL, GoalDriver
@@ -59,6 +60,10 @@ async def run(infra: Infra, config: PipelineConfig) -> dict[str, Any]:
             figures["overhead"] = await overhead(
                 stack, driver, run_.dsn, overhead_rate, config.overhead_s
             )
+            figures["overhead"]["broker_alone"] = await broker_hop(
+                run_.kafka, overhead_rate, config.overhead_s
+            )
+            figures["overhead"]["critical_path_hops"] = CRITICAL_HOPS
             figures["at_2s"] = await throughput_at_2s(stack, driver, config)
         figures["rss_mb_idle"] = idle
         figures["cpu_ms_per_s_idle"] = idle_cpu

@@ -1,5 +1,6 @@
 """The benchmark's runs on the real broker and PostgreSQL: a run kept (or killed) leaves its
-topics and database, which the next run finds and `--clean` deletes."""
+topics and database, which the next run finds and `--clean` deletes; the broker-alone hop
+runs under a run's prefix."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import asyncpg
 import pytest
 from aiokafka.admin import AIOKafkaAdminClient
 
+from bench.brokerhop import broker_hop
 from bench.infra import Infra, clean, fresh_run, leftovers
 from tests.conftest import BOOTSTRAP, PG_DSN, require_servers
 
@@ -68,3 +70,15 @@ async def test_a_finished_run_leaves_nothing(monkeypatch: pytest.MonkeyPatch) ->
         assert await _topics(prefix)
     assert await _topics_after_deletion(prefix) == []
     assert prefix.removeprefix("bench").removesuffix(".") not in await leftovers(infra)
+
+
+async def test_the_broker_alone_times_every_record_it_sent(monkeypatch: pytest.MonkeyPatch) -> None:
+    require_servers()
+    monkeypatch.delenv("PODIUM_BENCH_KEEP", raising=False)
+    async with fresh_run(Infra(BOOTSTRAP, PG_DSN)) as run:
+        figures = await broker_hop(run.kafka, per_s=20, seconds=1.0)
+        assert f"{run.kafka.topic_prefix}bench-hop" in await _topics(run.kafka.topic_prefix)
+    assert figures["per_s"] == 20
+    assert 19 <= figures["records"] <= 21  # one a 50 ms for a second, each timed once
+    hop = figures["hop_ms"]
+    assert 0 < hop["p50"] <= hop["p95"] <= hop["p99"] < 1000
