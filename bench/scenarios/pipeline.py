@@ -12,7 +12,7 @@ import time
 import uuid
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from bench.brokerhop import CRITICAL_HOPS, broker_hop
 from bench.hops import HOPS, fetch_events, timings
@@ -22,6 +22,10 @@ from bench.procstat import machine_busy_seconds
 from bench.profile import recording
 from bench.stack import Stack, every_service
 from bench.stats import rate, summary
+
+
+class Runner(Protocol):
+    async def run_one(self) -> uuid.UUID: ...
 
 
 @dataclass(frozen=True)
@@ -58,7 +62,7 @@ async def run(infra: Infra, config: PipelineConfig) -> dict[str, Any]:
             figures = await throughput(stack, driver, config, config.profile_dir)
             overhead_rate = config.overhead_rate or figures["goals_per_s"] / 2
             figures["overhead"] = await overhead(
-                stack, driver, run_.dsn, overhead_rate, config.overhead_s
+                stack, driver, run_.dsn, overhead_rate, config.overhead_s, config.warmup_s
             )
             figures["overhead"]["broker_alone"] = await broker_hop(
                 run_.kafka, overhead_rate, config.overhead_s
@@ -157,18 +161,33 @@ async def throughput_at_2s(
     return {key: figures[key] for key in ("goals_per_s", "tasks_per_s", "goals", "failed")}
 
 
-async def overhead(
-    stack: Stack, driver: GoalDriver, dsn: str, goals_per_s: float, duration_s: float
-) -> dict[str, Any]:
-    """Goals at a fixed rate; end-to-end latency minus the LLM time on the critical path."""
+async def paced(
+    driver: Runner, goals_per_s: float, duration_s: float, warmup_s: float
+) -> list[uuid.UUID]:
+    """Goals sent at a fixed rate for `warmup_s + duration_s`, each run to its outcome;
+    returns those sent after the warm-up, in the order they were sent."""
     interval = 1 / max(goals_per_s, 0.1)
-    ids: list[uuid.UUID] = []
     pending: list[asyncio.Task[uuid.UUID]] = []
     start = time.monotonic()
-    while time.monotonic() - start < duration_s:
+    while time.monotonic() - start < warmup_s + duration_s:
         pending.append(asyncio.create_task(driver.run_one()))
         await asyncio.sleep(max(0.0, start + len(pending) * interval - time.monotonic()))
-    ids = list(await asyncio.wait_for(asyncio.gather(*pending), timeout=120))
+    ids = await asyncio.wait_for(asyncio.gather(*pending), timeout=120)
+    return ids[round(warmup_s * goals_per_s) :]
+
+
+async def overhead(
+    stack: Stack,
+    driver: GoalDriver,
+    dsn: str,
+    goals_per_s: float,
+    duration_s: float,
+    warmup_s: float,
+) -> dict[str, Any]:
+    """Goals at a fixed rate; end-to-end latency minus the LLM time on the critical path.
+    The goals of the first `warmup_s` are left out: the closed loop before leaves every
+    consumer a backlog to catch up on, which is not the load measured here."""
+    ids = await paced(driver, goals_per_s, duration_s, warmup_s)
     latencies = driver.latencies_ms(ids)
     await asyncio.sleep(2)  # the recorder writes the last outcomes
     events = await fetch_events(dsn, ids)
@@ -183,6 +202,7 @@ async def overhead(
             hops[hop].extend(values)
     return {
         "goals_per_s": round(goals_per_s, 2),
+        "warmup_s": warmup_s,
         "goals": len(ids),
         "latency_ms": summary(list(latencies.values())),
         "llm_critical_ms": summary(llm),
