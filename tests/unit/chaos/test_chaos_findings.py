@@ -17,6 +17,7 @@ from chaos.watch import pid_of
 from podium_cli.settings import CliSettings
 from podium_cli.stack.services import processes_of
 from podium_common.events import (
+    Event,
     GoalCompleted,
     GoalFailed,
     GoalTotals,
@@ -145,7 +146,10 @@ def test_the_pid_in_a_worker_id_is_the_process_to_kill():
 
 def test_a_goal_without_an_outcome_is_lost_and_two_outcomes_are_doubled():
     done, lost, doubled = uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
-    ended = {done: [completed(done)], doubled: [completed(doubled), failed(doubled, "late")]}
+    ended: dict[uuid.UUID, list[Event]] = {
+        done: [completed(done)],
+        doubled: [completed(doubled), failed(doubled, "late")],
+    }
     rows = {g: {"status": "completed"} for g in (done, doubled)} | {lost: {"status": "running"}}
     found = Findings(goals=3)
     judge_outcomes(found, [done, lost, doubled], ended, rows, Counter({done: 1, doubled: 2}))
