@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import re
 import uuid
 
 import pytest
+from pydantic import ValidationError
 
 from podium_gateway.models import Submission
 from tests.unit.gateway.fakes import FakePublisher, FakeStore, client, goal_row
@@ -73,6 +75,20 @@ async def test_the_document_is_generated_from_the_request_models() -> None:
         "$ref": "#/components/schemas/Submission"
     }
     assert {"202", "400", "413", "422", "503"} <= set(submit["responses"])
+
+
+@pytest.mark.parametrize(
+    "goal", ["x", "  x ", "\tx\ny", "x" * 20_000, " ", "\n\t ", "a\u0000b", "\u0000", " \u0000x"]
+)
+def test_the_documented_goal_pattern_accepts_what_the_model_accepts(goal: str) -> None:
+    pattern = Submission.model_json_schema()["properties"]["goal"]["pattern"]
+    try:
+        Submission(goal=goal)
+    except ValidationError:
+        accepted = False
+    else:
+        accepted = True
+    assert (re.search(pattern, goal) is not None) == accepted
 
 
 async def test_a_method_a_path_does_not_have_is_405_naming_the_ones_it_has() -> None:

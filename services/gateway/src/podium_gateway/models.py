@@ -99,8 +99,10 @@ class Submission(BaseModel):
     goal: StorableText = Field(
         min_length=1,
         max_length=20_000,
-        # Not blank: at least one character that is neither white space nor NUL.
-        json_schema_extra={"pattern": "^[^\\x00]*[^\\s\\x00][^\\x00]*$"},
+        # Not blank and no NUL: white space, then a character that is neither, then no NUL.
+        # One way to match: fuzzers bound each `*` by maxLength, and two unbounded runs around
+        # the middle character made validating one long goal take seconds.
+        json_schema_extra={"pattern": "^\\s*[^\\s\\x00][^\\x00]*$"},
     )
     options: Options = Field(default_factory=Options)
     submitter: StorableText | None = Field(default=None, min_length=1, max_length=200)
