@@ -27,18 +27,21 @@ REPLY = {
 
 @pytest.fixture
 async def endpoint() -> AsyncIterator[tuple[str, list[dict[str, Any]]]]:
-    """An endpoint answering every POST, noting each request's path, headers and body."""
+    """An endpoint answering every POST with its last message, noting each request's path,
+    headers and body."""
     seen: list[dict[str, Any]] = []
 
     async def answer(request: web.Request) -> web.Response:
+        body = json.loads(await request.read())
         seen.append(
             {
                 "path": request.path,
                 "headers": {k.lower(): v for k, v in request.headers.items()},
-                "body": json.loads(await request.read()),
+                "body": body,
             }
         )
-        return web.json_response(REPLY)
+        said = {"role": "assistant", "content": body["messages"][-1]["content"]}
+        return web.json_response({**REPLY, "choices": [{**REPLY["choices"][0], "message": said}]})
 
     app = web.Application()
     app.router.add_post("/{tail:.*}", answer)
@@ -60,9 +63,9 @@ async def test_a_call_goes_to_chat_completions_under_the_base_url_without_platfo
     base_url, seen = endpoint
     llm = OpenAILLM(LLMSettings(base_url=base_url, api_key="sk-test", http_client=transport))
     try:
-        for _ in range(2):  # the first call builds the client; the second reuses it
-            request = Request(model="echo", messages=(Message("user", "hi"),))
-            assert (await llm.complete(request)).text == "hi"
+        for said in ("hi", "again"):  # the first call builds the client; the second reuses it
+            request = Request(model="echo", messages=(Message("user", said),))
+            assert (await llm.complete(request)).text == said
     finally:
         await llm.close()
 
@@ -71,4 +74,7 @@ async def test_a_call_goes_to_chat_completions_under_the_base_url_without_platfo
     assert headers["authorization"] == "Bearer sk-test"
     assert headers["content-type"] == "application/json"
     assert not {name.lower() for name in TELEMETRY_HEADERS} & set(headers), headers
-    assert seen[-1]["body"]["messages"] == [{"role": "user", "content": "hi"}]
+    assert [request["body"]["messages"] for request in seen] == [
+        [{"role": "user", "content": "hi"}],
+        [{"role": "user", "content": "again"}],
+    ]
