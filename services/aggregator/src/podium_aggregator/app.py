@@ -331,16 +331,22 @@ class Aggregator:
     async def _store_all(
         self, states: dict[str, tuple[int, GoalState]], stored: dict[str, bytes]
     ) -> None:
-        """Writes every changed state and waits until the broker has acknowledged each."""
-        writes = []
+        """Writes every changed state and waits until the broker has acknowledged each:
+        only then may the records that changed them be acknowledged. The writes are sent
+        together and awaited as the producer's futures (no task of its own for each)."""
+        written: list[tuple[str, int, GoalState, bytes]] = []
+        sent: list[FutureMessage] = []
         for key, (partition, state) in states.items():
             value = _dump(partition, state)
             if value != stored[key]:
-                writes.append(self._stored(key, partition, state, value))
+                sent.append(self._write(key, partition, value))
+                written.append((key, partition, state, value))
             elif key in self.table.data:
                 self._parsed.keep(key, value, state)
-        if writes:
-            await asyncio.gather(*writes)
+        if sent:
+            await asyncio.gather(*sent)
+        for write in written:
+            self._written(*write)
 
     async def _after_ack(self, record: EventT[bytes]) -> None:
         """The `committed` crash point: once faust has committed past this record."""
@@ -413,8 +419,15 @@ class Aggregator:
     async def _stored(self, key: str, partition: int, state: GoalState, value: bytes) -> None:
         """Writes the state and waits until its changelog record is acknowledged by the
         broker: only then may the record that changed it be acknowledged."""
+        await self._write(key, partition, value)
+        self._written(key, partition, state, value)
+
+    def _write(self, key: str, partition: int, value: bytes) -> FutureMessage:
         self.table.data[key] = value  # the local copy; the changelog write follows
-        await self.table.send_changelog(partition, key, value)
+        return self.table.send_changelog(partition, key, value)
+
+    def _written(self, key: str, partition: int, state: GoalState, value: bytes) -> None:
+        """Once the broker has the write: the state's deadlines, and its parsed copy."""
         self._index(key, partition, state)
         self._parsed.keep(key, value, state)
 
