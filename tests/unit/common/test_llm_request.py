@@ -18,9 +18,6 @@ REPLY = {
     "object": "chat.completion",
     "created": 0,
     "model": "echo",
-    "choices": [
-        {"index": 0, "message": {"role": "assistant", "content": "hi"}, "finish_reason": "stop"}
-    ],
     "usage": {"prompt_tokens": 3, "completion_tokens": 1, "total_tokens": 4},
 }
 
@@ -41,7 +38,8 @@ async def endpoint() -> AsyncIterator[tuple[str, list[dict[str, Any]]]]:
             }
         )
         said = {"role": "assistant", "content": body["messages"][-1]["content"]}
-        return web.json_response({**REPLY, "choices": [{**REPLY["choices"][0], "message": said}]})
+        choice = {"index": 0, "message": said, "finish_reason": "stop"}
+        return web.json_response({**REPLY, "choices": [choice]})
 
     app = web.Application()
     app.router.add_post("/{tail:.*}", answer)
