@@ -7,6 +7,7 @@ adds `recorded_at`; all processes share this machine's clock.
 from __future__ import annotations
 
 import json
+import statistics
 import uuid
 from collections import defaultdict
 from dataclasses import dataclass, field
@@ -106,3 +107,55 @@ def _critical_path(
     planned = max((longest(t) for t in depends if not t.endswith(".final")), default=0.0)
     final = next((lat for t, (_, lat) in results.items() if t.endswith(".final")), 0.0)
     return planned + final
+
+
+def tail(
+    events: dict[uuid.UUID, list[Any]], goals: list[tuple[Any, float]], share: float = 0.01
+) -> dict[str, Any]:
+    """Where a step's slowest goals lost their time: the median of each hop (a goal's mean
+    over its tasks), and of the LLM time on its critical path, for the slowest `share` of
+    the goals (by end-to-end latency) next to all of them. A tail slow in one hop points at
+    that hop; one slow in every hop at once, the LLM call included, at the cores."""
+    ranked = sorted(
+        ((latency, timings(events[goal])) for goal, latency in goals if events.get(goal)),
+        key=lambda pair: pair[0],
+    )
+    if not ranked:
+        return {}
+    slowest = ranked[-max(1, round(len(ranked) * share)) :]
+
+    def medians(group: list[tuple[float, GoalTimings]]) -> dict[str, float | None]:
+        out: dict[str, float | None] = {"end to end": _median([e2e for e2e, _ in group])}
+        for hop in HOPS:
+            out[hop] = _median([_mean(t.hops[hop]) for _, t in group if t.hops.get(hop)])
+        out["LLM critical path"] = _median([t.llm_critical_ms for _, t in group])
+        return out
+
+    return {
+        "goals": len(ranked),
+        "slowest": len(slowest),
+        "all_ms": medians(ranked),
+        "slowest_ms": medians(slowest),
+    }
+
+
+def describe_tail(found: dict[str, Any]) -> str:
+    """One line: each hop's median for the slowest goals, then for all of them."""
+    if not found:
+        return "no goal recorded"
+    parts = [
+        f"{hop} {slow:g}/{found['all_ms'][hop]:g}"
+        for hop, slow in found["slowest_ms"].items()
+        if slow is not None and found["all_ms"][hop] is not None
+    ]
+    return f"slowest {found['slowest']} of {found['goals']} goals / all, median ms: " + ", ".join(
+        parts
+    )
+
+
+def _mean(values: list[float]) -> float:
+    return sum(values) / len(values)
+
+
+def _median(values: list[float]) -> float | None:
+    return round(statistics.median(values), 1) if values else None

@@ -22,6 +22,7 @@ from collections.abc import Awaitable, Callable, Hashable
 from dataclasses import asdict, dataclass, field
 from typing import Any, Protocol
 
+from bench.procstat import machine_busy_seconds
 from bench.stats import percentile
 
 
@@ -84,6 +85,9 @@ class Step:
     cpu_s_per_goal: float | None = None
     # The machine's 1-minute load average at the window's end: the cores are shared.
     load_average: float | None = None
+    # Cores busy on average over the window, whatever ran on them (the system's
+    # processes, its broker and database, the LLM, this client, anything else).
+    cores_busy: float | None = None
     # The window's completed goals: (key, end-to-end ms), for the overhead.
     goals: list[tuple[Hashable, float]] = field(default_factory=list, repr=False)
 
@@ -144,9 +148,11 @@ async def step(
     *,
     rng: random.Random,
     cpu: Callable[[], float] | None = None,
+    machine: Callable[[], float] = machine_busy_seconds,
 ) -> Step:
     """Offers `rate` goals/s for the warm-up and the window, then waits for the outcomes
-    (at most `drain_s` once the arrivals stop) and judges the window's goals."""
+    (at most `drain_s` once the arrivals stop) and judges the window's goals. `cpu` gives
+    the system's CPU-seconds so far, `machine` the busy CPU-seconds of all cores."""
     loop = asyncio.get_running_loop()
     offsets = arrival_offsets(rate, config.warmup_s + config.window_s, rng)
     start = time.monotonic()
@@ -154,6 +160,7 @@ async def step(
     arrivals: list[tuple[float, asyncio.Task[Hashable]]] = []
     backlog: list[tuple[float, int]] = []
     cpu_marks: list[float] = []
+    machine_marks: list[float] = []
 
     def outstanding() -> int:
         """This step's goals not ended yet: submitting, or accepted without an outcome (a
@@ -175,11 +182,11 @@ async def step(
             await asyncio.sleep(config.sample_s)
 
     async def mark_cpu() -> None:
-        if cpu is None:
-            return
         for edge in window:
             await asyncio.sleep(max(0.0, edge - time.monotonic()))
-            cpu_marks.append(cpu())
+            machine_marks.append(machine())
+            if cpu is not None:
+                cpu_marks.append(cpu())
 
     watchers = [asyncio.create_task(sample()), asyncio.create_task(mark_cpu())]
     try:
@@ -246,6 +253,11 @@ async def step(
             else None
         ),
         load_average=round(load_average, 2),
+        cores_busy=(
+            round((machine_marks[1] - machine_marks[0]) / config.window_s, 2)
+            if len(machine_marks) == 2
+            else None
+        ),
         goals=goals,
     )
 

@@ -35,7 +35,7 @@ from typing import Any
 
 import psutil
 
-from bench.hops import fetch_events, timings
+from bench.hops import describe_tail, fetch_events, tail, timings
 from bench.infra import Infra, fresh_run
 from bench.load import GOAL, GoalDriver
 from bench.openloop import Capacity, Criteria, SearchConfig, Step, StepConfig, search, step
@@ -120,7 +120,8 @@ async def measure(
         result = await step(system, rate, replace(base, window_s=window_s), rule, rng=rng, cpu=cpu)
         print(
             f"  {rate:7.2f} goals/s for {window_s:g} s: p99 {result.latency_ms.get('p99')} ms,"
-            f" backlog {result.backlog_mean} (+{result.backlog_growth}): {result.reason}",
+            f" backlog {result.backlog_mean} (+{result.backlog_growth}),"
+            f" {result.cores_busy} of {os.cpu_count()} cores busy: {result.reason}",
             file=sys.stderr,
         )
         return result
@@ -186,6 +187,7 @@ async def podium(infra: Infra, config: CapacityConfig, rng: random.Random) -> di
                 await stack.configure_llm(latency_ms)
                 found = await measure(system, latency_ms, config, services, rng)
                 out[key(latency_ms)] = _figures(found)
+                await _tails(run_.dsn, found, out[key(latency_ms)]["steps"], config.window_s)
                 stack.check_alive()
                 if latency_ms == 0:
                     out["overhead"] = await _podium_overhead(
@@ -210,6 +212,19 @@ async def _podium_overhead(
     events = await fetch_events(dsn, ids)
     llm_ms = {goal: timings(events.get(goal, [])).llm_critical_ms for goal in ids}
     return {"step": half.figures(), "overhead_ms": _overheads(half.goals, llm_ms)}
+
+
+async def _tails(dsn: str, found: Capacity, figures: list[dict[str, Any]], window_s: float) -> None:
+    """Each full window's tail (bench.hops.tail) into its step's figures, from the read
+    model once the search is over (the recorder has caught up by then)."""
+    for measured, shown in zip(found.steps, figures, strict=True):
+        if measured.window_s != window_s or not measured.goals:
+            continue
+        ids = [goal for goal, _ in measured.goals if isinstance(goal, uuid.UUID)]
+        shown["tail"] = tail(await fetch_events(dsn, ids), measured.goals)
+        print(
+            f"  tail of {measured.rate:g} goals/s: {describe_tail(shown['tail'])}", file=sys.stderr
+        )
 
 
 async def _lost(submitted: dict[Any, Any], ended: dict[Any, Any], within_s: float = 120) -> int:

@@ -199,6 +199,7 @@ class _Echo:
 async def test_a_step_measures_latency_from_the_scheduled_arrival() -> None:
     config = StepConfig(warmup_s=0.2, window_s=1.0, drain_s=1.0, sample_s=0.05)
     ticks = iter(range(100))
+    busy = iter([40.0, 41.5])  # the cores' busy CPU-seconds at the window's two edges
     result = await step(
         _Echo(0.03),
         200,
@@ -206,12 +207,14 @@ async def test_a_step_measures_latency_from_the_scheduled_arrival() -> None:
         Criteria(critical_path_ms=0, slack_ms=250),
         rng=random.Random(3),
         cpu=lambda: float(next(ticks)),
+        machine=lambda: next(busy),
     )
     assert result.passed, result.reason
     assert result.arrived == pytest.approx(200, rel=0.25)
     assert result.completed == result.arrived
     assert 25 <= result.latency_ms["p50"] < 200
     assert result.cpu_s_per_goal == pytest.approx(1 / result.completed, abs=1e-4)
+    assert result.cores_busy == 1.5
 
 
 async def test_a_step_counts_goals_that_never_end_and_fails() -> None:
