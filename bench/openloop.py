@@ -88,6 +88,9 @@ class Step:
     # Cores busy on average over the window, whatever ran on them (the system's
     # processes, its broker and database, the LLM, this client, anything else).
     cores_busy: float | None = None
+    # Each process's CPU-seconds over the whole step (warm-up and drain too) per goal that
+    # ended in it, when the system names its processes.
+    cpu_s_per_goal_by_process: dict[str, float] | None = None
     # The window's completed goals: (key, end-to-end ms), for the overhead.
     goals: list[tuple[Hashable, float]] = field(default_factory=list, repr=False)
 

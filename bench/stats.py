@@ -1,4 +1,4 @@
-"""Statistics the scenarios share: percentiles and rates."""
+"""Statistics the scenarios share: percentiles, rates, CPU per goal."""
 
 from __future__ import annotations
 
@@ -28,3 +28,12 @@ def summary(values: Sequence[float]) -> dict[str, float]:
 def rate(count: int, seconds: float) -> float:
     """Events per second, rounded to 0.01; zero over an empty window."""
     return round(count / seconds, 2) if seconds > 0 else 0.0
+
+
+def per_goal(before: dict[str, float], after: dict[str, float], goals: int) -> dict[str, float]:
+    """Each process's CPU-seconds between two readings, per goal, the costliest first."""
+    spent = {name: after[name] - before.get(name, 0.0) for name in after}
+    return {
+        name: round(seconds / max(goals, 1), 4)
+        for name, seconds in sorted(spent.items(), key=lambda item: item[1], reverse=True)
+    }

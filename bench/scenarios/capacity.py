@@ -42,7 +42,7 @@ from bench.openloop import Capacity, Criteria, SearchConfig, Step, StepConfig, s
 from bench.report import CAPACITY_SYSTEMS
 from bench.scenarios.celery_baseline import llm_server, redis_server, worker_processes
 from bench.stack import ALL_SERVICES, every_service
-from bench.stats import summary
+from bench.stats import per_goal, summary
 
 log = logging.getLogger("bench.capacity")
 # Planner, researcher, specialist, synthesis: the LLM calls one after another.
@@ -111,19 +111,28 @@ async def measure(
     cpu: Callable[[], float],
     rng: random.Random,
     start_rate: float | None = None,
+    by_process: Callable[[], dict[str, float]] | None = None,
 ) -> Capacity:
-    """One system's capacity at one LLM latency."""
+    """One system's capacity at one LLM latency; `by_process` gives the CPU-seconds so far
+    of each of its processes, when it has several."""
     base = step_config(latency_ms, config.window_s)
     rule = criteria(latency_ms)
 
     async def trial(rate: float, window_s: float) -> Step:
+        before, ended = (by_process() if by_process else None), len(system.ended)
         result = await step(system, rate, replace(base, window_s=window_s), rule, rng=rng, cpu=cpu)
+        if by_process is not None and before is not None:
+            goals = len(system.ended) - ended
+            result.cpu_s_per_goal_by_process = per_goal(before, by_process(), goals)
         print(
             f"  {rate:7.2f} goals/s for {window_s:g} s: p99 {result.latency_ms.get('p99')} ms,"
             f" backlog {result.backlog_mean} (+{result.backlog_growth}),"
             f" {result.cores_busy} of {os.cpu_count()} cores busy: {result.reason}",
             file=sys.stderr,
         )
+        if result.cpu_s_per_goal_by_process:
+            spent = result.cpu_s_per_goal_by_process.items()
+            print("    CPU-s a goal: " + ", ".join(f"{n} {s:g}" for n, s in spent), file=sys.stderr)
         return result
 
     found = await search(
@@ -185,7 +194,9 @@ async def podium(infra: Infra, config: CapacityConfig, rng: random.Random) -> di
             for latency_ms in config.latencies_ms:
                 print(f"podium at {latency_ms:g} ms", file=sys.stderr)
                 await stack.configure_llm(latency_ms)
-                found = await measure(system, latency_ms, config, services, rng)
+                found = await measure(
+                    system, latency_ms, config, services, rng, by_process=stack.cpu
+                )
                 out[key(latency_ms)] = _figures(found)
                 await _tails(run_.dsn, found, out[key(latency_ms)]["steps"], config.window_s)
                 stack.check_alive()

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from bench.hops import timings
-from bench.stats import percentile, rate, summary
+from bench.stats import per_goal, percentile, rate, summary
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 
@@ -74,3 +74,19 @@ def test_timings_of_a_four_task_goal() -> None:
     assert out.hops["output→PostgreSQL"] == [20.0]
     # planning 20 + the slower parallel task 120 + t3 50 + the final 30
     assert out.llm_critical_ms == pytest.approx(220.0)
+
+
+def test_each_process_cpu_per_goal_costliest_first() -> None:
+    before = {"planner": 10.0, "aggregator": 20.0}
+    after = {"planner": 11.0, "aggregator": 23.0, "scripted-llm": 0.5}
+
+    assert per_goal(before, after, goals=100) == {
+        "aggregator": 0.03,
+        "planner": 0.01,
+        "scripted-llm": 0.005,
+    }
+    assert list(per_goal(before, after, goals=100)) == ["aggregator", "planner", "scripted-llm"]
+
+
+def test_a_step_in_which_no_goal_ended_counts_its_cpu_once() -> None:
+    assert per_goal({"gateway": 1.0}, {"gateway": 1.5}, goals=0) == {"gateway": 0.5}
