@@ -7,7 +7,6 @@ adds `recorded_at`; all processes share this machine's clock.
 from __future__ import annotations
 
 import json
-import statistics
 import uuid
 from collections import defaultdict
 from dataclasses import dataclass, field
@@ -15,6 +14,8 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import asyncpg
+
+from bench.stats import percentile
 
 HOPS = (
     "gateway→planner",
@@ -158,4 +159,4 @@ def _mean(values: list[float]) -> float:
 
 
 def _median(values: list[float]) -> float | None:
-    return round(statistics.median(values), 1) if values else None
+    return round(percentile(values, 50), 1) if values else None

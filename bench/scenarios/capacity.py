@@ -119,9 +119,9 @@ async def measure(
     rule = criteria(latency_ms)
 
     async def trial(rate: float, window_s: float) -> Step:
-        before, ended = (by_process() if by_process else None), len(system.ended)
+        before, ended = by_process() if by_process else {}, len(system.ended)
         result = await step(system, rate, replace(base, window_s=window_s), rule, rng=rng, cpu=cpu)
-        if by_process is not None and before is not None:
+        if by_process is not None:
             goals = len(system.ended) - ended
             result.cpu_s_per_goal_by_process = per_goal(before, by_process(), goals)
         print(
