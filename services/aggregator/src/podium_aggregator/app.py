@@ -3,12 +3,19 @@ a goal table, a timer for deadlines and approval timeouts.
 
 What is durable before a record's offset is committed: every event its handling publishes
 (acknowledged by the broker) and then the goal's new state (its changelog record
-acknowledged by the broker). The agent acknowledges a record to faust only after both, so
-faust's commits never pass a record whose effects are not in Kafka; a crash anywhere before
-that redelivers the record, which is applied to the state the changelog restores and
-publishes the same events again (same deterministic ids). Nothing relies on faust's
-producer buffer or its flush before a commit. A handler error stops the process without
-acknowledging its record, so the record is redelivered after the restart.
+acknowledged by the broker). A record is acknowledged to faust only after both, so faust's
+commits never pass a record whose effects are not in Kafka; a crash anywhere before that
+redelivers the record, which is applied to the state the changelog restores and publishes
+the same events again (same deterministic ids). Nothing relies on faust's producer buffer
+or its flush before a commit. A handler error stops the process without acknowledging its
+record, so the record is redelivered after the restart.
+
+A batch's events go out as soon as it is handled; the states it changed are written by the
+next store (`store_interval_s`), each goal once for every record of the interval, and only
+then are those records acknowledged. A changelog thus never holds a state whose events are
+not in Kafka. faust waits for every record to be acknowledged before a rebalance and at
+shutdown, so the store runs through both: the records of a stopping process are committed,
+not handled again by the next.
 
 The table is keyed by `goal_id:run`, but the topics are keyed by goal id: a state's
 changelog partition is the partition its goal's records arrive on, kept with the state
@@ -22,7 +29,7 @@ import logging
 import ssl
 import time
 from collections.abc import Iterable
-from typing import Any, cast
+from typing import Any, NamedTuple, cast
 
 import faust
 from aiokafka.errors import KafkaError
@@ -83,6 +90,15 @@ class Stored(BaseModel):
 
     partition: int
     state: GoalState
+
+
+class Unstored(NamedTuple):
+    """A goal's state changed since the last store: its partition, the state, and the
+    value the table held before (a state that comes back to it is not written)."""
+
+    partition: int
+    state: GoalState
+    before: bytes
 
 
 class GoalTable(faust.Table[str, bytes]):
@@ -199,8 +215,14 @@ class Aggregator:
         # faust's settings are slow to read: the group id is read once, not per record.
         self._group = self.app.conf.id
         self._parsed = ParsedStates(capacity=PARSED_STATES)
-        # The agent and the timer take turns with a goal's state.
+        # The agent, the timer and the store take turns with a goal's state.
         self._lock = asyncio.Lock()
+        # The stream the agent acknowledges its records on (set when it starts).
+        self._stream: faust.StreamT[bytes] | None = None
+        # States changed by records whose events are published, not yet written, by table
+        # key; and those records, acknowledged once the states are written.
+        self._unstored: dict[str, Unstored] = {}
+        self._unacked: list[EventT[bytes]] = []
         # Open goals with a deadline, and states the table may forget, by table key, with
         # their partition; rebuilt from the table after each rebalance (the table then holds
         # what the new assignment recovered).
@@ -213,6 +235,10 @@ class Aggregator:
             self._consume
         )
         self.app.timer(settings.tick_interval_s, name="deadlines")(self._tick)
+        if settings.store_interval_s > 0:
+            # A task of its own, not a faust timer: timers stop with the app, before faust
+            # waits for the last records to be acknowledged, which only a store does.
+            self.app.task(self._storing)
         self.app.timer(settings.stall_s, name="stalls")(self._unstick)
         self.table.on_recover(self._on_recovered)
 
@@ -221,7 +247,7 @@ class Aggregator:
         return self._recovered and not self.app.rebalancing
 
     async def _consume(self, stream: faust.StreamT[bytes]) -> None:
-        manual = cast("faust.Stream[bytes]", stream).noack()
+        manual = self._stream = cast("faust.Stream[bytes]", stream).noack()
         # What faust has fetched and not yet given the agent: a batch takes what is there
         # already, never waiting for more.
         buffered = cast("faust.ChannelT[bytes]", manual.channel).queue
@@ -237,9 +263,8 @@ class Aggregator:
 
     async def on_batch(self, manual: faust.StreamT[bytes], batch: list[EventT[bytes]]) -> None:
         """Handles a batch of records in order. Their events are sent together and
-        acknowledged by the broker, then the changed goals' states (each goal once, with
-        every record of it applied) together, and only then is each record acknowledged
-        to faust: the guarantee of each record, kept for the batch."""
+        acknowledged by the broker; the goals they changed wait for the next store (see
+        the module's docstring), or are written now if the store runs after every batch."""
         consumer = cast(HandledConsumer, self.app.consumer)
         taken: list[tuple[EventT[bytes], Event | None]] = []
         for record in batch:
@@ -248,27 +273,24 @@ class Aggregator:
                 await manual.ack(record)  # not its turn: it comes again, in order
                 continue
             # The partition's next record is the one after it, in this batch or a later
-            # one; commits stay below it until it is acknowledged, below.
+            # one; commits stay below it until it is acknowledged, after its store.
             consumer.on_handled(message.tp, message.offset)
             taken.append((record, await self._decoded(record)))
         if not taken:
             return
         started = time.perf_counter()
+        acked: list[EventT[bytes]] = []
         async with self._lock:
-            states, stored, pending = self._apply(taken)
-            await self._sent(pending)
+            await self._sent(self._apply(taken))
             for record, _event in taken:
                 await faults.reach("published", _where(record))
-            await self._store_all(states, stored)
-        for record, _event in taken:
-            await faults.reach("stored", _where(record))
-        seconds = (time.perf_counter() - started) / len(taken)
-        for record, _event in taken:
-            await manual.ack(record)
-            counted = metrics.topic_metrics(self._group, record.message.topic)
-            counted.seconds.observe(seconds)
-            counted.handled.inc()
-        for record, _event in taken:
+            seconds = (time.perf_counter() - started) / len(taken)
+            for record, _event in taken:
+                metrics.topic_metrics(self._group, record.message.topic).seconds.observe(seconds)
+            self._unacked += [record for record, _event in taken]
+            if self.settings.store_interval_s == 0:
+                acked = await self._store_all()
+        for record in acked:
             await self._after_ack(record)
 
     async def _decoded(self, record: EventT[bytes]) -> Event | None:
@@ -297,56 +319,80 @@ class Aggregator:
                 log.warning("%s waits %.2fs to be decoded: %s", where, wait, error)
                 await asyncio.sleep(wait)
 
-    def _apply(
-        self, taken: list[tuple[EventT[bytes], Event | None]]
-    ) -> tuple[dict[str, tuple[int, GoalState]], dict[str, bytes], list[Event]]:
-        """Applies each event to its goal's state, in order: the states touched (with their
-        partition), their stored values before, and the events to publish."""
-        states: dict[str, tuple[int, GoalState]] = {}
-        stored: dict[str, bytes] = {}
+    def _apply(self, taken: list[tuple[EventT[bytes], Event | None]]) -> list[Event]:
+        """Applies each event to its goal's state, in order, and returns the events to
+        publish; the states touched wait in `_unstored` for the next store."""
         pending: list[Event] = []
         for record, event in taken:
             if event is None:
                 continue
             message = record.message
             key = f"{event.goal_id}:{event.run}"
-            if key not in states:
-                value = self.table.get(key)
-                if value is None:
-                    # A new goal's state is stored only once an event changes it.
-                    state = GoalState.new(event.goal_id, event.run)
-                    stored[key] = _dump(message.partition, state)
-                else:
-                    stored[key] = value
-                    state = self._parsed.take(key, value) or _parse(value)
-                states[key] = (message.partition, state)
-            state = states[key][1]
+            state = self._unstored_state(key, event, message.partition)
             with tracing.consuming(message.topic, event, self._group):
                 pending += tracing.sending(
                     handle(state, event, utcnow(), self.limits),
                     lambda out: topic_for(out, self.topics),
                 )
-        return states, stored, pending
+        return pending
 
-    async def _store_all(
-        self, states: dict[str, tuple[int, GoalState]], stored: dict[str, bytes]
-    ) -> None:
-        """Writes every changed state and waits until the broker has acknowledged each:
-        only then may the records that changed them be acknowledged. The writes are sent
-        together and awaited as the producer's futures (no task of its own for each)."""
+    def _unstored_state(self, key: str, event: Event, partition: int) -> GoalState:
+        """The goal's state to change: the one changed since the last store, else what the
+        table holds, else a new one (stored only once an event changes it)."""
+        entry = self._unstored.get(key)
+        if entry is None:
+            value = self.table.get(key)
+            if value is None:
+                state = GoalState.new(event.goal_id, event.run)
+                entry = Unstored(partition, state, _dump(partition, state))
+            else:
+                entry = Unstored(partition, self._parsed.take(key, value) or _parse(value), value)
+            self._unstored[key] = entry
+        return entry.state
+
+    async def _storing(self) -> None:
+        """Stores every `store_interval_s` while the process runs. A failed store stops the
+        process, its records unacknowledged, as a handler error does."""
+        while True:
+            await asyncio.sleep(self.settings.store_interval_s)
+            if not self._unacked:
+                continue
+            try:
+                async with self._lock:
+                    acked = await self._store_all()
+                for record in acked:
+                    await self._after_ack(record)
+            except Exception as error:
+                log.exception("storing goal states failed: the aggregator stops")
+                await self.app.crash(error)
+                return
+
+    async def _store_all(self) -> list[EventT[bytes]]:
+        """Writes every changed state and waits until the broker has acknowledged each;
+        then acknowledges the records that changed them, and returns those. The writes are
+        sent together and awaited as the producer's futures (no task of its own for each)."""
         written: list[tuple[str, int, GoalState, bytes]] = []
         sent: list[FutureMessage] = []
-        for key, (partition, state) in states.items():
+        for key, (partition, state, before) in self._unstored.items():
             value = _dump(partition, state)
-            if value != stored[key]:
+            if value != before:
                 sent.append(self._write(key, partition, value))
                 written.append((key, partition, state, value))
             elif key in self.table.data:
                 self._parsed.keep(key, value, state)
+        self._unstored = {}
         if sent:
             await asyncio.gather(*sent)
         for write in written:
             self._written(*write)
+        acked, self._unacked = self._unacked, []
+        for record in acked:
+            await faults.reach("stored", _where(record))
+        stream = cast("faust.StreamT[bytes]", self._stream)
+        for record in acked:
+            await stream.ack(record)
+            metrics.topic_metrics(self._group, record.message.topic).handled.inc()
+        return acked
 
     async def _after_ack(self, record: EventT[bytes]) -> None:
         """The `committed` crash point: once faust has committed past this record."""
@@ -373,9 +419,15 @@ class Aggregator:
                     await self._store(key, partition, state)
         for key, partition in self._expiries.due(now, active):
             async with self._lock:
-                await self._forget(key, partition)
+                if key not in self._unstored:  # changed since: due again once stored
+                    await self._forget(key, partition)
 
     async def _on_recovered(self) -> None:
+        if self._unacked:
+            # Not expected: faust waits for every record to be acknowledged before it
+            # rebalances. Unacknowledged, they were not committed and come again.
+            log.warning("%d records were not stored before the rebalance", len(self._unacked))
+            self._unacked, self._unstored = [], {}
         self._deadlines = DueIndex()
         self._expiries = DueIndex()
         for key, value in self.table.items():
@@ -408,6 +460,9 @@ class Aggregator:
         return {tp.partition for tp in actives if tp.topic == self.topics.plans}
 
     def _load(self, key: str) -> GoalState | None:
+        unstored = self._unstored.get(key)
+        if unstored is not None:
+            return unstored.state
         value = self.table.get(key)
         if value is None:
             return None
@@ -421,6 +476,9 @@ class Aggregator:
         broker: only then may the record that changed it be acknowledged."""
         await self._write(key, partition, value)
         self._written(key, partition, state, value)
+        # Written whole: the next store need not write it again (its records wait for that
+        # store all the same, to be acknowledged in order).
+        self._unstored.pop(key, None)
 
     def _write(self, key: str, partition: int, value: bytes) -> FutureMessage:
         self.table.data[key] = value  # the local copy; the changelog write follows

@@ -48,6 +48,11 @@ class AggregatorSettings(BaseServiceSettings):
     stall_s: float = Field(default=5.0, gt=0)
     # How often goals are checked against their deadlines.
     tick_interval_s: float = Field(default=1.0, gt=0)
+    # How long a goal's new state may wait to be written to the table's changelog once the
+    # events of the records that changed it are published: the records of this interval
+    # share one write per goal, and are acknowledged (then committed) only once it is done.
+    # 0 writes after every batch.
+    store_interval_s: float = Field(default=0.05, ge=0, le=1)
 
     def limits(self) -> Limits:
         return Limits(
