@@ -423,11 +423,6 @@ class Aggregator:
                     await self._forget(key, partition)
 
     async def _on_recovered(self) -> None:
-        if self._unacked:
-            # Not expected: faust waits for every record to be acknowledged before it
-            # rebalances. Unacknowledged, they were not committed and come again.
-            log.warning("%d records were not stored before the rebalance", len(self._unacked))
-            self._unacked, self._unstored = [], {}
         self._deadlines = DueIndex()
         self._expiries = DueIndex()
         for key, value in self.table.items():

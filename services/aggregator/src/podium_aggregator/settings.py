@@ -52,7 +52,7 @@ class AggregatorSettings(BaseServiceSettings):
     # events of the records that changed it are published: the records of this interval
     # share one write per goal, and are acknowledged (then committed) only once it is done.
     # 0 writes after every batch.
-    store_interval_s: float = Field(default=0.05, ge=0, le=1)
+    store_interval_s: float = Field(default=0.05, ge=0, le=5)
 
     def limits(self) -> Limits:
         return Limits(
