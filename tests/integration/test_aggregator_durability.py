@@ -57,10 +57,32 @@ async def committed_past(kafka: KafkaSettings, tp: TopicPartition, offset: int) 
             await asyncio.sleep(0.2)
 
 
+def states_of(goal: Goal, records: list[Record]) -> list[bytes]:
+    """The goal's states among the changelog's records, oldest first."""
+    key = f"{goal.goal_id}:1".encode()
+    return [r.value or b"" for r in records if key in r.key]
+
+
+def with_output(state: bytes, output: str) -> bool:
+    """Whether a stored state has a task with this output."""
+    return f'"output":"{output}"'.encode() in state
+
+
 def stored_with(goal: Goal, output: str) -> Callable[[list[Record]], bool]:
     """Whether the changelog holds a state of the goal with a task's output."""
-    key, text = f"{goal.goal_id}:1".encode(), f'"output":"{output}"'.encode()
-    return lambda records: any(key in r.key and text in (r.value or b"") for r in records)
+    return lambda records: any(with_output(s, output) for s in states_of(goal, records))
+
+
+async def raises_at(worker: Worker, publisher: Publisher, goal: Goal, point: str) -> None:
+    """Starts the aggregator with a `raise` at `point` for the goal's records, publishes its
+    plan and two results, and waits for the process to exit non-zero there."""
+    await worker.start(PODIUM_FAULT=f"{point}@{goal.goal_id}=raise")
+    await publisher.publish([goal.plan(), goal.result("t1", "one"), goal.result("t2", "two")])
+    assert worker.process is not None
+    returncode = await asyncio.wait_for(worker.process.wait(), 60)
+    log = worker.logfile.read_text()
+    assert returncode != 0, log
+    assert f"fault: raise at {point}" in log
 
 
 def changelog(kafka: KafkaSettings) -> str:
@@ -126,13 +148,7 @@ async def test_a_handler_error_is_not_acknowledged_and_the_record_comes_back(
     tasks = Reader(kafka, topics.tasks(TaskType.SPECIALIST))
     async with tasks:
         # Its first record of this goal raises, as a bug in the handler would.
-        await worker.start(PODIUM_FAULT=f"consumed@{goal.goal_id}=raise")
-        await publisher.publish([goal.plan(), goal.result("t1", "one"), goal.result("t2", "two")])
-        assert worker.process is not None
-        returncode = await asyncio.wait_for(worker.process.wait(), 60)
-        log = worker.logfile.read_text()
-        assert returncode != 0, log
-        assert "fault: raise at consumed" in log
+        await raises_at(worker, publisher, goal, "consumed")
         await tasks.settle(0)
         assert tasks.records == []
         partition = await partition_of(kafka, goal)
@@ -176,11 +192,8 @@ async def test_the_records_of_a_store_interval_share_one_write_and_are_committed
         assert await committed(kafka, tp) > t3
 
     async with Reader(kafka, changelog(kafka)) as table:
-        stored = f"{goal.goal_id}:1".encode()
         await table.until(stored_with(goal, "three"))
-        writes = [
-            r for r in table.records if stored in r.key and b'"output":"three"' not in r.value
-        ]
+        writes = [s for s in states_of(goal, table.records) if not with_output(s, "three")]
     # The first three records within a store interval: one write, or two if a store fell
     # between them.
     assert 1 <= len(writes) < 3, writes
@@ -193,13 +206,7 @@ async def test_a_failed_store_stops_the_process_and_its_records_come_back(
     topics = kafka.topics
     results = Reader(kafka, topics.results)
     async with results:
-        await worker.start(PODIUM_FAULT=f"stored@{goal.goal_id}=raise")
-        await publisher.publish([goal.plan(), goal.result("t1", "one"), goal.result("t2", "two")])
-        assert worker.process is not None
-        returncode = await asyncio.wait_for(worker.process.wait(), 60)
-        log = worker.logfile.read_text()
-        assert returncode != 0, log
-        assert "fault: raise at stored" in log
+        await raises_at(worker, publisher, goal, "stored")
         await results.until(lambda records: len(records) >= 2)
         tp = TopicPartition(topics.results, results.records[0].partition)
         t2 = offset_of(results.records, goal.tid("t2"))
