@@ -41,7 +41,7 @@ from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 from aiokafka.abc import ConsumerRebalanceListener
 from aiokafka.errors import CommitFailedError, IllegalStateError
 
-from podium_common import faults, tracing
+from podium_common import faults, fetch_sessions, tracing
 from podium_common.avro import decoded
 from podium_common.backoff import RetryPolicy
 from podium_common.errors import PodiumError, kind_of
@@ -113,6 +113,7 @@ class RunLoop:
     ) -> None:
         self.config = config
         self.tracker = OffsetTracker()
+        self._fetch_sessions = settings.fetch_sessions
         self._handler = handler
         self._publisher = publisher
         self._consumer = AIOKafkaConsumer(
@@ -159,6 +160,7 @@ class RunLoop:
 
     async def run(self) -> None:
         self._consumer.subscribe(list(self.config.topics), listener=_Rebalance(self))
+        fetch_sessions.install(self._fetch_sessions)
         await self._consumer.start()
         self._started = True
         try:

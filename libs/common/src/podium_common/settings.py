@@ -44,6 +44,9 @@ class KafkaSettings(BaseModel):
     # Producers wait this long for more records to send in the same request. 0 measured
     # best here (docs/benchmarks.md): records already batch while a request is in flight.
     linger_ms: int = Field(default=0, ge=0)
+    # Consumers fetch in incremental fetch sessions (KIP-227, `podium_common.fetch_sessions`):
+    # each fetch names only the partitions that changed. Off: every fetch names them all.
+    fetch_sessions: bool = True
     # Every consumer process beats on the `heartbeats` topic this often.
     heartbeat_interval_s: float = Field(default=5.0, gt=0)
 

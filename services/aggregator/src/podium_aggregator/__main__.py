@@ -17,6 +17,7 @@ from aiokafka.errors import KafkaConnectionError
 
 from podium_aggregator.app import TABLE, Aggregator
 from podium_aggregator.settings import AggregatorSettings
+from podium_common import fetch_sessions
 from podium_common.admin import check_co_partitioned, partition_counts
 from podium_common.errors import ConfigError
 from podium_common.health import serve_health
@@ -102,6 +103,7 @@ def main() -> None:
     except KafkaConnectionError as error:
         kafka_unreachable(error)
     Path(settings.data_dir).mkdir(parents=True, exist_ok=True)
+    fetch_sessions.install(settings.kafka.fetch_sessions)  # faust's consumer, started below
     aggregator = Aggregator(settings)
     if settings.health_port is not None:
         with_health(aggregator, settings.health_host, settings.health_port)
