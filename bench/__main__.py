@@ -17,7 +17,7 @@ from typing import Any
 
 from bench import profile
 from bench.infra import Infra, clean, leftovers
-from bench.report import CAPACITY_SYSTEMS, headline, table
+from bench.report import CAPACITY_SYSTEMS, backlog_ratio, headline, table
 from bench.scenarios import capacity, celery_baseline, concurrency, pipeline, scaling
 
 RESULTS = Path(__file__).parent / "results.json"
@@ -62,6 +62,8 @@ async def run_pipeline(args: argparse.Namespace, results: dict[str, Any]) -> Non
     config = replace(config, profile_dir=args.profile)
     if args.outstanding:
         config = replace(config, outstanding=args.outstanding)
+    if args.deep_outstanding is not None:
+        config = replace(config, deep_outstanding=args.deep_outstanding)
     if args.in_flight:
         config = replace(config, max_in_flight=args.in_flight)
     if args.aggregators:
@@ -76,6 +78,7 @@ async def run_pipeline(args: argparse.Namespace, results: dict[str, Any]) -> Non
         cpu_s_per_goal=figures["cpu_s_per_goal"],
         overhead_ms=figures["overhead"]["overhead_ms"],
         rss_mb_idle=figures["rss_mb_idle"],
+        deep_backlog_cpu_ratio=backlog_ratio(figures),
     )
 
 
@@ -199,6 +202,11 @@ def cli() -> None:
     parser.add_argument("--duration", type=float, help="seconds each measurement lasts")
     parser.add_argument(
         "--outstanding", type=int, help="goals kept in flight by the closed loops (200)"
+    )
+    parser.add_argument(
+        "--deep-outstanding",
+        type=int,
+        help="pipeline: goals outstanding in the deep-backlog closed loop (1000; 0: skipped)",
     )
     parser.add_argument(
         "--in-flight",

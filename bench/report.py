@@ -45,6 +45,20 @@ def services_cpu(pipeline: dict[str, Any]) -> float:
     return round(sum(cpu for name, cpu in per_service.items() if name != "scripted-llm"), 5)
 
 
+def backlog_ratio(pipeline: dict[str, Any]) -> dict[str, float] | None:
+    """CPU per goal with the deep backlog over that with the first closed loop's: Podium's
+    services (target 4), and the scripted LLM, whose work per goal is fixed (its ratio is
+    how much the machine itself drifted between the two)."""
+    deep = pipeline.get("deep_backlog")
+    if not deep:
+        return None
+    llm = "scripted-llm"
+    return {
+        "services": round(services_cpu(deep) / services_cpu(pipeline), 2),
+        llm: round(deep["cpu_s_per_goal"][llm] / pipeline["cpu_s_per_goal"][llm], 2),
+    }
+
+
 def table(results: dict[str, Any]) -> str:
     lines = [
         f"Podium benchmark on {results['machine']}",
@@ -77,6 +91,17 @@ def table(results: dict[str, Any]) -> str:
                 value = f"{goal_ms['p50']} / {goal_ms['p99']}"
                 label = f"  goal ms p50/p99, {pipeline['outstanding']} outstanding"
                 lines.append(_row(label, value))
+        ratio = backlog_ratio(pipeline)
+        if ratio is not None:
+            deep = pipeline["deep_backlog"]
+            label = f"CPU per goal, {deep['outstanding']} ÷ {pipeline['outstanding']} outstanding"
+            value = f"{ratio['services']} (LLM {ratio['scripted-llm']})"
+            lines.append(_row(label, value, "≤ 1.2"))
+            lines.append(
+                _row(
+                    f"  throughput goals/s, {deep['outstanding']} outstanding", deep["goals_per_s"]
+                )
+            )
         if "at_2s" in pipeline:
             lines.append(_row("throughput goals/s (2 s LLM)", pipeline["at_2s"]["goals_per_s"]))
         over = pipeline["overhead"]

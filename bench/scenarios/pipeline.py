@@ -1,4 +1,5 @@
-"""Items 1 and 2: throughput at a zero-latency LLM, then the overhead at half of it.
+"""Items 1, 2 and 4: throughput at a zero-latency LLM, the same closed loop with a deep
+backlog, then the overhead at half the throughput.
 
 Both run on one stack of every service: goals go in through the gateway, outcomes are
 read from `outputs`, per-hop timings from the read model in PostgreSQL.
@@ -37,6 +38,9 @@ class PipelineConfig:
     idle_s: float = 10.0
     # Goals kept outstanding while throughput is measured (a closed loop).
     outstanding: int = 200
+    # The closed loop again with this many outstanding: CPU per goal under a deep backlog
+    # (target 4). None, or not above `outstanding`: not measured.
+    deep_outstanding: int | None = 1000
     # With a folder, every service is profiled (py-spy) while throughput is measured.
     profile_dir: Path | None = None
     # Every service's in-flight limit; None keeps their default (256).
@@ -60,6 +64,9 @@ async def run(infra: Infra, config: PipelineConfig) -> dict[str, Any]:
             await driver.run_one()  # every consumer has joined and fetched once
             idle_cpu = await cpu_at_idle(stack, config.idle_s)
             figures = await throughput(stack, driver, config, config.profile_dir)
+            if config.deep_outstanding and config.deep_outstanding > config.outstanding:
+                deep = replace(config, outstanding=config.deep_outstanding)
+                figures["deep_backlog"] = await throughput(stack, driver, deep)
             overhead_rate = config.overhead_rate or figures["goals_per_s"] / 2
             figures["overhead"] = await overhead(
                 stack, driver, run_.dsn, overhead_rate, config.overhead_s, config.warmup_s

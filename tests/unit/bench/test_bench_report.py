@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from bench.report import headline, services_cpu, table
+from bench.report import backlog_ratio, headline, services_cpu, table
 
 
 def capacity_figures() -> dict[str, Any]:
@@ -72,10 +72,26 @@ def test_the_services_cpu_leaves_the_llm_out() -> None:
     assert services_cpu(pipeline_figures()) == 0.009
 
 
+def with_deep_backlog() -> dict[str, Any]:
+    figures = pipeline_figures()
+    figures["outstanding"] = 200
+    figures["deep_backlog"] = {
+        "outstanding": 1000,
+        "goals_per_s": 36.0,
+        "cpu_s_per_goal": {"scripted-llm": 0.0033, "planner": 0.0046, "aggregator": 0.0062},
+    }
+    return figures
+
+
+def test_the_deep_backlog_is_measured_against_the_first_loop_and_the_llm_s_drift() -> None:
+    assert backlog_ratio(with_deep_backlog()) == {"services": 1.2, "scripted-llm": 1.1}
+    assert backlog_ratio(pipeline_figures()) is None
+
+
 def test_the_table_names_each_target_of_the_issue() -> None:
     results = {
         "machine": "2 x test",
-        "pipeline": pipeline_figures(),
+        "pipeline": with_deep_backlog(),
         **headline(capacity_figures()),
     }
     results["capacity"] = capacity_figures()
@@ -97,6 +113,13 @@ def test_the_table_names_each_target_of_the_issue() -> None:
 
     assert rows["throughput goals/s (0 ms LLM)"].split() == ["40.0", "≥", "70", "(stretch", "100)"]
     assert rows["CPU-s per goal: Podium's services"].split() == ["0.009", "≤", "0.013"]
+    assert rows["CPU per goal, 1000 ÷ 200 outstanding"].split() == [
+        "1.2",
+        "(LLM",
+        "1.1)",
+        "≤",
+        "1.2",
+    ]
     assert rows["idle RSS MB: planner"].split() == ["55.0", "≤", "60"]
     assert rows["idle CPU ms/s: planner"].split() == ["6.3"]
     assert rows["overhead ms p99"].split() == ["80.0", "≤", "50"]
