@@ -159,6 +159,9 @@ class SessionClient:
 
     def __init__(self, client: Any) -> None:
         self._client = client
+        # Read for every partition of every fetch: bound here, not looked up through
+        # `__getattr__` each time (the client makes it once).
+        self.cluster = client.cluster
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._client, name)
