@@ -4,16 +4,29 @@ Producers use `acks=all` with idempotence on. `publish` hands every event to the
 before awaiting any delivery, so one handler's outputs travel in one batch. A broker that
 cannot take them for now (aiokafka's retriable errors, or a timeout) raises `Unavailable`, which the
 run loop retries until the broker is back.
+
+A producer whose sequence numbers the broker refuses (`OutOfOrderSequenceNumber`: after a
+broker restart, a batch written whose answer was lost) can send nothing more to that
+partition: aiokafka keeps the sequence it has. The `Publisher` then starts a new producer (a
+new producer id, its sequences from 0) in its place and raises `Unavailable`: the record is
+handled again and its events sent by the new one; what the old one had written is sent a
+second time, which readers dedupe by event id.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterable
-from typing import Any
+import logging
+from collections.abc import Awaitable, Callable, Iterable
+from typing import Any, TypeVar
 
 from aiokafka import AIOKafkaProducer
-from aiokafka.errors import KafkaError, KafkaTimeoutError
+from aiokafka.errors import (
+    KafkaError,
+    KafkaTimeoutError,
+    OutOfOrderSequenceNumber,
+    ProducerClosed,
+)
 from aiokafka.helpers import create_ssl_context
 
 from podium_common import tracing
@@ -22,6 +35,9 @@ from podium_common.errors import Unavailable, kind_of
 from podium_common.events import Event, topic_for
 from podium_common.settings import KafkaSettings
 from podium_common.topics import Topics
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 
 def client_options(settings: KafkaSettings) -> dict[str, Any]:
@@ -56,15 +72,17 @@ class Publisher:
         """`request_timeout_ms`: the longest a send waits for the broker's acknowledgement,
         or for a topic's metadata, before it fails."""
         self.topics: Topics = settings.topics
-        self._producer = AIOKafkaProducer(
+        self._options: dict[str, Any] = {
             **client_options(settings),
-            client_id=client_id,
-            acks="all",
-            enable_idempotence=True,
-            linger_ms=settings.linger_ms,
-            max_batch_size=256 * 1024,
-            request_timeout_ms=request_timeout_ms,
-        )
+            "client_id": client_id,
+            "acks": "all",
+            "enable_idempotence": True,
+            "linger_ms": settings.linger_ms,
+            "max_batch_size": 256 * 1024,
+            "request_timeout_ms": request_timeout_ms,
+        }
+        self._producer = AIOKafkaProducer(**self._options)
+        self._renewing = asyncio.Lock()
 
     async def start(self) -> None:
         """Connects; a producer that could not start is closed before the error rises."""
@@ -80,9 +98,10 @@ class Publisher:
     async def publish(self, events: Iterable[Event]) -> None:
         """Sends every event, then waits until the broker has acknowledged all of them."""
         events = tracing.sending(events, lambda event: topic_for(event, self.topics))
-        try:
+
+        async def sending(producer: AIOKafkaProducer) -> None:
             pending = [
-                await self._producer.send(
+                await producer.send(
                     topic, await encoded(event, topic), key=event.key, headers=headers_for(event)
                 )
                 for event in events
@@ -90,6 +109,9 @@ class Publisher:
             ]
             if pending:
                 await asyncio.gather(*pending)
+
+        try:
+            await self._with_producer(sending)
         except KafkaError as error:
             # A timeout is what a broker that is down looks like; aiokafka calls it final.
             if error.retriable or isinstance(error, KafkaTimeoutError):
@@ -98,7 +120,33 @@ class Publisher:
 
     async def send(self, topic: str, key: bytes, value: bytes) -> None:
         """Sends one record that is no event (a heartbeat); waits for its acknowledgement."""
-        await self._producer.send_and_wait(topic, value, key=key)
+        await self._with_producer(lambda producer: producer.send_and_wait(topic, value, key=key))
+
+    async def _with_producer(self, use: Callable[[AIOKafkaProducer], Awaitable[T]]) -> T:
+        """`use` of the current producer; one the broker refused the sequence of is replaced
+        (once, whoever saw it first) and `Unavailable` raised, to be sent again."""
+        producer = self._producer
+        try:
+            return await use(producer)
+        except OutOfOrderSequenceNumber as error:
+            await self._renew(producer)
+            raise Unavailable(
+                f"Kafka refused this producer's sequence ({error!r}); a new producer sends again"
+            ) from error
+        except ProducerClosed as error:
+            if self._producer is producer:
+                raise  # stopped: the process is shutting down
+            raise Unavailable("the producer was replaced while sending: sent again") from error
+
+    async def _renew(self, refused: AIOKafkaProducer) -> None:
+        async with self._renewing:
+            if self._producer is not refused:
+                return  # renewed already, for another send that failed with it
+            log.warning("Kafka refused the producer's sequence numbers: starting a new producer")
+            fresh = AIOKafkaProducer(**self._options)
+            await fresh.start()
+            self._producer = fresh
+        await refused.stop()
 
     async def dead_letter(
         self,
@@ -115,7 +163,10 @@ class Publisher:
         headers = dead_letter_headers(
             topic=topic, partition=partition, offset=offset, error=error, attempts=attempts
         )
-        await self._producer.send_and_wait(self.topics.dlq(topic), value, key=key, headers=headers)
+        dlq = self.topics.dlq(topic)
+        await self._with_producer(
+            lambda producer: producer.send_and_wait(dlq, value, key=key, headers=headers)
+        )
 
 
 def dead_letter_headers(
