@@ -71,6 +71,12 @@ async def take(consumer: AIOKafkaConsumer, count: int) -> dict[TopicPartition, l
     return got
 
 
+async def settled(kafka: KafkaSettings, consumer: AIOKafkaConsumer, topic: str, count: int) -> None:
+    """`count` records produced to `topic` (from 0, partition by partition) and taken."""
+    await produce(kafka, topic, count, start=0)
+    await take(consumer, count)
+
+
 async def test_records_arrive_once_and_in_order_within_a_session(
     kafka: KafkaSettings, consumer: AIOKafkaConsumer
 ) -> None:
@@ -97,8 +103,7 @@ async def test_a_seek_back_is_fetched_again(
     kafka: KafkaSettings, consumer: AIOKafkaConsumer
 ) -> None:
     topic = kafka.topics.plans
-    await produce(kafka, topic, 9, start=0)
-    await take(consumer, 9)
+    await settled(kafka, consumer, topic, 9)
     first = TopicPartition(topic, 0)
     consumer.seek(first, 1)
     again = await take(consumer, 2)
@@ -110,8 +115,7 @@ async def test_a_paused_partition_is_forgotten_and_resumes(
 ) -> None:
     topic = kafka.topics.goals
     paused = TopicPartition(topic, 1)
-    await produce(kafka, topic, 3, start=0)
-    await take(consumer, 3)
+    await settled(kafka, consumer, topic, 3)
     consumer.pause(paused)
     await produce(kafka, topic, 6, start=3)
     got = await take(consumer, 4)
@@ -125,8 +129,7 @@ async def test_a_session_the_broker_does_not_know_starts_anew(
     kafka: KafkaSettings, consumer: AIOKafkaConsumer
 ) -> None:
     topic = kafka.topics.approvals
-    await produce(kafka, topic, 3, start=0)
-    await take(consumer, 3)
+    await settled(kafka, consumer, topic, 3)
     session = session_of(consumer)
     old_id = session.id
     session.id, session.epoch = old_id ^ 0x5A5A5A5, 7  # one the broker never gave

@@ -27,14 +27,16 @@ from __future__ import annotations
 
 import logging
 from collections import defaultdict
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 import aiokafka.consumer.consumer
 from aiokafka.consumer.fetcher import Fetcher
 from aiokafka.protocol.fetch import FetchRequest, FetchRequestStruct
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 # (topic, partition) → (fetch offset, max bytes): what a fetch asks of each partition.
 Partitions = dict[tuple[str, int], tuple[int, int]]
@@ -106,11 +108,19 @@ def partitions_of(topics: Topics) -> Partitions:
     }
 
 
+def by_topic(items: Iterable[tuple[str, T]]) -> list[tuple[str, list[T]]]:
+    """(topic, item) pairs as the protocol lists them: each topic once, with its items."""
+    grouped: dict[str, list[T]] = defaultdict(list)
+    for topic, item in items:
+        grouped[topic].append(item)
+    return list(grouped.items())
+
+
 def topics_of(partitions: Partitions) -> Topics:
-    by_topic: dict[str, list[tuple[int, int, int]]] = defaultdict(list)
-    for (topic, partition), (offset, max_bytes) in partitions.items():
-        by_topic[topic].append((partition, offset, max_bytes))
-    return list(by_topic.items())
+    return by_topic(
+        (topic, (partition, offset, max_bytes))
+        for (topic, partition), (offset, max_bytes) in partitions.items()
+    )
 
 
 class SessionFetchRequest(FetchRequest):  # type: ignore[misc]  # aiokafka: untyped here
@@ -143,13 +153,10 @@ class SessionFetchRequest(FetchRequest):  # type: ignore[misc]  # aiokafka: unty
             rack_id=self._rack_id,
         )
         struct = changes.build(request_struct_class)
-        forgotten: dict[str, list[int]] = defaultdict(list)
-        for topic, partition in ask.forget:
-            forgotten[topic].append(partition)
         fields = struct.__dict__
         fields["session_id"] = ask.session_id
         fields["session_epoch"] = ask.epoch
-        fields["forgotten_topics_data"] = list(forgotten.items())
+        fields["forgotten_topics_data"] = by_topic(ask.forget)
         return struct
 
 
