@@ -3,8 +3,9 @@
 while goals give them far more tasks than that. The scripted LLM's count of researcher
 requests, sampled every 50 ms, never rises by more than the limit's share of a second in
 any window of 0.9 s (the rest of the second is the margin for the time a sample and a
-request take to reach the server), and the rate over the busy period is close to the
-limit."""
+request take to reach the server), and the rate while tasks wait for it is close to the
+limit: measured from a tenth of the requests to nine tenths (the first wait for the plans
+and the last for the few tasks left, on a loaded machine)."""
 
 from __future__ import annotations
 
@@ -78,7 +79,8 @@ async def test_three_replicas_share_one_rate_and_use_it(limited_stack: Stack) ->
         for end, later in samples[i:]
         if end - start <= WINDOW_S
     )
-    first, last = samples[0], samples[-1]
+    first = next(sample for sample in samples if sample[1] >= total // 10)
+    last = next(sample for sample in samples if sample[1] >= total - total // 10)
     rate = (last[1] - first[1]) / (last[0] - first[0])
     print(f"researcher requests: busiest {WINDOW_S} s window {busiest}, {rate:.2f}/s busy")
     assert busiest <= PER_SECOND, f"{busiest} requests in one second, limit {PER_SECOND}"
