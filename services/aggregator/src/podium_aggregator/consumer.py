@@ -14,10 +14,10 @@ This consumer keeps, per partition, the next offset the agent must handle:
 - a partition with records waiting past it while none arrives is rewound too;
 - no commit passes it, whatever faust acknowledged.
 
-It also bounds how long the broker holds a fetch (`FETCH_MAX_WAIT_MS`). faust fixes 1.5 s.
-A partition whose fetched records are still being handled is left out of the next fetch,
-and records that arrive on it meanwhile wait until that fetch returns. Under load this held
-each of a goal's steps in the aggregator for up to 1.5 s.
+It also chooses how long the broker holds each fetch (`fetch_hold`), where faust fixes
+1.5 s. A partition whose fetched records are still being handled is left out of the next
+fetch, and records that arrive on it meanwhile wait until that fetch returns: under load
+faust's hold kept each of a goal's steps in the aggregator for up to 1.5 s.
 """
 
 from __future__ import annotations
@@ -30,11 +30,9 @@ import aiokafka
 from faust.transport.drivers.aiokafka import AIOKafkaConsumerThread, Consumer, Transport
 from faust.types import TP
 
-log = logging.getLogger(__name__)
+from podium_aggregator.fetch_hold import SHORT_HOLD_MS, hold_per_fetch
 
-# The longest the broker holds a fetch with nothing new for it (aiokafka's
-# `fetch_max_wait_ms`). An idle aggregator asks this often.
-FETCH_MAX_WAIT_MS = 20
+log = logging.getLogger(__name__)
 
 
 class HandledConsumer(Consumer):
@@ -143,14 +141,19 @@ def commit_bound(acknowledged: int | None, next_offset: int | None) -> int | Non
 
 
 class FetchingThread(AIOKafkaConsumerThread):
-    """faust's consumer thread, its fetches held by the broker no longer than
-    `FETCH_MAX_WAIT_MS`: faust passes a fixed value to the consumer it builds, which reads
-    it only when it starts."""
+    """faust's consumer thread, each fetch held by the broker as `fetch_hold` chooses: faust
+    passes a fixed hold to the consumer it builds, which reads it only when it starts (its
+    first fetches, before the choice is installed, are held `SHORT_HOLD_MS`)."""
 
     def _create_worker_consumer(self, transport: Transport) -> aiokafka.AIOKafkaConsumer:
         consumer = super()._create_worker_consumer(transport)
-        consumer._fetch_max_wait_ms = FETCH_MAX_WAIT_MS
+        consumer._fetch_max_wait_ms = SHORT_HOLD_MS
         return consumer
+
+    async def on_start(self) -> None:
+        await super().on_start()
+        changelogs = frozenset(self.app.tables.changelog_topics)
+        hold_per_fetch(self._ensure_consumer()._fetcher, changelogs)
 
 
 class HandledTransport(Transport):
