@@ -216,6 +216,15 @@ async def running_stack(
         await delete_topics(kafka)
 
 
+async def llm_latency(stack: Stack, low_ms: float, high_ms: float) -> None:
+    """The scripted LLM answers each call after a latency drawn from [low_ms, high_ms]."""
+    async with httpx.AsyncClient(base_url=stack.llm, timeout=10) as client:
+        changed = await client.post(
+            "/_scripted/config", json={"latency_ms": low_ms, "latency_max_ms": high_ms}
+        )
+        assert changed.status_code == 200, changed.text
+
+
 @pytest.fixture(scope="module")
 async def stack(
     tmp_path_factory: pytest.TempPathFactory, module_pg_dsn: str

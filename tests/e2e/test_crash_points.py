@@ -34,7 +34,7 @@ import pytest
 
 from podium_common.events import GoalCompleted
 from podium_common.topics import Topics
-from tests.e2e.conftest import Stack
+from tests.e2e.conftest import Stack, llm_latency
 from tests.e2e.goal_log import GoalLog, caught_up, consumed, submit
 from tests.e2e.test_goals import wait_for_end
 
@@ -51,14 +51,6 @@ SMALL_LATENCY_MS = (10, 40)
 SLOW_LATENCY_MS = (4000, 4000)
 AGGREGATOR = "podium-aggregator"
 CASE_WITHIN_S = 240
-
-
-async def llm_latency(stack: Stack, low_ms: float, high_ms: float) -> None:
-    async with httpx.AsyncClient(base_url=stack.llm, timeout=10) as client:
-        changed = await client.post(
-            "/_scripted/config", json={"latency_ms": low_ms, "latency_max_ms": high_ms}
-        )
-        assert changed.status_code == 200, changed.text
 
 
 @pytest.fixture(scope="module", autouse=True)

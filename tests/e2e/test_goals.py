@@ -15,7 +15,7 @@ from podium_cli.rerun import rerun
 from podium_common.events import GoalFailed, TaskAssigned
 from podium_common.settings import PostgresSettings
 from podium_common.topics import TaskType
-from tests.e2e.conftest import Stack
+from tests.e2e.conftest import Stack, llm_latency
 
 pytestmark = pytest.mark.e2e
 
@@ -27,6 +27,10 @@ GOALS = [
     "Summarise the trade-offs of event sourcing [parallel=4]",
     "Design a rate limiter for a public API [parallel=2][chain=3][validate]",
 ]
+
+
+# The scripted LLM's latency while a goal is cancelled mid-chain.
+CHAIN_CALL_MS = 300
 
 
 async def wait_for_end(client: httpx.AsyncClient, goal_id: str, within_s: float) -> dict[str, Any]:
@@ -127,16 +131,21 @@ async def test_unknown_goal_is_404_and_bad_body_is_a_clear_4xx(gateway: httpx.As
 async def test_a_cancelled_goal_fails_as_cancelled_and_dispatches_nothing_more(
     stack: Stack, gateway: httpx.AsyncClient
 ) -> None:
-    # A long chain: the cancellation arrives long before the last task could be released.
-    goal_id = await submit(gateway, "Write a long saga, one chapter at a time [chain=6]")
-    cancelled = await gateway.delete(f"/goals/{goal_id}", params={"reason": "changed my mind"})
-    assert cancelled.status_code == 202, cancelled.text
+    # A long chain, each call 300 ms: the cancellation arrives seconds before the last task
+    # could be released, however busy the machine.
+    await llm_latency(stack, CHAIN_CALL_MS, CHAIN_CALL_MS)
+    try:
+        goal_id = await submit(gateway, "Write a long saga, one chapter at a time [chain=6]")
+        cancelled = await gateway.delete(f"/goals/{goal_id}", params={"reason": "changed my mind"})
+        assert cancelled.status_code == 202, cancelled.text
 
-    deadline = time.monotonic() + 60
-    body = await wait_for_end(gateway, goal_id, 60)
-    while body["completed_at"] is None and time.monotonic() < deadline:  # the outcome's row
-        await asyncio.sleep(0.25)
-        body = (await gateway.get(f"/goals/{goal_id}")).json()
+        deadline = time.monotonic() + 60
+        body = await wait_for_end(gateway, goal_id, 60)
+        while body["completed_at"] is None and time.monotonic() < deadline:  # the outcome's row
+            await asyncio.sleep(0.25)
+            body = (await gateway.get(f"/goals/{goal_id}")).json()
+    finally:
+        await llm_latency(stack, 0, 0)
     assert body["status"] == "failed", body
     assert body["reason"] == {
         "kind": "cancelled",
