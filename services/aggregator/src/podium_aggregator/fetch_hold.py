@@ -17,7 +17,7 @@ and never takes their records, so they are left out of most fetches and do not c
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Iterable
+from collections.abc import Callable, Collection
 from typing import Any
 
 # The hold while a partition the agent reads is left out of the fetch (aiokafka's
@@ -27,32 +27,28 @@ SHORT_HOLD_MS = 20
 IDLE_HOLD_MS = 500
 
 
-def hold_ms(asked: Iterable[tuple[str, int]], readable: Iterable[tuple[str, int]]) -> int:
-    """The hold of a fetch asking for `asked`, of a broker leading `readable`."""
-    wanted = set(asked)
-    left_out = any(tp not in wanted for tp in readable)
-    return SHORT_HOLD_MS if left_out else IDLE_HOLD_MS
-
-
-def asked_by(request: Any) -> list[tuple[str, int]]:
+def asked_by(request: Any) -> set[tuple[str, int]]:
     """The partitions a fetch request asks for (aiokafka's `FetchRequest.topics`)."""
-    return [(topic, entry[0]) for topic, entries in request.topics for entry in entries]
+    return {(topic, entry[0]) for topic, entries in request.topics for entry in entries}
 
 
 def hold_per_fetch(fetcher: Any, ignored_topics: Collection[str]) -> None:
-    """Makes a started aiokafka consumer's fetcher choose each fetch's hold by `hold_ms`:
-    its partitions of `ignored_topics` (the changelogs) count as not read."""
+    """Makes a started aiokafka consumer's fetcher choose each fetch's hold: `IDLE_HOLD_MS`
+    unless the fetch leaves out a partition of its broker that the agent reads (one not of
+    `ignored_topics`, the changelogs), then `SHORT_HOLD_MS`."""
     plan: Callable[[Any], tuple[Any, ...]] = fetcher._get_actions_per_node
 
     def planned(assignment: Any) -> tuple[Any, ...]:
         requests, *rest = plan(assignment)
         for node_id, request in requests:
-            readable = [
-                (tp.topic, tp.partition)
+            asked = asked_by(request)
+            left_out = any(
+                (tp.topic, tp.partition) not in asked
+                and tp.topic not in ignored_topics
+                and fetcher._select_read_replica(tp) == node_id
                 for tp in assignment.tps
-                if tp.topic not in ignored_topics and fetcher._select_read_replica(tp) == node_id
-            ]
-            request._max_wait_ms = hold_ms(asked_by(request), readable)
+            )
+            request._max_wait_ms = SHORT_HOLD_MS if left_out else IDLE_HOLD_MS
         return (requests, *rest)
 
     fetcher._get_actions_per_node = planned
