@@ -8,10 +8,11 @@ record on the partition left out waits for it: aiokafka sends one fetch at a tim
 broker. Held 20 ms always, an idle aggregator fetched 50 times a second, at about 1 ms of
 CPU each; held `IDLE_HOLD_MS` when nothing is left out, a few times a second.
 
-What the hold does not see: a partition that becomes fetchable while a long fetch is in
-flight without anything new arriving (a seek back, a new assignment) waits for that fetch,
-at most `IDLE_HOLD_MS`. Both are rare (a rewind after a stall, a rebalance) and slower
-themselves. The table's changelog partitions are not read by the agent: faust fetches them
+What the hold does not see: a partition sought back while a long fetch is in flight (the
+consumer's rewind after a stall, rare and slow itself) is fetched from its new position
+only after that fetch, at most `IDLE_HOLD_MS` later. A partition paused or awaiting an
+offset reset is left out, so the fetch is short; a new assignment cancels the fetches in
+flight. The table's changelog partitions are not read by the agent: faust fetches them
 and never takes their records, so they are left out of most fetches and do not count.
 """
 
