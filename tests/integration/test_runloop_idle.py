@@ -43,7 +43,7 @@ async def test_an_idle_loop_polls_seldom_commits_on_schedule_and_stops_within_a_
         polls.append((time.monotonic(), timeout_ms))
         return await take(*partitions, timeout_ms=timeout_ms, max_records=max_records)
 
-    loop._consumer.getmany = timed  # type: ignore[method-assign]
+    loop._consumer.getmany = timed
     running = asyncio.create_task(loop.run())
     try:
         async with asyncio.timeout(30):
