@@ -16,7 +16,6 @@ import signal
 import sys
 import tempfile
 import time
-import uuid
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -27,13 +26,9 @@ from podium_cli.stack.local_llm import LocalLLM
 from podium_cli.stack.processes import free_port
 from podium_common.events import (
     Event,
-    GoalOptions,
     GoalSubmitted,
     PlanCreated,
     PlanRejected,
-    Trace,
-    derived_id,
-    utcnow,
 )
 from podium_common.llm import LLM
 from podium_common.llm_cache import LLMCacheSettings, build_llm
@@ -66,16 +61,7 @@ GOALS = (
 
 
 def goal(text: str) -> GoalSubmitted:
-    goal_id = uuid.uuid4()
-    return GoalSubmitted(
-        event_id=derived_id("goal", goal_id, 1),
-        goal_id=goal_id,
-        run=1,
-        occurred_at=utcnow(),
-        trace=Trace.new(),
-        goal=text,
-        options=GoalOptions(),
-    )
+    return GoalSubmitted.accepted(text)
 
 
 async def nothing(_: Sequence[Event]) -> None:

@@ -20,15 +20,11 @@ from podium_common.events import (
     Event,
     GoalCompleted,
     GoalFailed,
-    GoalOptions,
     GoalSubmitted,
     GoalTotals,
     PlanCreated,
     TaskResult,
     TaskStatus,
-    Trace,
-    derived_id,
-    utcnow,
 )
 from podium_common.kafka import Publisher, client_options
 from podium_common.settings import KafkaSettings
@@ -48,15 +44,7 @@ def consumed(topics: Topics) -> dict[str, list[str]]:
 
 async def submit(kafka: KafkaSettings, goal_id: uuid.UUID, goal: str) -> None:
     """Publishes run 1 of a goal with this id to `goals`."""
-    event = GoalSubmitted(
-        event_id=derived_id("goal", goal_id, 1),
-        goal_id=goal_id,
-        run=1,
-        occurred_at=utcnow(),
-        trace=Trace.new(),
-        goal=goal,
-        options=GoalOptions(),
-    )
+    event = GoalSubmitted.accepted(goal, goal_id=goal_id)
     publisher = Publisher(kafka, client_id=kafka.topics.group("e2e-crash-points"))
     await publisher.start()
     try:

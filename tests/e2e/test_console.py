@@ -21,7 +21,7 @@ from playwright.async_api import Browser, Page, async_playwright, expect
 
 from podium_common.avro import codec
 from podium_common.errors import UnexpectedEvent
-from podium_common.events import GoalOptions, GoalSubmitted, Trace, derived_id, utcnow
+from podium_common.events import GoalSubmitted
 from podium_common.kafka import dead_letter_headers
 from tests.e2e.conftest import Stack
 from tests.e2e.test_goals import submit, wait_for_end
@@ -55,16 +55,8 @@ async def page(browser: Browser) -> AsyncIterator[Page]:
 
 async def park_a_goal(stack: Stack, text: str) -> tuple[uuid.UUID, int]:
     """A valid submission parked in `goals.dlq` as a consumer would park it; its offset."""
-    goal_id = uuid.uuid4()
-    event = GoalSubmitted(
-        event_id=derived_id("goal", goal_id, 1),
-        goal_id=goal_id,
-        run=1,
-        occurred_at=utcnow(),
-        trace=Trace.new(),
-        goal=text,
-        options=GoalOptions(),
-    )
+    event = GoalSubmitted.accepted(text)
+    goal_id = event.goal_id
     topics = stack.kafka.topics
     error = UnexpectedEvent("parked by the console test")
     headers = dead_letter_headers(topic=topics.goals, partition=0, offset=0, error=error)

@@ -18,9 +18,6 @@ from podium_common.events import (
     PlannedTask,
     TaskAssigned,
     TokenUsage,
-    Trace,
-    derived_id,
-    utcnow,
 )
 from podium_common.kafka import Publisher
 from podium_common.settings import KafkaSettings
@@ -128,13 +125,8 @@ async def test_a_goal_never_planned_fails_at_the_deadline_its_submission_started
     kafka: KafkaSettings, publisher: Publisher
 ) -> None:
     goal_id = uuid.uuid4()
-    submitted = GoalSubmitted(
-        event_id=derived_id("goal", goal_id, 1),
-        goal_id=goal_id,
-        occurred_at=utcnow(),
-        trace=Trace.new(),
-        goal="Which broker suits us?",
-        options=GoalOptions(deadline_s=2),
+    submitted = GoalSubmitted.accepted(
+        "Which broker suits us?", goal_id=goal_id, options=GoalOptions(deadline_s=2)
     )
     outputs = Reader(kafka, kafka.topics.outputs)
     async with outputs:

@@ -7,7 +7,7 @@ import uuid
 
 import pytest
 
-from podium_common.events import GoalOptions, GoalSubmitted, Trace, derived_id, utcnow
+from podium_common.events import GoalSubmitted
 from podium_common.settings import PostgresSettings
 from podium_gateway.repository import Repository
 from podium_recorder import migrations
@@ -16,17 +16,7 @@ pytestmark = [pytest.mark.integration, pytest.mark.timeout(60)]
 
 
 def submitted(text: str, tenant: str = "default") -> GoalSubmitted:
-    goal_id = uuid.uuid4()
-    return GoalSubmitted(
-        event_id=derived_id("goal", goal_id, 1),
-        goal_id=goal_id,
-        run=1,
-        occurred_at=utcnow(),
-        trace=Trace.new(),
-        goal=text,
-        tenant=tenant,
-        options=GoalOptions(),
-    )
+    return GoalSubmitted.accepted(text, tenant=tenant)
 
 
 async def test_search_finds_text_and_id_prefixes_across_pages(pg_dsn: str) -> None:

@@ -15,15 +15,11 @@ from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 from podium_common.avro import codec
 from podium_common.events import (
     Event,
-    GoalOptions,
     GoalSubmitted,
     PlanCreated,
     PlanningStarted,
     TaskAssigned,
     TokenUsage,
-    Trace,
-    derived_id,
-    utcnow,
 )
 from podium_common.kafka import Publisher
 from podium_common.llm import Completion, Request
@@ -99,14 +95,7 @@ async def end_offsets(kafka: KafkaSettings, topic: str) -> int:
 async def test_a_goal_becomes_a_plan_and_its_root_tasks(kafka, planner):
     topics = kafka.topics
     goal_id = uuid.uuid4()
-    goal = GoalSubmitted(
-        event_id=derived_id("goal", goal_id, 1),
-        goal_id=goal_id,
-        occurred_at=utcnow(),
-        trace=Trace.new(),
-        goal="Explain Kafka",
-        options=GoalOptions(),
-    )
+    goal = GoalSubmitted.accepted("Explain Kafka", goal_id=goal_id)
     publisher = Publisher(kafka, client_id="test-planner")
     await publisher.start()
     try:

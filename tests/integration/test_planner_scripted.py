@@ -2,21 +2,16 @@
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import AsyncIterator, Sequence
 
 import pytest
 
 from podium_common.events import (
     Event,
-    GoalOptions,
     GoalSubmitted,
     PlanCreated,
     PlanRejected,
     TaskAssigned,
-    Trace,
-    derived_id,
-    utcnow,
 )
 from podium_common.llm import OpenAILLM
 from podium_common.settings import LLMSettings
@@ -46,15 +41,7 @@ async def ignore(_: Sequence[Event]) -> None:
 
 
 def goal_event(text: str) -> GoalSubmitted:
-    goal_id = uuid.uuid4()
-    return GoalSubmitted(
-        event_id=derived_id("goal", goal_id, 1),
-        goal_id=goal_id,
-        occurred_at=utcnow(),
-        trace=Trace.new(),
-        goal=text,
-        options=GoalOptions(),
-    )
+    return GoalSubmitted.accepted(text)
 
 
 async def test_a_steered_plan_is_accepted_with_its_chain_and_parallel_roots(llm):

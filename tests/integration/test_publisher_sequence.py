@@ -10,7 +10,7 @@ from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 
 from podium_common.avro import codec
 from podium_common.errors import Unavailable
-from podium_common.events import GoalOptions, GoalSubmitted, Trace, derived_id, utcnow
+from podium_common.events import GoalSubmitted
 from podium_common.kafka import Publisher
 from podium_common.settings import KafkaSettings
 
@@ -18,15 +18,7 @@ pytestmark = [pytest.mark.integration, pytest.mark.timeout(60)]
 
 
 def submitted(goal_id: uuid.UUID, run: int) -> GoalSubmitted:
-    return GoalSubmitted(
-        event_id=derived_id("goal", goal_id, run),
-        goal_id=goal_id,
-        run=run,
-        occurred_at=utcnow(),
-        trace=Trace.new(),
-        goal="Explain Kafka",
-        options=GoalOptions(),
-    )
+    return GoalSubmitted.accepted("Explain Kafka", goal_id=goal_id, run=run)
 
 
 async def records_on(kafka: KafkaSettings, topic: str) -> list[ConsumerRecord[bytes, bytes]]:

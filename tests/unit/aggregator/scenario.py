@@ -56,13 +56,11 @@ class Goal:
         return GoalState.new(self.goal_id, self.run)
 
     def submitted(self, at: datetime = T0, deadline_s: int | None = None) -> GoalSubmitted:
-        return GoalSubmitted(
-            event_id=derived_id("goal", self.goal_id, self.run),
+        return GoalSubmitted.accepted(
+            self.text,
             goal_id=self.goal_id,
             run=self.run,
-            occurred_at=at,
-            trace=Trace.new(),
-            goal=self.text,
+            at=at,
             options=GoalOptions(models=self.models, deadline_s=deadline_s),
         )
 

@@ -10,16 +10,6 @@ from podium_common.events import GoalCancelled, derived_id
 from tests.unit.gateway.fakes import FakePublisher, FakeStore, client, goal_row
 
 
-@pytest.fixture
-def publisher() -> FakePublisher:
-    return FakePublisher()
-
-
-@pytest.fixture
-def store() -> FakeStore:
-    return FakeStore()
-
-
 async def test_a_running_goal_is_cancelled_for_its_latest_run(
     publisher: FakePublisher, store: FakeStore
 ) -> None:

@@ -22,16 +22,6 @@ from tests.unit.gateway.fakes import FakePublisher, FakeStore, client, goal_row
 ACME = "podium_aaaaaaaaaaaa_" + "a" * 43
 
 
-@pytest.fixture
-def publisher() -> FakePublisher:
-    return FakePublisher()
-
-
-@pytest.fixture
-def store() -> FakeStore:
-    return FakeStore()
-
-
 async def test_search_asks_the_store_for_goals_past_the_first_page(
     publisher: FakePublisher, store: FakeStore
 ) -> None:

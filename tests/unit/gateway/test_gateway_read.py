@@ -12,11 +12,6 @@ from podium_gateway.app import create_app
 from tests.unit.gateway.fakes import FakePublisher, FakeStore, client, goal_row, settings, task_row
 
 
-@pytest.fixture
-def store() -> FakeStore:
-    return FakeStore()
-
-
 def completed_goal(store: FakeStore) -> uuid.UUID:
     goal_id = uuid.uuid4()
     plan = {

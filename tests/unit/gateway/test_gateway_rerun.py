@@ -18,11 +18,6 @@ OPTIONS: dict[str, object] = {"max_tasks": 3, "deadline_s": 60, "token_budget": 
 
 
 @pytest.fixture
-def publisher() -> FakePublisher:
-    return FakePublisher()
-
-
-@pytest.fixture
 def store() -> FakeStore:
     store = FakeStore()
     store.keys[ACME] = ApiKey("aaaaaaaaaaaa", "acme", "ada", datetime(2026, 1, 1, tzinfo=UTC))

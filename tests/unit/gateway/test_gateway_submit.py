@@ -12,16 +12,6 @@ from podium_common.events import GoalSubmitted, derived_id
 from tests.unit.gateway.fakes import FakePublisher, FakeStore, client
 
 
-@pytest.fixture
-def publisher() -> FakePublisher:
-    return FakePublisher()
-
-
-@pytest.fixture
-def store() -> FakeStore:
-    return FakeStore()
-
-
 async def post(publisher: FakePublisher, store: FakeStore, body: Any, **kwargs: Any) -> Any:
     content = body if isinstance(body, bytes) else json.dumps(body).encode()
     async with client(publisher, store) as http:

@@ -22,7 +22,6 @@ from podium_common.events import (
     PlanRejected,
     TaskAssigned,
     TokenUsage,
-    Trace,
     derived_id,
     utcnow,
 )
@@ -85,16 +84,7 @@ class Progress:
 
 
 def goal_event(text: str = "Compare A and B", **options: object) -> GoalSubmitted:
-    goal_id = uuid.uuid4()
-    return GoalSubmitted(
-        event_id=derived_id("goal", goal_id, 2),
-        goal_id=goal_id,
-        run=2,
-        occurred_at=utcnow(),
-        trace=Trace.new(),
-        goal=text,
-        options=GoalOptions.model_validate(options),
-    )
+    return GoalSubmitted.accepted(text, run=2, options=GoalOptions.model_validate(options))
 
 
 @pytest.fixture

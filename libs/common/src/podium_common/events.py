@@ -200,6 +200,35 @@ class GoalSubmitted(Event):
     tenant: str = "default"
     options: GoalOptions
 
+    @classmethod
+    def accepted(
+        cls,
+        goal: str,
+        *,
+        goal_id: uuid.UUID | None = None,
+        run: int = 1,
+        trace: Trace | None = None,
+        submitter: str = "anonymous",
+        tenant: str = "default",
+        options: GoalOptions | None = None,
+        at: datetime | None = None,
+    ) -> GoalSubmitted:
+        """Run `run` of a goal (a new goal id unless one is given), accepted `at` (now): its
+        event id derived from the goal's id and the run, so that a run published twice is
+        one run; a new trace unless one is given."""
+        goal_id = goal_id or uuid.uuid4()
+        return cls(
+            event_id=derived_id("goal", goal_id, run),
+            goal_id=goal_id,
+            run=run,
+            occurred_at=at or utcnow(),
+            trace=trace or Trace.new(),
+            goal=goal,
+            submitter=submitter,
+            tenant=tenant,
+            options=options or GoalOptions(),
+        )
+
     def deadline_at(self, default_s: int = DEFAULT_DEADLINE_S) -> datetime:
         """When the goal must have ended: `options.deadline_s`, or `default_s`, after it was
         accepted (its `occurred_at`)."""

@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from podium_common.errors import PodiumError
-from podium_common.events import GoalOptions, GoalSubmitted, Trace, derived_id, utcnow
+from podium_common.events import GoalOptions, GoalSubmitted, Trace
 
 ENDED = frozenset({"completed", "failed"})
 
@@ -42,14 +42,11 @@ def next_run(latest: Mapping[str, Any] | None, goal_id: uuid.UUID, trace: Trace)
             "or cancel it (DELETE /goals/{id}), then run it again",
             goal_id=goal_id,
         )
-    run = int(latest["run"]) + 1
-    return GoalSubmitted(
-        event_id=derived_id("goal", goal_id, run),
+    return GoalSubmitted.accepted(
+        latest["goal"],
         goal_id=goal_id,
-        run=run,
-        occurred_at=utcnow(),
+        run=int(latest["run"]) + 1,
         trace=trace,
-        goal=latest["goal"],
         submitter=latest["submitter"] or "anonymous",
         tenant=latest["tenant"] or "default",
         options=GoalOptions.model_validate(latest["options"] or {}),

@@ -83,14 +83,9 @@ class Goals:
         submission = parse_submission(await read_body(request, self.settings.max_body_bytes))
         if caller.name is not None and submission.submitter is not None:
             raise from_key("submitter")
-        goal_id = uuid.uuid4()
-        event = GoalSubmitted(
-            event_id=derived_id("goal", goal_id, 1),
-            goal_id=goal_id,
-            run=1,
-            occurred_at=utcnow(),
+        event = GoalSubmitted.accepted(
+            submission.goal,
             trace=trace_of(request),
-            goal=submission.goal,
             submitter=caller.name or submission.submitter or "anonymous",
             tenant=caller.tenant or "default",
             options=submission.options.to_event(),
