@@ -28,6 +28,7 @@ import signal
 import subprocess
 import uuid
 from collections.abc import Iterator
+from typing import Any
 
 import httpx
 import pytest
@@ -97,6 +98,28 @@ async def kill_at(
     assert fired, f"{aim}; it was SIGKILLed, but its log has no fault line for the goal"
 
 
+async def recovered(
+    stack: Stack, gateway: httpx.AsyncClient, service: str, point: str, template: str = GOAL
+) -> tuple[GoalLog, GoalCompleted, dict[str, Any]]:
+    """A new goal run into `service` killed at `point` (`kill_at`), once it ended and every
+    consumer group caught up: its log, its one outcome (a `GoalCompleted`, asserted) and
+    `GET /goals/{id}`'s body."""
+    goal_id = uuid.uuid4()
+    with logs_on_failure(stack):
+        async with asyncio.timeout(CASE_WITHIN_S):
+            await kill_at(stack, gateway, service, point, goal_id, template)
+            await wait_for_end(gateway, str(goal_id), within_s=120)
+            await caught_up(stack.kafka)
+            log = await GoalLog.read(stack.kafka, goal_id)
+            body = (await gateway.get(f"/goals/{goal_id}")).json()
+        assert len(log.outcomes) == 1, log.outcomes
+        (outcome,) = log.outcomes
+        assert isinstance(outcome, GoalCompleted), outcome
+        assert body["status"] == "completed", body
+        assert body["output"] == outcome.output
+    return log, outcome, body
+
+
 async def armed_after_the_plan(
     stack: Stack,
     gateway: httpx.AsyncClient,
@@ -130,23 +153,11 @@ async def wait_for_status(gateway: httpx.AsyncClient, goal_id: uuid.UUID, status
 async def test_a_kill_at_a_crash_point_completes_the_goal_once_with_correct_totals(
     stack: Stack, gateway: httpx.AsyncClient, service: str, point: str
 ) -> None:
-    goal_id = uuid.uuid4()
-    with logs_on_failure(stack):
-        async with asyncio.timeout(CASE_WITHIN_S):
-            await kill_at(stack, gateway, service, point, goal_id)
-            await wait_for_end(gateway, str(goal_id), within_s=120)
-            await caught_up(stack.kafka)
-            log = await GoalLog.read(stack.kafka, goal_id)
-            body = (await gateway.get(f"/goals/{goal_id}")).json()
+    log, outcome, body = await recovered(stack, gateway, service, point)
 
-        assert len(log.outcomes) == 1, log.outcomes
-        (outcome,) = log.outcomes
-        assert isinstance(outcome, GoalCompleted), outcome
+    with logs_on_failure(stack):
         expected = log.expected_totals()
         assert outcome.totals.model_copy(update={"wall_ms": 0}) == expected
-
-        assert body["status"] == "completed", body
-        assert body["output"] == outcome.output
         assert [task["status"] for task in body["tasks"]] == ["succeeded"] * expected.tasks
         read = body["totals"]
         assert (read["tasks"], read["succeeded"]) == (expected.tasks, expected.succeeded), read
