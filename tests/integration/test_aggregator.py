@@ -132,6 +132,13 @@ class Reader:
             *topics, bootstrap_servers=kafka.bootstrap_servers, auto_offset_reset="earliest"
         )
 
+    @classmethod
+    def released(cls, kafka: KafkaSettings) -> Reader:
+        """The tasks the aggregator releases for `Goal`'s plan: the specialist's (and the
+        synthesizer's once every task has ended)."""
+        topics = kafka.topics
+        return cls(kafka, topics.tasks(TaskType.SPECIALIST), topics.tasks(TaskType.SYNTHESIZER))
+
     async def __aenter__(self) -> Reader:
         await self._consumer.start()
         return self
@@ -222,7 +229,7 @@ async def test_results_are_joined_with_their_plan_into_one_outcome(
 ) -> None:
     goal = Goal()
     topics = kafka.topics
-    tasks = Reader(kafka, topics.tasks(TaskType.SPECIALIST), topics.tasks(TaskType.SYNTHESIZER))
+    tasks = Reader.released(kafka)
     outputs = Reader(kafka, topics.outputs)
     async with tasks, outputs:
         # A result before its plan, and the others delivered twice.
@@ -272,8 +279,7 @@ async def test_a_restarted_worker_carries_on_from_its_changelog(
     kafka: KafkaSettings, aggregator: Worker, publisher: Publisher
 ) -> None:
     goal = Goal()
-    topics = kafka.topics
-    tasks = Reader(kafka, topics.tasks(TaskType.SPECIALIST), topics.tasks(TaskType.SYNTHESIZER))
+    tasks = Reader.released(kafka)
     async with tasks:
         await publisher.publish([goal.plan(), goal.result("t1", "one"), goal.result("t2", "two")])
         await tasks.until(lambda records: len(records) >= 1)

@@ -101,7 +101,7 @@ async def test_a_result_whose_state_write_is_held_is_never_committed_and_survive
     goal = Goal()
     topics = kafka.topics
     key = str(goal.goal_id).encode()
-    tasks = Reader(kafka, topics.tasks(TaskType.SPECIALIST), topics.tasks(TaskType.SYNTHESIZER))
+    tasks = Reader.released(kafka)
     results = Reader(kafka, topics.results)
     async with tasks, results:
         await worker.start()  # creates the table's changelog topic
@@ -171,7 +171,7 @@ async def test_the_records_of_a_store_interval_share_one_write_and_are_committed
 ) -> None:
     goal = Goal()
     topics = kafka.topics
-    tasks = Reader(kafka, topics.tasks(TaskType.SPECIALIST), topics.tasks(TaskType.SYNTHESIZER))
+    tasks = Reader.released(kafka)
     results = Reader(kafka, topics.results)
     async with tasks, results:
         await worker.start(PODIUM_STORE_INTERVAL_S="5")
