@@ -216,17 +216,17 @@ class GoalSubmitted(Event):
         """Run `run` of a goal (a new goal id unless one is given), accepted `at` (now): its
         event id derived from the goal's id and the run, so that a run published twice is
         one run; a new trace unless one is given."""
-        goal_id = goal_id or uuid.uuid4()
+        goal_id = uuid.uuid4() if goal_id is None else goal_id
         return cls(
             event_id=derived_id("goal", goal_id, run),
             goal_id=goal_id,
             run=run,
-            occurred_at=at or utcnow(),
-            trace=trace or Trace.new(),
+            occurred_at=utcnow() if at is None else at,
+            trace=Trace.new() if trace is None else trace,
             goal=goal,
             submitter=submitter,
             tenant=tenant,
-            options=options or GoalOptions(),
+            options=GoalOptions() if options is None else options,
         )
 
     def deadline_at(self, default_s: int = DEFAULT_DEADLINE_S) -> datetime:
