@@ -192,8 +192,14 @@ async def main(args: argparse.Namespace) -> tuple[dict[str, Any], list[str]]:
         except Exception:  # one broken scenario leaves the others' figures
             log.exception("scenario %s failed", name)
             failed.append(name)
-    results["failed"] = failed
+        results["failed"] = failed
+        write(args.out, results)  # a run cut short keeps the scenarios it finished
     return results, failed
+
+
+def write(path: Path, results: dict[str, Any]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(results, indent=2, ensure_ascii=False) + "\n")
 
 
 def cli() -> None:
@@ -255,8 +261,7 @@ def cli() -> None:
     if args.profile is not None:
         print(f"\nProfiles (py-spy, collapsed stacks) in {args.profile}")
         print(profile.report(args.profile))
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(results, indent=2, ensure_ascii=False) + "\n")
+    write(args.out, results)
     print(f"\nwritten to {args.out}")
     if failed:
         sys.exit(f"failed: {', '.join(failed)}")
