@@ -4,18 +4,16 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import logging
 import os
 import platform
 import shutil
 import sys
-from collections.abc import Awaitable, Callable
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from bench import profile
+from bench import profile, runner
 from bench.infra import Infra, clean, leftovers
 from bench.report import CAPACITY_SYSTEMS, backlog_ratio, headline, table
 from bench.scenarios import capacity, celery_baseline, concurrency, pipeline, scaling
@@ -146,8 +144,7 @@ async def run_capacity(args: argparse.Namespace, results: dict[str, Any]) -> Non
         raise RuntimeError(f"capacity failed for {', '.join(figures['failed'])}")
 
 
-Scenario = Callable[[argparse.Namespace, dict[str, Any]], Awaitable[None]]
-SCENARIOS: dict[str, Scenario] = {
+SCENARIOS: dict[str, runner.Scenario] = {
     "pipeline": run_pipeline,
     "concurrency": run_concurrency,
     "scaling": run_scaling,
@@ -185,21 +182,8 @@ async def main(args: argparse.Namespace) -> tuple[dict[str, Any], list[str]]:
         "earlier_runs_left": await earlier_runs(args.clean),
         "quick": args.quick,
     }
-    failed = []
-    for name in args.scenarios:
-        try:
-            await SCENARIOS[name](args, results)
-        except Exception:  # one broken scenario leaves the others' figures
-            log.exception("scenario %s failed", name)
-            failed.append(name)
-        results["failed"] = failed
-        write(args.out, results)  # a run cut short keeps the scenarios it finished
+    failed = await runner.run(SCENARIOS, args, results)
     return results, failed
-
-
-def write(path: Path, results: dict[str, Any]) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(results, indent=2, ensure_ascii=False) + "\n")
 
 
 def cli() -> None:
@@ -261,7 +245,7 @@ def cli() -> None:
     if args.profile is not None:
         print(f"\nProfiles (py-spy, collapsed stacks) in {args.profile}")
         print(profile.report(args.profile))
-    write(args.out, results)
+    runner.write(args.out, results)
     print(f"\nwritten to {args.out}")
     if failed:
         sys.exit(f"failed: {', '.join(failed)}")
