@@ -19,7 +19,6 @@ from bench.report import CAPACITY_SYSTEMS, backlog_ratio, headline, table
 from bench.scenarios import capacity, celery_baseline, concurrency, pipeline, scaling
 
 RESULTS = Path(__file__).parent / "results.json"
-log = logging.getLogger("bench")
 
 
 def machine() -> str:
