@@ -62,7 +62,8 @@ async def create_pool(
 
     `reset_session=False` saves the round trip asyncpg makes on every release to reset the
     session (UNLISTEN, RESET ALL, CLOSE ALL, advisory locks): for callers that use none of
-    these and acquire a connection per record, like the recorder."""
+    these and acquire a connection per record or request, like the recorder and the
+    gateway."""
     async with transient_as_unavailable():
         return await asyncpg.create_pool(
             settings.dsn.get_secret_value(),
