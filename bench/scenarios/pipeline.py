@@ -67,6 +67,9 @@ async def run(infra: Infra, config: PipelineConfig) -> dict[str, Any]:
             if config.deep_outstanding and config.deep_outstanding > config.outstanding:
                 deep = replace(config, outstanding=config.deep_outstanding)
                 figures["deep_backlog"] = await throughput(stack, driver, deep)
+                # The first loop once more: the deep one is compared with both (bench.report),
+                # which cancels the machine's steady drift over the three.
+                figures["after_deep_backlog"] = await throughput(stack, driver, config)
             overhead_rate = config.overhead_rate or figures["goals_per_s"] / 2
             figures["overhead"] = await overhead(
                 stack, driver, run_.dsn, overhead_rate, config.overhead_s, config.warmup_s

@@ -83,9 +83,29 @@ def with_deep_backlog() -> dict[str, Any]:
     return figures
 
 
+def with_shallow_loop_after(figures: dict[str, Any]) -> dict[str, Any]:
+    figures["after_deep_backlog"] = {
+        "outstanding": 200,
+        "goals_per_s": 38.0,
+        "cpu_s_per_goal": {"scripted-llm": 0.0036, "planner": 0.005, "aggregator": 0.0058},
+    }
+    return figures
+
+
 def test_the_deep_backlog_is_measured_against_the_first_loop_and_the_llm_s_drift() -> None:
     assert backlog_ratio(with_deep_backlog()) == {"services": 1.2, "scripted-llm": 1.1}
     assert backlog_ratio(pipeline_figures()) is None
+
+
+def test_with_the_first_loop_again_the_deep_one_is_measured_against_both() -> None:
+    # The machine slowed by a fifth over the three loops (the second shallow loop cost 1.2
+    # times the first): against their mean the deep backlog costs 1.09 times as much a goal,
+    # the LLM's fixed work 1.0.
+    assert backlog_ratio(with_shallow_loop_after(with_deep_backlog())) == {
+        "services": 1.09,
+        "scripted-llm": 1.0,
+        "drift": 1.2,
+    }
 
 
 def test_the_table_names_each_target_of_the_issue() -> None:
@@ -117,6 +137,18 @@ def test_the_table_names_each_target_of_the_issue() -> None:
         "1.2",
         "(LLM",
         "1.1)",
+        "≤",
+        "1.2",
+    ]
+    results["pipeline"] = with_shallow_loop_after(with_deep_backlog())
+    rows = {line[:44].strip(): line[44:] for line in table(results).splitlines()}
+    assert rows["CPU per goal, 1000 ÷ 200 outstanding"].split() == [
+        "1.09",
+        "(LLM",
+        "1.0),",
+        "200",
+        "again",
+        "1.2",
         "≤",
         "1.2",
     ]
