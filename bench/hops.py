@@ -30,6 +30,9 @@ HOPS = (
 class GoalTimings:
     hops: dict[str, list[float]] = field(default_factory=lambda: defaultdict(list))
     llm_critical_ms: float = 0.0
+    # From the gateway's GoalSubmitted to the aggregator's outcome: the goal's time inside
+    # Podium, without the client's request in and its read of `outputs` (None: not both).
+    span_ms: float | None = None
 
 
 def _ms(delta: timedelta) -> float:
@@ -86,6 +89,9 @@ def timings(events: list[Any]) -> GoalTimings:
         ready = [results[d][0] for d in inputs if d in results]
         if inputs and len(ready) == len(inputs) and task_id in assigned:
             out.hops["result→aggregator"].append(_ms(assigned[task_id] - max(ready)))
+    end = first.get("GoalCompleted") or first.get("GoalFailed")
+    if end is not None and "GoalSubmitted" in first:
+        out.span_ms = _ms(end - first["GoalSubmitted"])
     planning = 0.0
     if "PlanCreated" in first and "PlanningStarted" in first:
         planning = _ms(first["PlanCreated"] - first["PlanningStarted"])

@@ -131,6 +131,13 @@ def table(results: dict[str, Any]) -> str:
         )
         lines.append(_row("overhead ms p95", over["overhead_ms"]["p95"]))
         lines.append(_row("overhead ms p99", over["overhead_ms"]["p99"], "≤ 50"))
+        for key, label in (
+            ("overhead_inside_ms", "GoalSubmitted→outcome"),
+            ("client_legs_ms", "client's request + read"),
+        ):
+            if over.get(key):
+                value = f"{over[key]['p50']} / {over[key]['p99']}"
+                lines.append(_row(f"  of it {label} p50/p99 ms", value))
         for hop, values in over["hops_ms"].items():
             lines.append(_row(f"  hop {hop} p50/p99 ms", f"{values['p50']} / {values['p99']}"))
         if "broker_alone" in over:

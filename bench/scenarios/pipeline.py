@@ -202,12 +202,17 @@ async def overhead(
     await asyncio.sleep(2)  # the recorder writes the last outcomes
     events = await fetch_events(dsn, ids)
     overheads: list[float] = []
+    inside: list[float] = []
+    client: list[float] = []
     hops: dict[str, list[float]] = {hop: [] for hop in HOPS}
     llm: list[float] = []
     for goal_id, latency in latencies.items():
         timing = timings(events.get(goal_id, []))
         overheads.append(latency - timing.llm_critical_ms)
         llm.append(timing.llm_critical_ms)
+        if timing.span_ms is not None:
+            inside.append(timing.span_ms - timing.llm_critical_ms)
+            client.append(latency - timing.span_ms)
         for hop, values in timing.hops.items():
             hops[hop].extend(values)
     return {
@@ -217,5 +222,9 @@ async def overhead(
         "latency_ms": summary(list(latencies.values())),
         "llm_critical_ms": summary(llm),
         "overhead_ms": summary(overheads),
+        # The overhead split: between GoalSubmitted and the outcome event (Podium's), and
+        # the rest of the client's end to end (its HTTP request in, its read of `outputs`).
+        "overhead_inside_ms": summary(inside) if inside else None,
+        "client_legs_ms": summary(client) if client else None,
         "hops_ms": {hop: summary(values) for hop, values in hops.items()},
     }

@@ -59,6 +59,8 @@ def pipeline_figures() -> dict[str, Any]:
         "overhead": {
             "goals_per_s": 20.0,
             "overhead_ms": {"p50": 30.0, "p95": 60.0, "p99": 80.0},
+            "overhead_inside_ms": {"p50": 24.0, "p95": 50.0, "p99": 70.0},
+            "client_legs_ms": {"p50": 6.0, "p95": 9.0, "p99": 12.0},
             "hops_ms": {"gateway→planner": hop},
             "broker_alone": {"per_s": 20.0, "records": 600, "hop_ms": {"p50": 2.6, "p99": 7.5}},
             "critical_path_hops": 8,
@@ -155,6 +157,12 @@ def test_the_table_names_each_target_of_the_issue() -> None:
     assert rows["idle RSS MB: planner"].split() == ["55.0", "≤", "60"]
     assert rows["idle CPU ms/s: planner"].split() == ["6.3"]
     assert rows["overhead ms p99"].split() == ["80.0", "≤", "50"]
+    assert rows["of it GoalSubmitted→outcome p50/p99 ms"].split() == ["24.0", "/", "70.0"]
+    assert rows["of it client's request + read p50/p99 ms"].split() == [
+        "6.0",
+        "/",
+        "12.0",
+    ]
     assert rows["broker alone: hop p50/p99 ms (8 a goal)"].split() == ["2.6", "/", "7.5"]
     assert rows["podium ÷ celery at 2000ms"].split() == ["4.0", "≥", "3", "at", "2s"]
     assert rows["celery at 2000ms"].split() == ["12.0", "(gevent", "2", "x", "1024)"]

@@ -74,6 +74,11 @@ def test_timings_of_a_four_task_goal() -> None:
     assert out.hops["output→PostgreSQL"] == [20.0]
     # planning 20 + the slower parallel task 120 + t3 50 + the final 30
     assert out.llm_critical_ms == pytest.approx(220.0)
+    assert out.span_ms == pytest.approx(310.0)  # GoalSubmitted at 0, GoalCompleted at 310
+
+
+def test_a_goal_without_its_outcome_has_no_span() -> None:
+    assert timings([_row("GoalSubmitted", 0, {}), _row("PlanningStarted", 5, {})]).span_ms is None
 
 
 def test_each_process_cpu_per_goal_costliest_first() -> None:
