@@ -77,21 +77,19 @@ def timings(events: list[Any]) -> GoalTimings:
             out.hops["output→PostgreSQL"].append(_ms(row["recorded_at"] - at))
     if "PlanningStarted" in first and "GoalSubmitted" in first:
         out.hops["gateway→planner"].append(_ms(first["PlanningStarted"] - first["GoalSubmitted"]))
+    end = first.get("GoalCompleted") or first.get("GoalFailed")  # the outcome's event
+    if end is not None and "GoalSubmitted" in first:
+        out.span_ms = _ms(end - first["GoalSubmitted"])
     for task_id, (done, latency) in results.items():
         if task_id in assigned:
             start = done - timedelta(milliseconds=latency)
             out.hops["dispatch→worker start"].append(_ms(start - assigned[task_id]))
-        if task_id.endswith(".final"):
-            end = first.get("GoalCompleted") or first.get("GoalFailed")
-            if end is not None:
-                out.hops["aggregator→output"].append(_ms(end - done))
+        if task_id.endswith(".final") and end is not None:
+            out.hops["aggregator→output"].append(_ms(end - done))
     for task_id, inputs in depends.items():
         ready = [results[d][0] for d in inputs if d in results]
         if inputs and len(ready) == len(inputs) and task_id in assigned:
             out.hops["result→aggregator"].append(_ms(assigned[task_id] - max(ready)))
-    end = first.get("GoalCompleted") or first.get("GoalFailed")
-    if end is not None and "GoalSubmitted" in first:
-        out.span_ms = _ms(end - first["GoalSubmitted"])
     planning = 0.0
     if "PlanCreated" in first and "PlanningStarted" in first:
         planning = _ms(first["PlanCreated"] - first["PlanningStarted"])
