@@ -2,6 +2,7 @@
 in `podium_cli.models`, built and fetched once into the cache (`PODIUM_CACHE_DIR`):
 
     wheels/llama_cpp_python-<version>-*.whl   built from the sdist for this CPU (cmake, C++)
+    wheels/llama_cpp_python-<version>.cpu     the CPU it was built for (`native.cpu_key`)
     llm/venv-<version>/                       the server's own environment
     models/<name>.gguf                        the weights, joined from their packages, hashed
 
@@ -28,6 +29,7 @@ from podium_cli.models import LLAMA_CPP_PYTHON, LocalModel
 from podium_cli.settings import CliSettings
 from podium_cli.stack import processes
 from podium_cli.stack.layout import Layout
+from podium_cli.stack.native import Stamp, cpu_key
 from podium_cli.stack.services import Process, http_ok
 
 LOCAL_LLM = "local-llm"
@@ -52,6 +54,7 @@ class LocalLLM:
         self.wheels = layout.cache / "wheels"
         self.venv = layout.cache / "llm" / f"venv-{LLAMA_CPP_PYTHON}"
         self.weights = layout.cache / "models" / self.model.file_name
+        self.stamp = Stamp(self.wheels / f"llama_cpp_python-{LLAMA_CPP_PYTHON}.cpu")
 
     @property
     def python(self) -> Path:
@@ -108,23 +111,41 @@ class LocalLLM:
             raise LocalModelUnavailable(f"{type(error).__name__}: {error}") from error
 
     def _server(self) -> None:
-        ready = self.venv / ".podium-ready"
-        if ready.is_file():
-            return
+        """The server's environment, with the wheel built for this CPU installed: made again
+        when the wheel is not the one it holds."""
         wheel = self._wheel()
+        ready = self.venv / ".podium-ready"
+        holds = f"{wheel.name} for {self.stamp.path.read_text()}"
+        if ready.is_file() and ready.read_text() == holds:
+            return
         print(f"llm          installing the server into {self.venv}")
+        shutil.rmtree(self.venv, ignore_errors=True)
         _run([*uv(), "venv", "--quiet", "--python", sys.executable, str(self.venv)])
         _run([
             *uv(), "pip", "install", "--quiet", "--python", str(self.python),
             f"llama-cpp-python[server] @ {wheel.as_uri()}",
         ])  # fmt: skip
-        ready.write_text(f"{wheel.name}\n")
+        ready.write_text(holds)
+
+    def _built(self) -> Path | None:
+        found = sorted(self.wheels.glob(f"llama_cpp_python-{LLAMA_CPP_PYTHON}-*.whl"))
+        return found[-1] if found else None
 
     def _wheel(self) -> Path:
-        found = sorted(self.wheels.glob(f"llama_cpp_python-{LLAMA_CPP_PYTHON}-*.whl"))
-        if found:
-            return found[-1]
+        """The wheel for this CPU: the cached one if it was built for it, else built now."""
+        key = cpu_key()
+        found = self._built()
+        if found is not None and self.stamp.fits(key):
+            return found
+        if found is not None:
+            print(f"llm          {found.name} was built for another CPU: building it again")
+            found.unlink()
         self.wheels.mkdir(parents=True, exist_ok=True)
+        built = self._build()
+        self.stamp.write(key)
+        return built
+
+    def _build(self) -> Path:
         builder = self.venv.with_name(f"build-{LLAMA_CPP_PYTHON}")
         log = self.wheels / f"llama-cpp-python-{LLAMA_CPP_PYTHON}.build.log"
         print(
@@ -140,10 +161,10 @@ class LocalLLM:
         env = {**os.environ, "CMAKE_BUILD_PARALLEL_LEVEL": str(os.cpu_count() or 2)}
         _build_with_progress(command, env, log)
         shutil.rmtree(builder, ignore_errors=True)
-        found = sorted(self.wheels.glob(f"llama_cpp_python-{LLAMA_CPP_PYTHON}-*.whl"))
-        if not found:
+        found = self._built()
+        if found is None:
             raise LocalModelUnavailable(f"the build left no wheel in {self.wheels}; see {log}")
-        return found[-1]
+        return found
 
     def _weights(self) -> None:
         if self.weights.is_file():
