@@ -88,13 +88,5 @@ for service in $services; do
         --build-arg "PROBE_PORT=$port" --tag "localhost/podium-$service:$tag" . >/dev/null
     say "localhost/podium-$service:$tag built in $((SECONDS - started))s"
 done
-# podman's storage is Podium's own (engine.sh): the images an earlier run's tags moved away
-# from, and the build steps only they used, are removed there, so that the storage does not
-# grow with every run. Only those older than an hour: a build running beside this one keeps
-# its steps. The steps of the images just built stay, the next run's cache. A docker engine
-# is the user's, left alone.
-if [ ${#format[@]} -gt 0 ]; then
-    "$engine" image prune --force --filter until=1h >/dev/null
-fi
 "$engine" images --filter reference='localhost/podium-*' \
     --format '{{.Repository}}:{{.Tag}} {{.Size}}'
