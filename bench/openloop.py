@@ -270,7 +270,11 @@ class SearchConfig:
     """How the rate steps: doubling from `start` with short probe windows until a probe
     fails twice in a row (one failure can be a hiccup of a shared machine), then full
     windows: the last rate probed good is confirmed (halved again while it is not), then
-    `refine` bisections (geometric) between it and the first that failed."""
+    `refine` bisections (geometric) between it and the first that failed.
+
+    `floor` is a rate another configuration of the same system already sustained: once a
+    rate at or below it has failed, this one cannot beat it, and the search ends there
+    (its capacity is then only known to be under that rate)."""
 
     start: float = 2.0
     growth: float = 2.0
@@ -282,6 +286,7 @@ class SearchConfig:
     # A probe lasts long enough for this many arrivals (up to the full window): a p99 of a
     # handful of goals is their slowest one.
     probe_goals: int = 30
+    floor: float = 0.0
 
     def probe_window(self, rate: float) -> float:
         return min(self.window_s, max(self.probe_s, self.probe_goals / rate))
@@ -293,13 +298,19 @@ class Capacity:
     at_least: bool  # true when no rate up to the search's ceiling failed
     best: Step | None
     steps: list[Step]
+    # Set when the search ended at its floor: a rate at or under it failed, the capacity
+    # is below that rate (and `goals_per_s` the best sustained before, if any).
+    beaten_below: float | None = None
 
     def figures(self) -> dict[str, Any]:
-        return {
+        figures: dict[str, Any] = {
             "goals_per_s": self.goals_per_s,
             "at_least": self.at_least,
             "steps": [s.figures() for s in self.steps],
         }
+        if self.beaten_below is not None:
+            figures["beaten_below"] = self.beaten_below
+        return figures
 
 
 Trial = Callable[[float, float], Awaitable[Step]]
@@ -320,6 +331,10 @@ async def search(trial: Trial, config: SearchConfig) -> Capacity:
         return (await run(rate, config.probe_window(rate))).passed
 
     good, bad = 0.0, math.inf
+
+    def beaten() -> bool:
+        return bad <= config.floor
+
     rate = config.start
     while rate <= config.max_rate:
         if await probe(rate):
@@ -329,20 +344,21 @@ async def search(trial: Trial, config: SearchConfig) -> Capacity:
             break
     if good == 0.0:  # the start rate already failed: down until a probe passes
         rate = config.start / config.growth
-        while rate >= config.min_rate and good == 0.0:
+        while rate >= config.min_rate and good == 0.0 and not beaten():
             if await probe(rate):
                 good = rate
             else:
                 bad, rate = rate, rate / config.growth
     best: Step | None = None
-    while good >= config.min_rate and best is None:
+    while good >= config.min_rate and best is None and not beaten():
         confirmed = await run(good, config.window_s)
         if confirmed.passed:
             best = confirmed
         else:
             bad, good = good, good / config.growth
-    if best is None:
-        return Capacity(0.0, False, None, steps)
+    if best is None or beaten():
+        rate = best.rate if best is not None else 0.0
+        return Capacity(rate, False, best, steps, bad if beaten() else None)
     if math.isfinite(bad):
         for _ in range(config.refine):
             middle = math.sqrt(best.rate * bad)

@@ -11,7 +11,10 @@ answered by the same scripted LLM over HTTP on the same machine.
 - Celery: the flow of bench.celery_app (a chord for the fan-in, acks_late) over a Redis of
   its own; the gevent pool its documentation recommends for I/O-bound tasks, one worker
   process per core, its concurrency raised until capacity stops growing by 10%; the
-  prefork pool reported at one size. Outcomes are read from a Redis list.
+  prefork pool reported at one size. Outcomes are read from a Redis list. A pool whose
+  rate failed at or under what an earlier pool sustained cannot be Celery's best: its
+  search ends there (`beaten_below` in its figures), and only the pool that is best so
+  far has its overhead measured.
 - LangGraph: bench.langgraph_app in this process (no checkpointer): the in-process floor.
 
 Overhead: at half of each system's capacity at 0 ms, for a full window, end-to-end latency
@@ -112,9 +115,11 @@ async def measure(
     rng: random.Random,
     start_rate: float | None = None,
     by_process: Callable[[], dict[str, float]] | None = None,
+    floor: float = 0.0,
 ) -> Capacity:
     """One system's capacity at one LLM latency; `by_process` gives the CPU-seconds so far
-    of each of its processes, when it has several."""
+    of each of its processes, when it has several; `floor` is what another configuration
+    of the system sustained (`SearchConfig.floor`)."""
     base = step_config(latency_ms, config.window_s)
     rule = criteria(latency_ms)
 
@@ -142,6 +147,7 @@ async def measure(
             probe_s=min(config.probe_s, config.window_s),
             window_s=config.window_s,
             refine=config.refine,
+            floor=floor,
         ),
     )
     return found
@@ -314,17 +320,27 @@ async def _celery_pool(
     config: CapacityConfig,
     rng: random.Random,
     start_rate: float | None,
+    best: float = 0.0,
 ) -> tuple[Capacity, CelerySystem, dict[str, Any]]:
+    """One pool's capacity; `best` is what an earlier pool sustained at this latency: a
+    pool that cannot beat it is not searched further, and only a pool that beats it (or
+    the first) has its overhead measured, the best pool's being the one reported."""
     print(f"celery {label} at {latency_ms:g} ms", file=sys.stderr)
     with worker_processes(pool, processes, concurrency, broker.url, llm) as pids:
         cpu = ProcessTree([*pids, broker.pid])
         async with CelerySystem(broker.url) as system:
             await system.submit()  # the workers are up: one goal end to end
             await _lost(system.submitted, system.ended)
-            found = await measure(system, latency_ms, config, cpu, rng, start_rate)
+            found = await measure(system, latency_ms, config, cpu, rng, start_rate, floor=best)
             figures = _figures(found)
             figures.update(processes=processes, concurrency=concurrency)
-            if latency_ms == 0:
+            if found.beaten_below is not None:
+                print(
+                    f"    under {found.beaten_below:g} goals/s, not above another pool's {best:g}:"
+                    " not searched further",
+                    file=sys.stderr,
+                )
+            if latency_ms == 0 and (best == 0 or found.goals_per_s > best):
                 half = await overhead_step(system, found.goals_per_s, config, cpu, rng)
                 figures["overhead"] = {
                     "step": half.figures(),
@@ -375,10 +391,13 @@ async def celery(config: CapacityConfig, rng: random.Random) -> dict[str, Any]:
                         config,
                         rng,
                         max(previous / 2, 0.5) if previous else None,
+                        best,
                     )
                     runs[label] = figures
                     if found.goals_per_s > best:
                         best_pool, best = label, found.goals_per_s
+                    if found.beaten_below is not None:
+                        continue  # under the best so far: how far under is not known
                     if found.goals_per_s < previous * config.celery_growth:
                         break  # capacity stopped growing with concurrency
                     previous = found.goals_per_s

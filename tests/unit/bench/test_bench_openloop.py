@@ -158,6 +158,44 @@ async def test_one_failed_probe_is_tried_again_before_it_ends_the_climb() -> Non
     assert [rate for rate, _ in tried].count(4.0) == 2
 
 
+async def test_a_search_ends_once_a_rate_at_or_under_its_floor_failed() -> None:
+    trial, tried = _system_with_capacity(20.0)
+    found = await search(trial, SearchConfig(start=4, refine=2, floor=38.0))
+    # The probes climb 4, 8, 16 and fail at 32 (twice): 32 is under the floor, so no full
+    # window is spent on a capacity that cannot beat it.
+    assert found.beaten_below == 32
+    assert found.goals_per_s == 0.0
+    assert found.best is None
+    assert all(window < 60 for _, window in tried)
+    assert found.figures()["beaten_below"] == 32
+
+
+async def test_a_floor_under_the_capacity_changes_nothing() -> None:
+    for floor in (0.0, 10.0):
+        trial, tried = _system_with_capacity(27.0)
+        found = await search(trial, SearchConfig(start=2, refine=2, floor=floor))
+        unbounded_trial, unbounded_tried = _system_with_capacity(27.0)
+        unbounded = await search(unbounded_trial, SearchConfig(start=2, refine=2))
+        assert found.goals_per_s == unbounded.goals_per_s
+        assert tried == unbounded_tried
+        assert found.beaten_below is None
+        assert "beaten_below" not in found.figures()
+
+
+async def test_a_capacity_between_the_floor_and_the_first_failure_is_still_found() -> None:
+    # Full windows fail down to 0.5 (above the floor 0.25), 0.25 passes: the bisections
+    # above it can still beat the floor, so they run.
+    trial, tried = _system_with_capacity(0.3)
+    found = await search(trial, SearchConfig(start=4, refine=2, floor=0.25, min_rate=0.1))
+    assert found.beaten_below is None
+    assert 0.25 < found.goals_per_s <= 0.3
+    # Failing at 0.5 with the floor at 0.5 ends it before 0.25 is tried.
+    trial, tried = _system_with_capacity(0.3)
+    found = await search(trial, SearchConfig(start=4, refine=2, floor=0.5, min_rate=0.1))
+    assert found.beaten_below == 0.5
+    assert 0.25 not in [rate for rate, _ in tried]
+
+
 def test_a_probe_lasts_for_enough_arrivals_up_to_the_full_window() -> None:
     config = SearchConfig(probe_s=10, window_s=60, probe_goals=30)
     assert config.probe_window(20) == 10
