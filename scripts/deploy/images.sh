@@ -88,5 +88,18 @@ for service in $services; do
         --build-arg "PROBE_PORT=$port" --tag "localhost/podium-$service:$tag" . >/dev/null
     say "localhost/podium-$service:$tag built in $((SECONDS - started))s"
 done
+# podman's storage is Podium's own (engine.sh): what earlier builds left there untagged is
+# removed, so that it does not grow with every build. The images whose tags moved to the
+# ones just built (they carry the image title label) go once an hour old (a build running
+# beside this one keeps its own). The build stage's steps (labelled org.podium.stage) go a
+# day old: a step reused keeps the date it was made, and a build of unchanged sources would
+# redo them all (20 s); the shared dependencies' stage carries neither label and stays. A
+# docker engine is the user's, left alone.
+if [ ${#format[@]} -gt 0 ]; then
+    "$engine" image prune --force --filter label=org.opencontainers.image.title \
+        --filter until=1h >/dev/null
+    "$engine" image prune --force --filter label=org.podium.stage=build \
+        --filter until=24h >/dev/null
+fi
 "$engine" images --filter reference='localhost/podium-*' \
     --format '{{.Repository}}:{{.Tag}} {{.Size}}'
