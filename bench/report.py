@@ -169,6 +169,10 @@ def table(results: dict[str, Any]) -> str:
             lines.append(_row(f"celery {key}", value))
         lines.append(_row("ratio vs celery at 2 s", results.get("ratio_vs_celery"), "≥ 3"))
     lines += _capacity(results)
+    minutes = results.get("scenario_minutes")
+    if minutes:
+        spent = ", ".join(f"{name} {value:g}" for name, value in minutes.items())
+        lines.append(_row("minutes each scenario took", spent))
     return "\n".join(lines)
 
 

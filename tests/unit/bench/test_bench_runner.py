@@ -24,15 +24,27 @@ def test_results_are_written_after_each_scenario(tmp_path: Path) -> None:
 
     args = argparse.Namespace(out=out, scenarios=["pipeline", "capacity"])
     results: dict[str, Any] = {"quick": False}
+    # Each scenario reads the clock before and after: 90 s, then 30 s.
+    ticks = iter([0.0, 90.0, 100.0, 130.0])
 
-    failed = asyncio.run(runner.run({"pipeline": finished, "capacity": broken}, args, results))
-
-    assert seen_on_disk == [{"quick": False, "pipeline": {"goals_per_s": 80.0}, "failed": []}], (
-        "written before the next scenario"
+    failed = asyncio.run(
+        runner.run(
+            {"pipeline": finished, "capacity": broken}, args, results, clock=lambda: next(ticks)
+        )
     )
+
+    assert seen_on_disk == [
+        {
+            "quick": False,
+            "scenario_minutes": {"pipeline": 1.5},
+            "pipeline": {"goals_per_s": 80.0},
+            "failed": [],
+        }
+    ], "written before the next scenario"
     assert failed == ["capacity"]
     assert json.loads(out.read_text()) == {
         "quick": False,
+        "scenario_minutes": {"pipeline": 1.5, "capacity": 0.5},
         "pipeline": {"goals_per_s": 80.0},
         "failed": ["capacity"],
     }
