@@ -356,9 +356,10 @@ async def search(trial: Trial, config: SearchConfig) -> Capacity:
             best = confirmed
         else:
             bad, good = good, good / config.growth
-    if best is None or beaten():
-        rate = best.rate if best is not None else 0.0
-        return Capacity(rate, False, best, steps, bad if beaten() else None)
+    if beaten():
+        return Capacity(best.rate if best else 0.0, False, best, steps, beaten_below=bad)
+    if best is None:
+        return Capacity(0.0, False, None, steps)
     if math.isfinite(bad):
         for _ in range(config.refine):
             middle = math.sqrt(best.rate * bad)
