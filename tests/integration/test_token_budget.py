@@ -1,17 +1,21 @@
-"""Token budgets at the LLM boundary: several processes' clients (`BudgetedLLM`, each with
-its own pool on the real PostgreSQL) spend one goal's budget in parallel against the
-scripted LLM; the spend never passes the budget, and every token the LLM served is spent."""
+"""Token budgets at the LLM boundary: several processes' clients (`OpenAILLM` with a
+`TokenBudget`, each with its own pool on the real PostgreSQL) spend one goal's budget in
+parallel against the scripted LLM; the spend never passes the budget, and every token the
+LLM served is spent. Each attempt of a call is budgeted: one that may have been served
+without a reply (a timeout) is spent at its most, one refused with a status or never
+sent spends nothing."""
 
 from __future__ import annotations
 
 import asyncio
 import uuid
 
+import asyncpg
 import pytest
 from pydantic import SecretStr
 
-from podium_common.budget import SPEND, BudgetedLLM, spending
-from podium_common.errors import BudgetExhausted
+from podium_common.budget import SPEND, TokenBudget, most_tokens, spending
+from podium_common.errors import BudgetExhausted, LLMUnavailable
 from podium_common.ledger import Ledger, LedgerSettings
 from podium_common.llm import Message, OpenAILLM, Request
 from podium_common.settings import LLMSettings
@@ -40,14 +44,23 @@ async def scripted():
         yield llm
 
 
-def replicas(scripted: ScriptedLLM, settings: LedgerSettings, count: int) -> list[BudgetedLLM]:
-    return [
-        BudgetedLLM(OpenAILLM(LLMSettings(base_url=scripted.base_url)), Ledger(settings), settings)
-        for _ in range(count)
-    ]
+def client(settings: LedgerSettings, llm: LLMSettings) -> OpenAILLM:
+    return OpenAILLM(llm, budget=TokenBudget(Ledger(settings), settings))
 
 
-async def spend(llm: BudgetedLLM, goal_id: uuid.UUID, number: int) -> int:
+def replicas(scripted: ScriptedLLM, settings: LedgerSettings, count: int) -> list[OpenAILLM]:
+    return [client(settings, LLMSettings(base_url=scripted.base_url)) for _ in range(count)]
+
+
+async def ledger_row(settings: LedgerSettings, goal_id: uuid.UUID) -> asyncpg.Record | None:
+    ledger = Ledger(settings)
+    try:
+        return await ledger.fetchrow(SPEND, goal_id, 1)
+    finally:
+        await ledger.close()
+
+
+async def spend(llm: OpenAILLM, goal_id: uuid.UUID, number: int) -> int:
     """One call of the goal; 1 if it was made, 0 if the budget refused it."""
     with spending(goal_id, 1):
         try:
@@ -71,7 +84,7 @@ async def test_three_replicas_never_spend_past_the_budget(scripted, pg_dsn) -> N
             # Work done twice (a redelivered task) is spent twice.
             *(spend(clients[n % 3], goal_id, 1) for n in range(3)),
         )
-        row = await clients[0]._ledger.fetchrow(SPEND, goal_id, 1)
+        row = await ledger_row(settings, goal_id)
     finally:
         await asyncio.gather(*(client.close() for client in clients))
     served = scripted.stats()["tokens"]
@@ -92,7 +105,7 @@ async def test_a_goal_without_a_budget_is_spent_and_never_refused(scripted, pg_d
     try:
         with spending(goal_id, 1, tenant="nobody"):
             made = await asyncio.gather(*(spend(clients[n % 2], goal_id, n) for n in range(10)))
-        row = await clients[1]._ledger.fetchrow(SPEND, goal_id, 1)
+        row = await ledger_row(settings, goal_id)
     finally:
         await asyncio.gather(*(client.close() for client in clients))
     assert sum(made) == 10
@@ -106,16 +119,73 @@ async def test_a_first_call_larger_than_the_budget_is_refused_with_the_spend(
     scripted, pg_dsn
 ) -> None:
     settings = LedgerSettings(dsn=SecretStr(pg_dsn))
-    (client,) = replicas(scripted, settings, 1)
+    (llm,) = replicas(scripted, settings, 1)
     goal_id = uuid.uuid4()
     try:
         with (
             spending(goal_id, 1, tenant="t", budget=10),
             pytest.raises(BudgetExhausted, match="token budget of 10 has no room") as refused,
         ):
-            await client.complete(task(1))
+            await llm.complete(task(1))
     finally:
-        await client.close()
+        await llm.close()
     assert refused.value.kind == "budget"
     assert "0 tokens spent by 0 calls" in str(refused.value)
     assert scripted.stats()["total"] == 0
+
+
+def retrying(base_url: str, *, attempts: int, timeout_s: float = 5.0) -> LLMSettings:
+    return LLMSettings(
+        base_url=base_url,
+        timeout_s=timeout_s,
+        max_attempts=attempts,
+        backoff_base_s=0.01,
+        backoff_max_s=0.02,
+    )
+
+
+async def test_an_attempt_that_timed_out_is_spent_at_its_most_and_a_retry_needs_room(
+    pg_dsn,
+) -> None:
+    need = most_tokens(task(1))
+    settings = LedgerSettings(dsn=SecretStr(pg_dsn))
+    goal_id = uuid.uuid4()
+    # Every call is held past the client's timeout: served, perhaps billed, never read.
+    async with serve(FaultConfig(p_timeout=1.0, timeout_hold_s=5.0)) as held:
+        llm = client(settings, retrying(held.base_url, attempts=3, timeout_s=0.3))
+        try:
+            with (
+                spending(goal_id, 1, tenant="t", budget=need + need // 2),
+                pytest.raises(BudgetExhausted, match=f"{need} tokens spent by 1 calls"),
+            ):
+                await llm.complete(task(1))
+        finally:
+            await llm.close()
+        sent = held.stats()["total"]
+    row = await ledger_row(settings, goal_id)
+    assert sent == 1, "the retry was not sent: the timed-out attempt left no room for it"
+    assert row is not None
+    assert (row["spent"], row["calls"], row["reserved"], row["refused"]) == (need, 1, 0, 1)
+
+
+async def test_attempts_refused_with_a_status_or_never_sent_spend_nothing(pg_dsn) -> None:
+    settings = LedgerSettings(dsn=SecretStr(pg_dsn))
+    goal_id = uuid.uuid4()
+    async with serve(FaultConfig(p_500=1.0)) as failing:
+        llm = client(settings, retrying(failing.base_url, attempts=3))
+        try:
+            with spending(goal_id, 1), pytest.raises(LLMUnavailable, match="answered 500"):
+                await llm.complete(task(1))
+        finally:
+            await llm.close()
+        assert failing.stats()["total"] == 3
+    # Nothing listens at the port a finished server left: no attempt can be sent.
+    llm = client(settings, retrying(failing.base_url, attempts=2))
+    try:
+        with spending(goal_id, 1), pytest.raises(LLMUnavailable, match="unreachable"):
+            await llm.complete(task(2))
+    finally:
+        await llm.close()
+    row = await ledger_row(settings, goal_id)
+    assert row is not None, "each attempt reserved in the goal's row"
+    assert (row["spent"], row["calls"], row["reserved"]) == (0, 0, 0)

@@ -1,14 +1,19 @@
-"""Token budgets, held across every replica: `BudgetedLLM` admits an LLM call only when the
-goal it serves has room for it, in the shared ledger (`podium_common.ledger`).
+"""Token budgets, held across every replica: `TokenBudget` admits each attempt of an LLM
+call only when the goal it serves has room for it, in the shared ledger
+(`podium_common.ledger`). `OpenAILLM` asks it before every attempt it sends, retries too.
 
-Before a call it reserves what the call can cost at most (the prompt estimated from its
-characters, on the safe side, plus the reply's `max_tokens`), atomically against the
-goal's budget and everything spent and reserved by every process; after the call it
-settles: the reservation goes, the tokens the endpoint reports are spent (a reply from the
-LLM cache spends none). So the spend never passes the budget by more than one call's
-underestimate, and work done twice (a redelivered task, a retry) is spent twice. A call
-that cannot fit raises `BudgetExhausted` without being made; the worker's result, or the
-planner's rejection, says so, and the aggregator fails the goal with reason `budget`.
+Before an attempt it reserves what the attempt can cost at most (the prompt estimated from
+its characters, on the safe side, plus the reply's `max_tokens`), atomically against the
+goal's budget and everything spent and reserved by every process; after it, it settles: the
+reservation goes, and the attempt is spent: the tokens the endpoint reports for a reply; the
+whole reservation for an attempt that may have been served but whose reply never came (a
+read timeout, a connection lost after the request was sent: the endpoint may have billed
+it); nothing for one the endpoint refused with a status (429, 5xx) or never received. So
+the spend never passes the budget by more than one attempt's underestimate, and work done
+twice (a redelivered task, a retry) is spent twice. A reply from the LLM cache is not an
+attempt: it spends nothing and is served whatever is left. An attempt that cannot fit
+raises `BudgetExhausted` without being sent; the worker's result, or the planner's
+rejection, says so, and the aggregator fails the goal with reason `budget`.
 
 Which goal a call serves is bound by the handler (`spending`) in a context variable, as
 each record's asyncio task has its own: a call outside any goal is not budgeted.
@@ -21,11 +26,10 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
-from typing import Protocol
 
 from podium_common.errors import BudgetExhausted
 from podium_common.ledger import Ledger, LedgerSettings
-from podium_common.llm import LLM, Completion, Request
+from podium_common.llm import Request
 
 # Characters per token and tokens a chat template adds per message: as in `llm_limits`.
 CHARS_PER_TOKEN = 3
@@ -47,10 +51,6 @@ SET reserved = GREATEST(0, reserved - $3), spent = spent + $4, calls = calls + $
 WHERE goal_id = $1 AND run = $2"""
 SPEND = """SELECT budget, spent, reserved, calls, refused FROM token_ledger
 WHERE goal_id = $1 AND run = $2"""
-
-
-class _ClosableLLM(LLM, Protocol):
-    async def close(self) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -86,32 +86,30 @@ def most_tokens(request: Request) -> int:
     return chars // CHARS_PER_TOKEN + template + (request.max_tokens or DEFAULT_MAX_TOKENS)
 
 
-class BudgetedLLM:
-    """An `LLM` that spends each call from its goal's budget in the shared ledger."""
+class TokenBudget:
+    """The `BudgetGate` of `OpenAILLM`: each attempt spent from its goal's budget."""
 
-    def __init__(self, llm: _ClosableLLM, ledger: Ledger, settings: LedgerSettings) -> None:
-        self._llm = llm
+    def __init__(self, ledger: Ledger, settings: LedgerSettings) -> None:
         self._ledger = ledger
         self._settings = settings
 
-    async def complete(self, request: Request) -> Completion:
+    async def admit(self, request: Request) -> int:
+        """Reserves the most the attempt can cost (0: a call outside any goal)."""
         spender = _current.get()
         if spender is None:
-            return await self._llm.complete(request)
+            return 0
         budget = None
         if spender.tenant is not None:
             budget = self._settings.budget_of(spender.tenant, spender.budget)
         need = most_tokens(request)
         await self._reserve(spender, budget, need)
-        spent = calls = 0
-        try:
-            completion = await self._llm.complete(request)
-            calls = 1
-            if not getattr(completion, "cache_hit", False):
-                spent = completion.usage.total
-            return completion
-        finally:
-            await self._ledger.execute(SETTLE, spender.goal_id, spender.run, need, spent, calls)
+        return need
+
+    async def settle(self, held: int, spent: int, calls: int) -> None:
+        """The reservation goes; `spent` tokens by `calls` calls (0 or 1) are spent."""
+        spender = _current.get()
+        if spender is not None and held:
+            await self._ledger.execute(SETTLE, spender.goal_id, spender.run, held, spent, calls)
 
     async def _reserve(self, spender: Spender, budget: int | None, need: int) -> None:
         goal, run = spender.goal_id, spender.run
@@ -138,7 +136,4 @@ class BudgetedLLM:
         )
 
     async def close(self) -> None:
-        try:
-            await self._llm.close()
-        finally:
-            await self._ledger.close()
+        await self._ledger.close()

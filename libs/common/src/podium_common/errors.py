@@ -62,10 +62,18 @@ class LLMUnavailable(LLMError):
     kind = "llm_unavailable"
 
     def __init__(
-        self, message: str, *, retry_after: float | None = None, **context: object
+        self,
+        message: str,
+        *,
+        retry_after: float | None = None,
+        served: bool = False,
+        **context: object,
     ) -> None:
         super().__init__(message, **context)
         self.next_retry_delay = retry_after
+        # The request may have been served (and billed) though no reply was read: it timed
+        # out or lost its connection after it was sent, or its reply was unusable.
+        self.served = served
 
     @property
     def retry_after(self) -> float | None:

@@ -109,6 +109,15 @@ class RateGate(Protocol):
     async def block(self, model: str, seconds: float) -> None: ...
 
 
+class BudgetGate(Protocol):
+    """The token budget of the goal a call serves (`podium_common.budget`), asked before
+    every attempt and told what it spent."""
+
+    async def admit(self, request: Request) -> int: ...
+    async def settle(self, held: int, spent: int, calls: int) -> None: ...
+    async def close(self) -> None: ...
+
+
 def _retry_after(error: openai.APIStatusError) -> float | None:
     value = error.response.headers.get("retry-after")
     if value is None:
@@ -165,8 +174,10 @@ class OpenAILLM:
         settings: LLMSettings,
         gate: RateGate | None = None,
         prices: dict[str, Price] | None = None,
+        budget: BudgetGate | None = None,
     ) -> None:
         self._gate = gate
+        self._budget = budget
         self._prices = prices or {}
         self._style = settings.structured_output
         self._slots: contextlib.AbstractAsyncContextManager[Any] = (
@@ -186,8 +197,12 @@ class OpenAILLM:
         self._client: tuple[openai.AsyncOpenAI, FinalRequestOptions] | None = None
 
     async def close(self) -> None:
-        if self._client is not None:
-            await self._client[0].close()
+        try:
+            if self._client is not None:
+                await self._client[0].close()
+        finally:
+            if self._budget is not None:
+                await self._budget.close()
 
     def _sdk(self) -> tuple[openai.AsyncOpenAI, FinalRequestOptions]:
         if self._client is None:
@@ -224,7 +239,7 @@ class OpenAILLM:
             attempt += 1
             try:
                 async with self._slots:
-                    completion = await self._gated(request, started, attempt)
+                    completion = await self._budgeted(request, started, attempt)
             except LLMUnavailable as error:
                 if self._gate is not None and error.retry_after:
                     await self._gate.block(request.model, error.retry_after)
@@ -246,6 +261,23 @@ class OpenAILLM:
             )
             metrics.llm_tokens(request.model, usage.prompt_tokens, usage.completion_tokens, spent)
             return completion
+
+    async def _budgeted(self, request: Request, started: float, attempt: int) -> Completion:
+        """One attempt, sent once its goal's budget has room for the most it can cost."""
+        if self._budget is None:
+            return await self._gated(request, started, attempt)
+        held = await self._budget.admit(request)
+        spent = calls = 0
+        try:
+            completion = await self._gated(request, started, attempt)
+            spent, calls = completion.usage.total, 1
+            return completion
+        except LLMUnavailable as error:
+            if error.served:  # the endpoint may have billed it: spent at its most
+                spent, calls = held, 1
+            raise
+        finally:
+            await self._budget.settle(held, spent, calls)
 
     async def _gated(self, request: Request, started: float, attempt: int) -> Completion:
         """One request, sent once the cluster's rate of its model admits it."""
@@ -294,8 +326,41 @@ class OpenAILLM:
                 model=request.model,
             ) from error
         except (openai.APITimeoutError, openai.APIConnectionError) as error:
-            raise LLMUnavailable(f"LLM unreachable: {error}", model=request.model) from error
+            raise LLMUnavailable(
+                f"LLM unreachable: {error}", served=_was_sent(error), model=request.model
+            ) from error
         return completion_of(reply, request, started, attempt)
+
+
+def _was_sent(error: Exception) -> bool:
+    """Whether a request that got no reply may have reached the endpoint whole: all but a
+    failure to connect, to get a pooled connection, or to write the request. The SDK's
+    httpx transport raises the HTTP client's errors; its aiohttp transport maps every lost
+    connection to `ConnectTimeout`, so there aiohttp's own error, underneath, decides."""
+    import aiohttp
+    import httpx2
+
+    cause = error.__cause__
+    origin = cause.__cause__ if cause is not None else None
+    if isinstance(origin, aiohttp.ClientError):
+        unsent_aiohttp = (
+            aiohttp.ClientConnectorError,
+            aiohttp.ConnectionTimeoutError,
+            aiohttp.InvalidURL,
+            aiohttp.NonHttpUrlClientError,
+        )
+        return not isinstance(origin, unsent_aiohttp)
+    unsent = (
+        httpx2.ConnectError,
+        httpx2.ConnectTimeout,
+        httpx2.PoolTimeout,
+        httpx2.WriteError,
+        httpx2.WriteTimeout,
+        httpx2.ProxyError,
+        httpx2.UnsupportedProtocol,
+        httpx2.LocalProtocolError,
+    )
+    return not isinstance(cause, unsent)
 
 
 def completion_of(reply: object, request: Request, started: float, attempt: int) -> Completion:
@@ -306,7 +371,7 @@ def completion_of(reply: object, request: Request, started: float, attempt: int)
     first = choices[0] if isinstance(choices, list) and choices else None
     message = first.get("message") if isinstance(first, dict) else None
     if not isinstance(message, dict):
-        raise LLMUnavailable("LLM reply had no choices", model=request.model)
+        raise LLMUnavailable("LLM reply had no choices", served=True, model=request.model)
     usage = reply.get("usage")
     usage = usage if isinstance(usage, dict) else {}
     return Completion(

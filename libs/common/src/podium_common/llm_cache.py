@@ -30,7 +30,7 @@ from typing import Protocol
 from pydantic import BaseModel, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings
 
-from podium_common.budget import BudgetedLLM
+from podium_common.budget import TokenBudget
 from podium_common.errors import Unavailable
 from podium_common.events import TokenUsage
 from podium_common.ledger import Ledger, LedgerSettings, ledger_settings
@@ -208,14 +208,17 @@ def build_llm(
     `PODIUM_PRICES` (or `prices`)."""
     cache = cache if cache is not None else _CacheEnvironment().llm_cache
     ledger = ledger if ledger is not None else ledger_settings()
-    shared = Ledger(ledger) if ledger.dsn is not None else None
-    gate = ClusterRate(shared, settings.base_url, ledger.rate_limits) if shared else None
     prices = prices if prices is not None else prices_from_env()
-    client: ClosableLLM = OpenAILLM(settings, gate, prices)
+    gate: ClusterRate | None = None
+    budget: TokenBudget | None = None
+    if ledger.dsn is None:
+        log.warning("no ledger (PODIUM_LEDGER__DSN): token budgets and rates are not shared")
+    else:
+        shared = Ledger(ledger)
+        gate = ClusterRate(shared, settings.base_url, ledger.rate_limits)
+        budget = TokenBudget(shared, ledger)
+    client: ClosableLLM = OpenAILLM(settings, gate, prices, budget)
     if cache.enabled:
         log.info("LLM response cache on")
         client = CachingLLM(client, PostgresReplyStore(cache))
-    if shared is None:
-        log.warning("no ledger (PODIUM_LEDGER__DSN): token budgets and rates are not shared")
-        return client
-    return BudgetedLLM(client, shared, ledger)
+    return client
