@@ -1,5 +1,6 @@
 """What `OpenAILLM` sends: the chat-completions URL under the configured base URL (its path
-kept), the key, and none of the SDK's platform headers; on each HTTP transport."""
+kept, with or without a final "/", or a bare host), the key, and none of the SDK's platform
+headers; on each HTTP transport."""
 
 from __future__ import annotations
 
@@ -49,17 +50,18 @@ async def endpoint() -> AsyncIterator[tuple[str, list[dict[str, Any]]]]:
     await site.start()
     port = runner.addresses[0][1]
     try:
-        yield f"http://127.0.0.1:{port}/openai/v1", seen
+        yield f"http://127.0.0.1:{port}", seen
     finally:
         await runner.cleanup()
 
 
+@pytest.mark.parametrize("path", ["/openai/v1", "/openai/v1/", ""])
 @pytest.mark.parametrize("transport", ["aiohttp", "httpx"])
 async def test_a_call_goes_to_chat_completions_under_the_base_url_without_platform_headers(
-    endpoint: tuple[str, list[dict[str, Any]]], transport: str
+    endpoint: tuple[str, list[dict[str, Any]]], transport: str, path: str
 ) -> None:
-    base_url, seen = endpoint
-    llm = OpenAILLM(LLMSettings(base_url=base_url, api_key="sk-test", http_client=transport))
+    host, seen = endpoint
+    llm = OpenAILLM(LLMSettings(base_url=host + path, api_key="sk-test", http_client=transport))
     try:
         for said in ("hi", "again"):  # the first call builds the client; the second reuses it
             request = Request(model="echo", messages=(Message("user", said),))
@@ -67,7 +69,7 @@ async def test_a_call_goes_to_chat_completions_under_the_base_url_without_platfo
     finally:
         await llm.close()
 
-    assert [request["path"] for request in seen] == ["/openai/v1/chat/completions"] * 2
+    assert [request["path"] for request in seen] == [f"{path.rstrip('/')}/chat/completions"] * 2
     headers = seen[-1]["headers"]
     assert headers["authorization"] == "Bearer sk-test"
     assert headers["content-type"] == "application/json"

@@ -216,7 +216,9 @@ class OpenAILLM:
                 timeout=settings.timeout_s,
                 http_client=http_client(settings),
             )
-            self._client = (client, _post_options(f"{client.base_url}chat/completions"))
+            # The SDK ends a base URL's path with "/", but a bare host's has none.
+            url = f"{str(client.base_url).rstrip('/')}/chat/completions"
+            self._client = (client, _post_options(url))
         return self._client
 
     async def complete(self, request: Request) -> Completion:
