@@ -275,6 +275,35 @@ async def test_results_are_joined_with_their_plan_into_one_outcome(
     assert len(tasks.records) == 2  # nothing issued twice
 
 
+async def test_with_a_one_record_buffer_every_record_waits_its_turn_and_none_is_lost(
+    kafka: KafkaSettings, worker: Worker, publisher: Publisher
+) -> None:
+    """A stream buffer of one record: faust's fetches bring many, so most hand-offs to the
+    agent's channel wait for room (raced against a rebalance, `consumer._drain_messages`)
+    where the others go in place. Every goal's dependent task is released once, with both
+    inputs."""
+    await worker.start(PODIUM_MAX_IN_FLIGHT="1")
+    goals = [Goal() for _ in range(40)]
+    tasks = Reader.released(kafka)
+    async with tasks:
+        await publisher.publish(
+            [event for goal in goals for event in (goal.plan(), goal.result("t1", "one"))]
+        )
+        await publisher.publish([goal.result("t2", "two") for goal in goals])
+        await tasks.until(lambda records: len(records) >= len(goals))
+        await tasks.settle(1)
+    assert await worker.stop() == 0, worker.logfile.read_text()
+
+    released = tasks.events(TaskAssigned)
+    assert sorted(str(task.goal_id) for task in released) == sorted(
+        str(goal.goal_id) for goal in goals
+    )
+    for task in released:
+        assert isinstance(task, TaskAssigned)
+        assert task.task_id.endswith(".t3")
+        assert [i.output for i in task.inputs] == ["one", "two"]
+
+
 async def test_a_restarted_worker_carries_on_from_its_changelog(
     kafka: KafkaSettings, aggregator: Worker, publisher: Publisher
 ) -> None:

@@ -17,22 +17,31 @@ This consumer keeps, per partition, the next offset the agent must handle:
 It also chooses how long the broker holds each fetch (`fetch_hold`), where faust fixes
 1.5 s. A partition whose fetched records are still being handled is left out of the next
 fetch, and records that arrive on it meanwhile wait until that fetch returns: under load
-faust's hold kept each of a goal's steps in the aggregator for up to 1.5 s.
+faust's hold kept each of a goal's steps in the aggregator for up to 1.5 s. And it hands
+each record to the agent's channel in place when that does not wait (`eager`), where
+faust races every hand-off in tasks of its own.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 import aiokafka
+from faust.transport.consumer import CONSUMER_FETCHING
 from faust.transport.drivers.aiokafka import AIOKafkaConsumerThread, Consumer, Transport
 from faust.types import TP
+from mode import Service, ServiceT
 
+from podium_aggregator.eager import started
 from podium_aggregator.fetch_hold import SHORT_HOLD_MS, hold_per_fetch
 
 log = logging.getLogger(__name__)
+
+# Records the fetch loop hands on before it lets the event loop run (faust's figure).
+YIELD_EVERY = 100
 
 
 class HandledConsumer(Consumer):
@@ -121,6 +130,52 @@ class HandledConsumer(Consumer):
 
     def _new_offset(self, tp: TP) -> int | None:
         return commit_bound(super()._new_offset(tp), self.next_offset.get(tp))
+
+    async def _drain_messages(self, fetcher: ServiceT) -> None:
+        """faust's fetch loop (`Consumer._drain_messages`), with one change: each record is
+        handed to the agent's channel in place (`eager.started`), and only a hand-off that
+        waits (the channel full, the flow stopped for a rebalance, the producer's buffer
+        over its limit) is raced against the flow being suspended, as faust races all."""
+        deliver, suspended = self.callback, self.suspend_flow
+        read_offset, acking = self._read_offset, self.app.topics.acks_enabled_for
+        fetcher_stopped = cast(Service, fetcher)._stopped.is_set
+        commit_every, since_yield = self._commit_every, 0
+        try:
+            while not (self._stopped.is_set() or fetcher_stopped()):
+                self.diag.set_flag(CONSUMER_FETCHING)
+                records = self.getmany(timeout=1.0)
+                await asyncio.sleep(0)  # getmany may not wait: let the loop run between
+                if self.should_stop:
+                    continue
+                async for tp, message in records:
+                    since_yield += 1
+                    if since_yield > YIELD_EVERY:  # a long fetch lets the agent run
+                        await asyncio.sleep(0)
+                        since_yield = 0
+                    last = read_offset[tp]
+                    if last is not None and message.offset < last:
+                        continue  # read already (a seek back), as faust drops it
+                    if last and message.offset - last > 1 and acking(message.topic):
+                        await self._add_gap(tp, last + 1, message.offset)
+                    if commit_every is not None and self._n_acked >= commit_every:
+                        self._n_acked = 0
+                        await self.commit()
+                    waiting = started(deliver(message))
+                    if waiting is not None:
+                        await self.wait_first(waiting, suspended.wait())
+                    read_offset[tp] = message.offset
+                self.diag.unset_flag(CONSUMER_FETCHING)
+        except self.consumer_stopped_errors:
+            if not self.transport.app.should_stop:
+                raise
+        except asyncio.CancelledError:
+            if not self.transport.app.should_stop:
+                raise
+        except Exception:
+            log.exception("the fetch loop failed")
+            raise
+        finally:
+            self.diag.unset_flag(CONSUMER_FETCHING)
 
 
 def turn(offset: int, expected: int, *, rewinding: bool) -> Literal["handle", "skip", "rewind"]:
