@@ -28,13 +28,13 @@ import asyncio
 import logging
 import ssl
 import time
-from collections.abc import Iterable
+from collections.abc import Awaitable, Iterable
 from typing import Any, NamedTuple, cast
 
 import faust
 from aiokafka.errors import KafkaError
+from aiokafka.structs import RecordMetadata
 from faust.types import TP, EventT
-from faust.types.tuples import FutureMessage
 from mode import CrashingSupervisor
 from pydantic import BaseModel, TypeAdapter
 
@@ -102,40 +102,51 @@ class Unstored(NamedTuple):
 
 
 class GoalTable(faust.Table[str, bytes]):
-    """The goal table. Its changelog writes go through `send_changelog` with the partition
-    given, whether they come from a record or from the deadline timer; a test's fault switch
-    can hold one in memory (`changelog` point) the way a slow producer would."""
+    """The goal table. The aggregator writes its changelog itself (`write`), with the
+    partition given, whether for a record or for the deadline timer, straight to faust's
+    producer: faust's own path (`send_changelog`) queues each write in a buffer that one
+    task drains, a write at a time, and holds the agent's next record while more than a
+    hundred wait. A test's fault switch can hold a write in memory (`changelog` point) the
+    way a slow producer would."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self._holding: set[asyncio.Future[None]] = set()  # held writes, until sent
+        self._holding: set[asyncio.Future[Any]] = set()  # held writes, until sent
 
-    def send_changelog(
-        self,
-        partition: int | None,
-        key: Any,
-        value: Any,
-        key_serializer: Any = None,
-        value_serializer: Any = None,
-    ) -> FutureMessage:
-        future: FutureMessage = self.changelog_topic.as_future_message(
-            key=key,
-            value=value,
-            partition=partition,
-            key_serializer=key_serializer or self.key_serializer,
-            value_serializer=value_serializer or self.value_serializer,
-            callback=self._on_changelog_sent,
-            eager_partitioning=True,
-        )
-        if faults.armed("changelog", str(key)) is None:
-            self.app.producer.send_soon(future)
-        else:
-            self._holding.add(asyncio.ensure_future(self._held(future, str(key))))
-        return future
+    async def write(self, partition: int, key: str, value: bytes | None) -> Awaitable[Any]:
+        """Sends the goal's state (None: a tombstone) to its changelog partition; returns
+        what the broker's acknowledgement completes."""
+        if faults.armed("changelog", key) is not None:
+            held = asyncio.ensure_future(self._held(partition, key, value))
+            self._holding.add(held)
+            held.add_done_callback(self._holding.discard)
+            return held
+        return await self._send(partition, key, value)
 
-    async def _held(self, future: FutureMessage, key: str) -> None:
+    async def _held(self, partition: int, key: str, value: bytes | None) -> None:
         await faults.reach("changelog", key)
-        self.app.producer.send_soon(future)
+        await (await self._send(partition, key, value))
+
+    async def _send(
+        self, partition: int, key: str, value: bytes | None
+    ) -> asyncio.Future[RecordMetadata]:
+        topic = self.changelog_topic
+        # Serialized as faust's own writes are (JSON), for its recovery to read.
+        serialized, _headers = topic.prepare_key(key, self.key_serializer)
+        sent = asyncio.ensure_future(
+            await self.app.producer.send(
+                topic.get_topic_name(), serialized, value, partition, None, None
+            )
+        )
+        sent.add_done_callback(self._persisted)
+        return sent
+
+    def _persisted(self, sent: asyncio.Future[RecordMetadata]) -> None:
+        """What faust does once a write is acknowledged: a store on disk keeps the offset,
+        so a restart knows what it holds already."""
+        if not sent.cancelled() and sent.exception() is None:
+            written = sent.result()
+            self.data.set_persisted_offset(written.topic_partition, written.offset)
 
 
 def brokers(kafka: KafkaSettings) -> list[str]:
@@ -197,11 +208,11 @@ class Aggregator:
         self.limits = settings.limits()
         self.topics = settings.kafka.topics
         self.app = create_app(settings)
-        self.table = self.app.Table(
-            TABLE,
-            key_type=str,
-            value_type=bytes,
-            partitions=settings.kafka.partitions,
+        self.table = cast(
+            GoalTable,
+            self.app.Table(
+                TABLE, key_type=str, value_type=bytes, partitions=settings.kafka.partitions
+            ),
         )
         self.source = self.app.topic(
             self.topics.goals,
@@ -372,11 +383,11 @@ class Aggregator:
         then acknowledges the records that changed them, and returns those. The writes are
         sent together and awaited as the producer's futures (no task of its own for each)."""
         written: list[tuple[str, int, GoalState, bytes]] = []
-        sent: list[FutureMessage] = []
+        sent: list[Awaitable[Any]] = []
         for key, (partition, state, before) in self._unstored.items():
             value = _dump(partition, state)
             if value != before:
-                sent.append(self._write(key, partition, value))
+                sent.append(await self._write(key, partition, value))
                 written.append((key, partition, state, value))
             elif key in self.table.data:
                 self._parsed.keep(key, value, state)
@@ -469,15 +480,15 @@ class Aggregator:
     async def _stored(self, key: str, partition: int, state: GoalState, value: bytes) -> None:
         """Writes the state and waits until its changelog record is acknowledged by the
         broker: only then may the record that changed it be acknowledged."""
-        await self._write(key, partition, value)
+        await (await self._write(key, partition, value))
         self._written(key, partition, state, value)
         # Written whole: the next store need not write it again (its records wait for that
         # store all the same, to be acknowledged in order).
         self._unstored.pop(key, None)
 
-    def _write(self, key: str, partition: int, value: bytes) -> FutureMessage:
+    async def _write(self, key: str, partition: int, value: bytes) -> Awaitable[Any]:
         self.table.data[key] = value  # the local copy; the changelog write follows
-        return self.table.send_changelog(partition, key, value)
+        return await self.table.write(partition, key, value)
 
     def _written(self, key: str, partition: int, state: GoalState, value: bytes) -> None:
         """Once the broker has the write: the state's deadlines, and its parsed copy."""
@@ -489,7 +500,7 @@ class Aggregator:
         only until the key is gone."""
         self.table.data.pop(key, None)
         self._parsed.forget(key)
-        await self.table.send_changelog(partition, key, None, value_serializer="raw")
+        await (await self.table.write(partition, key, None))
         self._deadlines.discard(key)
         self._expiries.discard(key)
 
