@@ -19,7 +19,8 @@ It also chooses how long the broker holds each fetch (`fetch_hold`), where faust
 fetch, and records that arrive on it meanwhile wait until that fetch returns: under load
 faust's hold kept each of a goal's steps in the aggregator for up to 1.5 s. And it hands
 each record to the agent's channel in place when that does not wait (`eager`), where
-faust races every hand-off in tasks of its own.
+faust races every hand-off in tasks of its own; and it runs on the agent's event loop
+(`in_loop`), where faust gives it a thread.
 """
 
 from __future__ import annotations
@@ -37,6 +38,7 @@ from mode import Service, ServiceT
 
 from podium_aggregator.eager import started
 from podium_aggregator.fetch_hold import SHORT_HOLD_MS, hold_per_fetch
+from podium_aggregator.in_loop import InLoop
 
 log = logging.getLogger(__name__)
 
@@ -195,10 +197,11 @@ def commit_bound(acknowledged: int | None, next_offset: int | None) -> int | Non
     return min(acknowledged, next_offset)
 
 
-class FetchingThread(AIOKafkaConsumerThread):
-    """faust's consumer thread, each fetch held by the broker as `fetch_hold` chooses: faust
-    passes a fixed hold to the consumer it builds, which reads it only when it starts (its
-    first fetches, before the choice is installed, are held `SHORT_HOLD_MS`)."""
+class FetchingThread(InLoop, AIOKafkaConsumerThread):
+    """faust's consumer thread, run on the agent's loop (`in_loop`), each fetch held by the
+    broker as `fetch_hold` chooses: faust passes a fixed hold to the consumer it builds,
+    which reads it only when it starts (its first fetches, before the choice is installed,
+    are held `SHORT_HOLD_MS`)."""
 
     def _create_worker_consumer(self, transport: Transport) -> aiokafka.AIOKafkaConsumer:
         consumer = super()._create_worker_consumer(transport)
