@@ -13,7 +13,7 @@ from podium_aggregator.in_loop import InLoop
 
 
 class Probe(InLoop):
-    """Records where its start and its calls ran."""
+    """Records where it started and whether its body reached its stop."""
 
     def __init__(self, *, fail: bool = False, **kwargs: Any) -> None:
         super().__init__(**kwargs)

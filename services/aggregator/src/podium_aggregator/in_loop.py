@@ -29,6 +29,7 @@ from mode.utils.futures import maybe_async
 class InLoopWorker(WorkerThread):
     """Stands in for mode's worker thread: runs the service's body as a task."""
 
+    # Held here: the loop keeps only a weak reference to a running task.
     task: asyncio.Task[None] | None = None
 
     def start(self) -> None:
