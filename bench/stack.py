@@ -112,9 +112,39 @@ class Stack:
                 await asyncio.sleep(0.2)
 
     def check_alive(self) -> None:
-        dead = [name for name, proc in self.processes.items() if proc.poll() is not None]
-        if dead:
-            raise RuntimeError(f"{dead} exited; logs in {self.logs}:\n{self.log_tail(dead)}")
+        if dead := self.exited():
+            raise self.died(dead)
+
+    def exited(self) -> list[str]:
+        return [name for name, proc in self.processes.items() if proc.poll() is not None]
+
+    def died(self, names: list[str]) -> RuntimeError:
+        return RuntimeError(f"{names} exited; logs in {self.logs}:\n{self.log_tail(names)}")
+
+    @asynccontextmanager
+    async def watched(self, every_s: float = 0.5) -> AsyncIterator[None]:
+        """Fails the body, with the logs, as soon as a process exits: a scenario waiting on
+        goals would otherwise wait for a service that is gone until its own time limit."""
+        body = asyncio.current_task()
+        assert body is not None
+        dead: list[str] = []
+
+        async def watch() -> None:
+            while not dead:  # a child's exit is polled: asyncio has no event for it here
+                await asyncio.sleep(every_s)
+                dead.extend(self.exited())
+            body.cancel()
+
+        watcher = asyncio.create_task(watch())
+        try:
+            yield
+        except asyncio.CancelledError:
+            if not dead:
+                raise
+            body.uncancel()
+            raise self.died(dead) from None
+        finally:
+            watcher.cancel()
 
     def log_tail(self, names: list[str], lines: int = 20) -> str:
         parts = []
@@ -167,6 +197,7 @@ async def every_service(
         stack.start("aggregator", replica=replica)
     try:
         await stack.wait_ready()
-        yield stack
+        async with stack.watched():
+            yield stack
     finally:
         stack.stop()

@@ -104,7 +104,8 @@ async def measure(infra: Infra, load: WorkerLoad) -> dict[str, Any]:
             }
             names = [stack.start(SERVICE, replica=r, **env) for r in range(1, load.replicas + 1)]
             await stack.wait_ready()
-            return await _window(stack, counter, load, names, ideal)
+            async with stack.watched():
+                return await _window(stack, counter, load, names, ideal)
         finally:
             feeder.cancel()
             await asyncio.gather(feeder, return_exceptions=True)

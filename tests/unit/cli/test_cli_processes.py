@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 import socket
 import sys
 import time
@@ -113,3 +114,15 @@ def test_free_ports_are_distinct_bindable_and_outside_the_ephemeral_range():
     for port in ports:
         with socket.socket() as sock:
             sock.bind(("127.0.0.1", port))
+
+
+def test_a_port_is_not_picked_twice_in_a_process(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Picked ports are let go at once and bound later by their servers: a second pick of the
+    # same free port would start two servers on one port.
+    first = processes.free_port()
+    draws = iter([first, first, first])
+    pick = random.randrange
+    monkeypatch.setattr(random, "randrange", lambda *span: next(draws, None) or pick(*span))
+    second = processes.free_port()
+    assert second != first
+    assert processes.PORTS_FROM <= second < processes._ephemeral_start()

@@ -25,6 +25,9 @@ POLL_S = 0.2
 # Free ports are picked from here up to the kernel's ephemeral range.
 PORTS_FROM = 20000
 EPHEMERAL_RANGE = Path("/proc/sys/net/ipv4/ip_local_port_range")
+# Ports this process has picked: not picked again, as the server each was picked for may not
+# have bound it yet (two picks of 10 ports out of 12,768 collide once in ~280).
+_picked: set[int] = set()
 
 
 def read_pid(pidfile: Path) -> int | None:
@@ -66,7 +69,8 @@ def port_open(port: int, host: str = "127.0.0.1") -> bool:
 
 
 def free_ports(count: int) -> list[int]:
-    """`count` distinct ports free on the loopback now (each held until all are picked).
+    """`count` distinct ports free on the loopback now (each held until all are picked),
+    none that an earlier call in this process gave.
 
     They are picked below the kernel's ephemeral range: a port from that range (what
     binding to port 0 gives) can go to any outgoing connection, a Kafka client's say,
@@ -75,10 +79,12 @@ def free_ports(count: int) -> list[int]:
     try:
         for _ in range(count):
             held.append(_bound_below(_ephemeral_start()))
-        return [sock.getsockname()[1] for sock in held]
+        ports = [sock.getsockname()[1] for sock in held]
     finally:
         for sock in held:
             sock.close()
+    _picked.update(ports)
+    return ports
 
 
 def _ephemeral_start() -> int:
@@ -89,10 +95,15 @@ def _ephemeral_start() -> int:
 
 
 def _bound_below(limit: int, tries: int = 200) -> socket.socket:
-    """A socket bound to a free loopback port under `limit` (any free port if none is)."""
+    """A socket bound to a free loopback port under `limit` that this process has not
+    picked before (any free port if none is)."""
+    if len(_picked) > (limit - PORTS_FROM) // 2:
+        _picked.clear()  # the earliest picks are long bound or let go
     for _ in range(tries if limit - PORTS_FROM > tries else 0):
-        sock = socket.socket()
         port = random.randrange(PORTS_FROM, limit)  # noqa: S311 - a port, not a secret
+        if port in _picked:
+            continue
+        sock = socket.socket()
         try:
             sock.bind(("127.0.0.1", port))
         except OSError:
