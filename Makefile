@@ -30,7 +30,7 @@ sync:
 	@$(UV) --version >/dev/null 2>&1 || { echo "installing uv with pip"; \
 		python3 -m pip install --quiet --user uv 2>/dev/null || \
 		python3 -m pip install --quiet --user --break-system-packages uv; }
-	$(UV) sync --frozen
+	$(UV) sync --frozen --inexact  # keeps the bench group, if `make bench` installed it
 
 up: sync
 	$(PODIUM) up
