@@ -1,7 +1,8 @@
 """What `OpenAILLM` tells a goal's budget of each attempt, on each HTTP transport: a reply
 spends its tokens; an attempt the endpoint may have served without a reply (it timed out
 reading, or the connection closed after the request was sent) spends all it held; one
-refused with a status, or never sent (nothing listening), spends nothing. The budget here
+refused with a status, or never sent (nothing listening), spends nothing; so does one
+cancelled before its request left, where one cancelled after it spends all it held. The budget here
 only notes what it is told; the ledger's own arithmetic is tested against PostgreSQL
 (tests/integration/test_token_budget.py)."""
 
@@ -141,3 +142,72 @@ async def test_each_attempt_is_spent_by_what_the_endpoint_may_have_served(
     assert refused.settled == [(HELD, 0, 0)] * 2
     assert unsent.settled == [(HELD, 0, 0)] * 2
     assert [b.admitted for b in (replied, timed_out, dropped, refused, unsent)] == [1, 2, 2, 2, 2]
+
+
+class HoldingGate:
+    """A rate gate that admits nothing until told to: the attempt waits, unsent."""
+
+    def __init__(self) -> None:
+        self.waiting = asyncio.Event()
+
+    async def admit(self, request: Request) -> int:
+        self.waiting.set()
+        await asyncio.Event().wait()
+        return 0
+
+    async def settle(self, request: Request, held: int, used: int) -> None:
+        pass
+
+    async def block(self, model: str, seconds: float) -> None:
+        pass
+
+
+@pytest.fixture
+async def hanging() -> AsyncIterator[tuple[str, asyncio.Event]]:
+    """An endpoint that never answers, and an event set when a request reaches it."""
+    arrived = asyncio.Event()
+
+    async def hang(_: web.Request) -> web.Response:
+        arrived.set()
+        await asyncio.Event().wait()
+        raise AssertionError("unreachable")
+
+    app = web.Application()
+    app.router.add_post("/chat/completions", hang)
+    runner = web.AppRunner(app, shutdown_timeout=0.1)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    try:
+        yield f"http://127.0.0.1:{runner.addresses[0][1]}", arrived
+    finally:
+        await runner.cleanup()
+
+
+async def test_a_cancelled_attempt_is_spent_at_its_most_once_its_request_has_left(
+    hanging: tuple[str, asyncio.Event],
+) -> None:
+    # A worker stopping, a task's deadline: the call is cancelled. Once the request has
+    # left, the endpoint may answer it and bill it all the same.
+    url, arrived = hanging
+    budget = NotingBudget()
+    llm = OpenAILLM(LLMSettings(base_url=url, timeout_s=30), budget=budget)
+    call = asyncio.create_task(llm.complete(REQUEST))
+    await asyncio.wait_for(arrived.wait(), 30)
+    call.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await call
+    await llm.close()
+    assert budget.settled == [(HELD, HELD, 1)]
+
+
+async def test_a_cancelled_attempt_that_never_left_spends_nothing(endpoint: str) -> None:
+    budget, gate = NotingBudget(), HoldingGate()
+    llm = OpenAILLM(LLMSettings(base_url=f"{endpoint}/ok"), gate=gate, budget=budget)
+    call = asyncio.create_task(llm.complete(REQUEST))
+    await gate.waiting.wait()  # held by the cluster's rate, not sent
+    call.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await call
+    await llm.close()
+    assert budget.settled == [(HELD, 0, 0)]

@@ -96,6 +96,17 @@ class Request:
     schema_name: str = "reply"
 
 
+@dataclass
+class Attempt:
+    """One try of a call: when the call began, which try this is, and whether its request
+    was handed to the HTTP client (a try cut off after that may have reached the endpoint,
+    which may bill it)."""
+
+    started: float
+    number: int
+    sent: bool = False
+
+
 class LLM(Protocol):
     async def complete(self, request: Request) -> Completion: ...
 
@@ -241,7 +252,7 @@ class OpenAILLM:
             attempt += 1
             try:
                 async with self._slots:
-                    completion = await self._budgeted(request, started, attempt)
+                    completion = await self._budgeted(request, Attempt(started, attempt))
             except LLMUnavailable as error:
                 if self._gate is not None and error.retry_after:
                     await self._gate.block(request.model, error.retry_after)
@@ -264,40 +275,44 @@ class OpenAILLM:
             metrics.llm_tokens(request.model, usage.prompt_tokens, usage.completion_tokens, spent)
             return completion
 
-    async def _budgeted(self, request: Request, started: float, attempt: int) -> Completion:
+    async def _budgeted(self, request: Request, attempt: Attempt) -> Completion:
         """One attempt, sent once its goal's budget has room for the most it can cost."""
         if self._budget is None:
-            return await self._gated(request, started, attempt)
+            return await self._gated(request, attempt)
         held = await self._budget.admit(request)
         spent = calls = 0
         try:
-            completion = await self._gated(request, started, attempt)
+            completion = await self._gated(request, attempt)
             spent, calls = completion.usage.total, 1
             return completion
         except LLMUnavailable as error:
             if error.served:  # the endpoint may have billed it: spent at its most
                 spent, calls = held, 1
             raise
+        except asyncio.CancelledError:
+            if attempt.sent:  # cut off waiting for the reply, which may still be billed
+                spent, calls = held, 1
+            raise
         finally:
             await self._budget.settle(held, spent, calls)
 
-    async def _gated(self, request: Request, started: float, attempt: int) -> Completion:
+    async def _gated(self, request: Request, attempt: Attempt) -> Completion:
         """One request, sent once the cluster's rate of its model admits it."""
         if self._gate is None:
-            return await self._once(request, started, attempt)
+            return await self._once(request, attempt)
         # The client first (the first call imports the SDK and builds it: a long pause), so
         # that the request leaves as soon as the rate admits it, not late into the next slot.
         self._sdk()
         held = await self._gate.admit(request)
         used = held  # a failed request is taken as having used what it held
         try:
-            completion = await self._once(request, started, attempt)
+            completion = await self._once(request, attempt)
             used = completion.usage.total
             return completion
         finally:
             await self._gate.settle(request, held, used)
 
-    async def _once(self, request: Request, started: float, attempt: int) -> Completion:
+    async def _once(self, request: Request, attempt: Attempt) -> Completion:
         import openai
 
         body: dict[str, Any] = {
@@ -315,6 +330,7 @@ class OpenAILLM:
             # The body as JSON bytes, written by pydantic-core: the SDK sends bytes as they
             # are, where a dict goes through the standard library's encoder on every call.
             options = post.model_copy(update={"content": pydantic_core.to_json(body)})
+            attempt.sent = True
             reply = await client.request(object, options)
         except openai.APIStatusError as error:
             if error.status_code == 429 or error.status_code >= 500:
@@ -331,7 +347,7 @@ class OpenAILLM:
             raise LLMUnavailable(
                 f"LLM unreachable: {error}", served=_was_sent(error), model=request.model
             ) from error
-        return completion_of(reply, request, started, attempt)
+        return completion_of(reply, request, attempt)
 
 
 def _was_sent(error: Exception) -> bool:
@@ -365,7 +381,7 @@ def _was_sent(error: Exception) -> bool:
     return not isinstance(cause, unsent)
 
 
-def completion_of(reply: object, request: Request, started: float, attempt: int) -> Completion:
+def completion_of(reply: object, request: Request, attempt: Attempt) -> Completion:
     """A chat completion's JSON as a `Completion`; a reply without a choice's message (not
     what the API promises) is taken as a server fault, to be asked again."""
     reply = reply if isinstance(reply, dict) else {}
@@ -383,6 +399,6 @@ def completion_of(reply: object, request: Request, started: float, attempt: int)
             prompt_tokens=int(usage.get("prompt_tokens") or 0),
             completion_tokens=int(usage.get("completion_tokens") or 0),
         ),
-        latency_ms=int((time.monotonic() - started) * 1000),
-        attempts=attempt,
+        latency_ms=int((time.monotonic() - attempt.started) * 1000),
+        attempts=attempt.number,
     )
