@@ -141,10 +141,11 @@ class Stack:
         except asyncio.CancelledError:
             if not dead:
                 raise
-            body.uncancel()
-            raise self.died(dead) from None
         finally:
             watcher.cancel()
+        if dead:  # the body was cancelled for it (or swallowed the cancel)
+            body.uncancel()
+            raise self.died(dead)
 
     def log_tail(self, names: list[str], lines: int = 20) -> str:
         parts = []
