@@ -10,9 +10,9 @@ whole reservation for an attempt that may have been served but whose reply never
 read timeout, a connection lost after the request was sent, the call cancelled once its
 request was handed to the HTTP client: the endpoint may have billed it); nothing for one
 the endpoint refused with a status (429, 5xx) or never received, or cancelled before it was
-sent. So the spend never passes the budget by more than one attempt's underestimate, and work done
-twice (a redelivered task, a retry) is spent twice. A reply from the LLM cache is not an
-attempt: it spends nothing and is served whatever is left. An attempt that cannot fit
+sent. So the spend never passes the budget by more than one attempt's underestimate, and
+work done twice (a redelivered task, a retry) is spent twice. A reply from the LLM cache is
+not an attempt: it spends nothing and is served whatever is left. An attempt that cannot fit
 raises `BudgetExhausted` without being sent; the worker's result, or the planner's
 rejection, says so, and the aggregator fails the goal with reason `budget`.
 
