@@ -52,11 +52,13 @@ class ResultCounter:
     times: list[float] = field(default_factory=list)
     # Each result's `latency_ms`: the task's time in the worker's handler, LLM call included.
     handler_ms: list[int] = field(default_factory=list)
+    first: asyncio.Event = field(default_factory=asyncio.Event)  # set by the first result
 
     def __call__(self, event: Event) -> None:
         if isinstance(event, TaskResult):
             self.times.append(time.monotonic())
             self.handler_ms.append(event.latency_ms)
+            self.first.set()
 
 
 @dataclass(frozen=True)
@@ -117,9 +119,7 @@ async def measure(infra: Infra, load: WorkerLoad) -> dict[str, Any]:
 async def _window(
     stack: Stack, counter: ResultCounter, load: WorkerLoad, names: list[str], ideal: float
 ) -> dict[str, Any]:
-    while not counter.times:
-        stack.check_alive()
-        await asyncio.sleep(0.1)
+    await counter.first.wait()  # a worker that exits first fails the wait (Stack.watched)
     await asyncio.sleep(load.warmup_s)
     done_before, started, cpu_before = len(counter.times), time.monotonic(), stack.cpu()
     rss = dict.fromkeys(names, 0.0)
@@ -131,7 +131,6 @@ async def _window(
         while time.monotonic() - started < load.duration_s:
             await asyncio.sleep(1)
             rss = {name: max(rss[name], stack.rss()[name]) for name in names}
-    stack.check_alive()
     seconds, cpu_after = time.monotonic() - started, stack.cpu()
     done = len(counter.times) - done_before
     tasks_per_s = rate(done, seconds)

@@ -205,7 +205,6 @@ async def podium(infra: Infra, config: CapacityConfig, rng: random.Random) -> di
                 )
                 out[key(latency_ms)] = _figures(found)
                 await _tails(run_.dsn, found, out[key(latency_ms)]["steps"], config.window_s)
-                stack.check_alive()
                 if latency_ms == 0:
                     out["overhead"] = await _podium_overhead(
                         system, found.goals_per_s, config, services, rng, run_.dsn
