@@ -15,6 +15,8 @@ from typing import Any
 
 from bench import profile, runner
 from bench.infra import Infra, clean, leftovers
+from bench.otherwork import Watch
+from bench.procstat import listening_pid
 from bench.report import CAPACITY_SYSTEMS, backlog_ratio, headline, table
 from bench.scenarios import capacity, celery_baseline, concurrency, pipeline, scaling
 
@@ -38,14 +40,10 @@ def broker_jvm(bootstrap: str) -> list[str] | None:
     its collector and compiler shape every figure."""
     import psutil
 
-    port = int(bootstrap.rpartition(":")[2] or 0)
-    for connection in psutil.net_connections(kind="tcp"):
-        if connection.status == psutil.CONN_LISTEN and connection.laddr.port == port:
-            if connection.pid is None:
-                return None
-            argv = psutil.Process(connection.pid).cmdline()
-            return [arg for arg in argv if arg.startswith("-X")]
-    return None
+    pid = listening_pid(int(bootstrap.rpartition(":")[2] or 0))
+    if pid is None:
+        return None
+    return [arg for arg in psutil.Process(pid).cmdline() if arg.startswith("-X")]
 
 
 async def run_pipeline(args: argparse.Namespace, results: dict[str, Any]) -> None:
@@ -182,8 +180,16 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
         "earlier_runs_left": await earlier_runs(args.clean),
         "quick": args.quick,
     }
-    results["failed"] = await runner.run(SCENARIOS, args, results)
+    results["failed"] = await runner.run(SCENARIOS, args, results, watch=watch())
     return results
+
+
+def watch() -> Watch | None:
+    """What tells the machine's other work from the benchmark's, once the servers are named."""
+    if not {"PODIUM_BENCH_BOOTSTRAP", "PODIUM_BENCH_PG_DSN"} <= os.environ.keys():
+        return None
+    infra = Infra.from_env()
+    return Watch.of_benchmark(infra.bootstrap, infra.admin_dsn)
 
 
 def cli() -> None:

@@ -1,9 +1,13 @@
-"""CPU time and resident memory of a process, from /proc."""
+"""CPU time and resident memory of a process, from /proc; of a process tree and the
+machine's cores; and which process listens on a port."""
 
 from __future__ import annotations
 
 import os
+from contextlib import suppress
 from pathlib import Path
+
+import psutil
 
 _TICKS = os.sysconf("SC_CLK_TCK")
 _PAGE = os.sysconf("SC_PAGE_SIZE")
@@ -25,8 +29,48 @@ def rss_mb(pid: int) -> float:
 
 
 def machine_busy_seconds() -> float:
-    """CPU seconds all cores have spent not idle since boot (/proc/stat)."""
+    """CPU seconds all cores have spent not idle since boot (/proc/stat); time the
+    hypervisor stole counts as busy."""
     first = Path("/proc/stat").read_text().splitlines()[0].split()
     ticks = [int(value) for value in first[1:9]]  # user nice system idle iowait irq softirq steal
     idle = ticks[3] + ticks[4]
     return (sum(ticks) - idle) / _TICKS
+
+
+def listening_pid(port: int) -> int | None:
+    """The process listening on TCP `port` here, if one is and it can be seen."""
+    for connection in psutil.net_connections(kind="tcp"):
+        if connection.status == psutil.CONN_LISTEN and connection.laddr.port == port:
+            pid: int | None = connection.pid
+            return pid
+    return None
+
+
+class ProcessTree:
+    """CPU-seconds of some processes and all their descendants, the exited ones included."""
+
+    def __init__(self, pids: list[int]) -> None:
+        self._roots = [psutil.Process(pid) for pid in pids]
+
+    def __call__(self) -> float:
+        total = 0.0
+        for root in self._roots:
+            try:
+                times = root.cpu_times()
+                total += times.user + times.system + times.children_user + times.children_system
+                for child in root.children(recursive=True):
+                    with suppress(psutil.NoSuchProcess):
+                        child_times = child.cpu_times()
+                        total += child_times.user + child_times.system
+            except psutil.NoSuchProcess:
+                continue
+        return total
+
+    def pids(self) -> set[int]:
+        """The processes of the tree that run now."""
+        found: set[int] = set()
+        for root in self._roots:
+            with suppress(psutil.NoSuchProcess):
+                found.update(child.pid for child in root.children(recursive=True))
+                found.add(root.pid)
+        return found

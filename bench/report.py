@@ -173,6 +173,10 @@ def table(results: dict[str, Any]) -> str:
     if minutes:
         spent = ", ".join(f"{name} {value:g}" for name, value in minutes.items())
         lines.append(_row("minutes each scenario took", spent))
+    other = results.get("other_work_cores")
+    if other:
+        beside = ", ".join(f"{name} {cores:g}" for name, cores in other.items())
+        lines.append(_row("cores busy with other work", beside))
     return "\n".join(lines)
 
 

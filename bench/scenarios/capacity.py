@@ -32,7 +32,6 @@ import sys
 import time
 import uuid
 from collections.abc import Callable, Hashable
-from contextlib import suppress
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -42,6 +41,7 @@ from bench.hops import describe_tail, fetch_events, tail, timings
 from bench.infra import Infra, fresh_run
 from bench.load import GOAL, GoalDriver
 from bench.openloop import Capacity, Criteria, SearchConfig, Step, StepConfig, search, step
+from bench.procstat import ProcessTree
 from bench.report import CAPACITY_SYSTEMS
 from bench.scenarios.celery_baseline import llm_server, redis_server, worker_processes
 from bench.stack import ALL_SERVICES, every_service
@@ -84,27 +84,6 @@ def step_config(latency_ms: float, window_s: float) -> StepConfig:
     the system at its steady state for the rate."""
     limit_s = criteria(latency_ms).p99_limit_ms / 1000
     return StepConfig(warmup_s=max(3.0, 1.5 * limit_s), window_s=window_s)
-
-
-class ProcessTree:
-    """CPU-seconds of some processes and all their descendants, the exited ones included."""
-
-    def __init__(self, pids: list[int]) -> None:
-        self._roots = [psutil.Process(pid) for pid in pids]
-
-    def __call__(self) -> float:
-        total = 0.0
-        for root in self._roots:
-            try:
-                times = root.cpu_times()
-                total += times.user + times.system + times.children_user + times.children_system
-                for child in root.children(recursive=True):
-                    with suppress(psutil.NoSuchProcess):
-                        child_times = child.cpu_times()
-                        total += child_times.user + child_times.system
-            except psutil.NoSuchProcess:
-                continue
-        return total
 
 
 async def measure(

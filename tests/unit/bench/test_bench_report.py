@@ -158,9 +158,12 @@ def test_the_table_names_each_target_of_the_issue() -> None:
     assert rows["idle CPU ms/s: planner"].split() == ["6.3"]
     assert rows["overhead ms p99"].split() == ["80.0", "≤", "50"]
     assert rows["of it GoalSubmitted→outcome p50/p99 ms"].split() == ["24.0", "/", "70.0"]
+    assert "cores busy with other work" not in rows
     results["scenario_minutes"] = {"pipeline": 9.5, "capacity": 61.0}
+    results["other_work_cores"] = {"pipeline": 0.32, "capacity": 0.0}
     rows = {line[:44].strip(): line[44:] for line in table(results).splitlines()}
     assert rows["minutes each scenario took"].split() == ["pipeline", "9.5,", "capacity", "61"]
+    assert rows["cores busy with other work"].split() == ["pipeline", "0.32,", "capacity", "0"]
     assert rows["of it client's request + read p50/p99 ms"].split() == [
         "6.0",
         "/",
