@@ -153,9 +153,9 @@ SCENARIOS: dict[str, runner.Scenario] = {
 async def earlier_runs(clean_them: bool) -> int | None:
     """How many earlier runs' topics and databases the broker and PostgreSQL hold at the
     start (none once `--clean` deleted them); None when either server is not named."""
-    if not {"PODIUM_BENCH_BOOTSTRAP", "PODIUM_BENCH_PG_DSN"} <= os.environ.keys():
+    infra = named_infra()
+    if infra is None:
         return None
-    infra = Infra.from_env()
     tags = await leftovers(infra)
     if tags and clean_them:
         # Not listed again: the broker may list a deleted topic a moment longer.
@@ -184,12 +184,17 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
     return results
 
 
-def watch() -> Watch | None:
-    """What tells the machine's other work from the benchmark's, once the servers are named."""
+def named_infra() -> Infra | None:
+    """The broker and PostgreSQL when the environment names both."""
     if not {"PODIUM_BENCH_BOOTSTRAP", "PODIUM_BENCH_PG_DSN"} <= os.environ.keys():
         return None
-    infra = Infra.from_env()
-    return Watch.of_benchmark(infra.bootstrap, infra.admin_dsn)
+    return Infra.from_env()
+
+
+def watch() -> Watch | None:
+    """What tells the machine's other work from the benchmark's, once the servers are named."""
+    infra = named_infra()
+    return None if infra is None else Watch.of_benchmark(infra.bootstrap, infra.admin_dsn)
 
 
 def cli() -> None:
