@@ -1,5 +1,5 @@
 """The aggregator's faust wiring that needs no broker: settings, brokers, credentials, storage,
-and a record decoded while the schema registry is down."""
+a record decoded while the schema registry is down, and one the read model's alone."""
 
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ from podium_aggregator.state import GoalState, Limits
 from podium_common.avro import codec
 from podium_common.backoff import RetryPolicy
 from podium_common.errors import Unavailable
-from podium_common.events import Event
+from podium_common.events import Event, PlanningStarted, derived_id, utcnow
 from podium_common.settings import KafkaSettings
 from tests.unit.aggregator.scenario import Goal
 
@@ -99,3 +99,33 @@ async def test_a_record_waits_for_the_schema_registry_instead_of_stopping_the_ag
     assert down.calls == 3  # two outages, then decoded: not parked, not a crash
     assert "goals[3]@7 waits" in caplog.text
     assert "the schema registry cannot be reached" in caplog.text
+
+
+def record_of(event: Event, topic: str) -> EventT[bytes]:
+    message = SimpleNamespace(topic=topic, partition=0, offset=1, key=event.key)
+    return cast(EventT[bytes], SimpleNamespace(message=message, value=codec().encode(event)))
+
+
+async def test_a_record_for_the_read_model_alone_is_passed_over_undecoded(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """PlanningStarted changes no goal state: known by its schema, it is not decoded (nor
+    applied); the goal's other records are."""
+    counting = RegistryDown(outages=0)
+    monkeypatch.setattr("podium_aggregator.app.decoded", counting)
+    aggregator = Aggregator(AggregatorSettings())
+    goal = Goal(shape={"t1": []})
+    started = PlanningStarted(
+        event_id=derived_id("planning", goal.goal_id, 1, 1),
+        goal_id=goal.goal_id,
+        occurred_at=utcnow(),
+        trace=goal.submitted().trace.child(),
+        attempt=1,
+        model="m",
+    )
+
+    assert await aggregator._decoded(record_of(started, "plans")) is None
+    assert counting.calls == 0
+    plan = goal.plan()
+    assert await aggregator._decoded(record_of(plan, "plans")) == plan
+    assert counting.calls == 1

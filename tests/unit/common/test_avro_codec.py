@@ -210,3 +210,48 @@ def test_subjects_are_named_by_topic_and_record() -> None:
     pairs = {(model.__name__, topic) for model, topic in event_topics(Topics(""))}
     assert ("TaskAssigned", "tasks.validator") in pairs
     assert ("GoalCompleted", "outputs") in pairs
+
+
+class OneSchemaRegistry(Registry):
+    """A registry that holds each subject's schema under ids from 1, in memory."""
+
+    def __init__(self) -> None:
+        super().__init__(SchemaRegistrySettings(url="http://127.0.0.1:9/apis/ccompat/v7"))
+        self._ids: dict[str, int] = {}
+        self._raws: dict[int, dict[str, Any]] = {}
+
+    def knows(self, name: str) -> bool:
+        return name in self._ids
+
+    def id_for(self, name: str, schema: dict[str, Any]) -> int:
+        schema_id = self._ids.setdefault(name, len(self._ids) + 1)
+        self._raws[schema_id] = schema
+        return schema_id
+
+    def schema(self, schema_id: int) -> dict[str, Any]:
+        return self._raws[schema_id]
+
+
+@pytest.mark.parametrize("event", sample_events(), ids=lambda event: type(event).__name__)
+def test_the_event_type_is_told_by_the_schema_alone(event: ev.Event) -> None:
+    data = codec().encode(event)
+    assert codec().model_of(data) is type(event)
+    assert codec().model_of(data[:HEADER_SIZE]) is type(event)  # the body is not read
+
+
+@pytest.mark.parametrize(
+    "data", [b"", b"not avro at all", MAGIC + b"\x00" * 8 + b"body", b"\x00\x00\x00\x00\x07"]
+)
+def test_an_unknown_schema_tells_no_event_type(data: bytes) -> None:
+    assert codec().model_of(data) is None
+
+
+def test_a_registry_id_tells_its_event_type_once_its_schema_is_known() -> None:
+    """An id not seen yet is not asked for here (None: decoding asks the registry)."""
+    registry = OneSchemaRegistry()
+    event = sample_events()[0]
+    data = Codec(registry=registry).encode(event, "goals")
+    reading = Codec(registry=registry)
+    assert reading.model_of(data) is None
+    reading.decode(data)
+    assert reading.model_of(data) is type(event)

@@ -157,6 +157,17 @@ class Codec:
             return False
         return not self.registry.knows(subject(topic, self._writers[type(event)].raw))
 
+    def model_of(self, data: bytes) -> type[Event] | None:
+        """The event type `data` holds, told by its schema's identity alone (the body is not
+        read); None when that identity is not known here yet (decoding will tell)."""
+        if len(data) >= WIRE_HEADER_SIZE and data[:1] == WIRE_MAGIC:
+            found = self._by_id.get(int.from_bytes(data[1:WIRE_HEADER_SIZE], "big"))
+        elif len(data) >= HEADER_SIZE and data[:2] == MAGIC:
+            found = self._readers.get(data[2:HEADER_SIZE])
+        else:
+            return None
+        return None if found is None else found[1]
+
     def decode(self, data: bytes) -> Event:
         """The event in `data`, in either encoding; raises UndecodableRecord or
         UnknownSchema, or Unavailable while the registry cannot be reached."""

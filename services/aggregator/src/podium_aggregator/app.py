@@ -46,7 +46,7 @@ from podium_aggregator.parsed import ParsedStates
 from podium_aggregator.settings import AggregatorSettings
 from podium_aggregator.state import GoalState
 from podium_common import faults, metrics, tracing
-from podium_common.avro import decoded, encoded
+from podium_common.avro import codec, decoded, encoded
 from podium_common.backoff import RetryPolicy
 from podium_common.errors import PoisonRecord, Unavailable, UnexpectedEvent
 from podium_common.events import (
@@ -83,6 +83,9 @@ Taken = (
     | ApprovalRequested
     | ApprovalDecided
 )
+# What it takes and leaves to the read model: such a record, known by its schema, is
+# passed over undecoded.
+READ_MODEL_ONLY = frozenset({PlanningStarted, ApprovalRequested})
 
 
 class Stored(BaseModel):
@@ -305,11 +308,14 @@ class Aggregator:
             await self._after_ack(record)
 
     async def _decoded(self, record: EventT[bytes]) -> Event | None:
-        """The record's event; None for a poison record, which is parked here. While the
-        schema registry cannot be reached the record waits, tried again with backoff: the
-        aggregator neither stops nor parks it."""
+        """The record's event; None for a poison record, which is parked here, and for one
+        whose schema says it is the read model's alone (`READ_MODEL_ONLY`), not decoded.
+        While the schema registry cannot be reached the record waits, tried again with
+        backoff: the aggregator neither stops nor parks it."""
         message = record.message
         await faults.reach("consumed", _where(record))
+        if codec().model_of(record.value or b"") in READ_MODEL_ONLY:
+            return None
         attempt = 0
         while True:
             attempt += 1
