@@ -100,6 +100,20 @@ def published(version: str) -> list[tuple[dict[str, Any], type[Event]]]:
     return found
 
 
+def registry_id(data: bytes) -> int | None:
+    """The schema id of a record in the Confluent wire format; None for any other."""
+    if len(data) >= WIRE_HEADER_SIZE and data[:1] == WIRE_MAGIC:
+        return int.from_bytes(data[1:WIRE_HEADER_SIZE], "big")
+    return None
+
+
+def single_object_fingerprint(data: bytes) -> bytes | None:
+    """The writer schema's fingerprint of a record in single-object encoding; None else."""
+    if len(data) >= HEADER_SIZE and data[:2] == MAGIC:
+        return data[2:HEADER_SIZE]
+    return None
+
+
 class Codec:
     """Encodes events with the newest schema; decodes any kept version into the model."""
 
@@ -144,12 +158,10 @@ class Codec:
 
     def asks_registry(self, data: bytes) -> bool:
         """Whether decoding `data` first asks the registry: a schema id not seen yet."""
-        return (
-            self.registry is not None
-            and len(data) >= WIRE_HEADER_SIZE
-            and data[:1] == WIRE_MAGIC
-            and int.from_bytes(data[1:WIRE_HEADER_SIZE], "big") not in self._by_id
-        )
+        if self.registry is None:
+            return False
+        schema_id = registry_id(data)
+        return schema_id is not None and schema_id not in self._by_id
 
     def asks_registry_to_encode(self, event: Event, topic: str) -> bool:
         """Whether encoding `event` for `topic` first asks the registry for the subject's id."""
@@ -160,10 +172,11 @@ class Codec:
     def model_of(self, data: bytes) -> type[Event] | None:
         """The event type `data` holds, told by its schema's identity alone (the body is not
         read); None when that identity is not known here yet (decoding will tell)."""
-        if len(data) >= WIRE_HEADER_SIZE and data[:1] == WIRE_MAGIC:
-            found = self._by_id.get(int.from_bytes(data[1:WIRE_HEADER_SIZE], "big"))
-        elif len(data) >= HEADER_SIZE and data[:2] == MAGIC:
-            found = self._readers.get(data[2:HEADER_SIZE])
+        schema_id, writer = registry_id(data), single_object_fingerprint(data)
+        if schema_id is not None:
+            found = self._by_id.get(schema_id)
+        elif writer is not None:
+            found = self._readers.get(writer)
         else:
             return None
         return None if found is None else found[1]
@@ -171,13 +184,14 @@ class Codec:
     def decode(self, data: bytes) -> Event:
         """The event in `data`, in either encoding; raises UndecodableRecord or
         UnknownSchema, or Unavailable while the registry cannot be reached."""
-        if len(data) >= WIRE_HEADER_SIZE and data[:1] == WIRE_MAGIC:
-            schema, model = self._registered(int.from_bytes(data[1:WIRE_HEADER_SIZE], "big"))
+        schema_id, writer = registry_id(data), single_object_fingerprint(data)
+        if schema_id is not None:
+            schema, model = self._registered(schema_id)
             body = data[WIRE_HEADER_SIZE:]
-        elif len(data) >= HEADER_SIZE and data[:2] == MAGIC:
-            found = self._readers.get(data[2:HEADER_SIZE])
+        elif writer is not None:
+            found = self._readers.get(writer)
             if found is None:
-                raise UnknownSchema(f"unknown schema fingerprint {data[2:HEADER_SIZE].hex()}")
+                raise UnknownSchema(f"unknown schema fingerprint {writer.hex()}")
             schema, model = found
             body = data[HEADER_SIZE:]
         else:
