@@ -10,6 +10,7 @@ from typing import Any
 import httpx
 import pytest
 
+from bench.load import KEEPALIVE_S, GoalDriver
 from chaos.check import read_topic
 from podium_cli.rerun import rerun
 from podium_common.events import GoalFailed, TaskAssigned
@@ -190,3 +191,18 @@ async def test_a_rerun_completes_as_the_goals_second_run(
     assert body["goal"] == "Name three uses of a paperclip"
     assert body["output"]
     assert all(task["task_id"].startswith(f"{goal_id}.2.") for task in body["tasks"])
+
+
+async def test_the_benchmarks_driver_follows_each_goal_to_its_outcome(stack: Stack) -> None:
+    """`make bench`'s client: goals in over HTTP, outcomes read on `outputs`; after an idle
+    pause longer than its keep-alive, the next goal goes out on a fresh connection."""
+    async with GoalDriver(stack.gateway, stack.kafka) as driver:
+        first = await asyncio.wait_for(driver.run_one(), timeout=60)
+        await asyncio.sleep(KEEPALIVE_S + 0.5)
+        second = await asyncio.wait_for(driver.run_one(), timeout=60)
+        latencies = driver.latencies_ms([first, second])
+    assert first != second
+    assert sorted(latencies) == sorted([first, second])
+    assert all(ms > 0 for ms in latencies.values())
+    assert driver.ended[first].completed
+    assert driver.ended[second].completed
