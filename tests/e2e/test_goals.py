@@ -195,7 +195,7 @@ async def test_a_rerun_completes_as_the_goals_second_run(
 
 async def test_the_benchmarks_driver_follows_each_goal_to_its_outcome(stack: Stack) -> None:
     """`make bench`'s client: goals in over HTTP, outcomes read on `outputs`; after an idle
-    pause longer than its keep-alive, the next goal goes out on a fresh connection."""
+    pause longer than its keep-alive (its connection closed), the next goal still goes in."""
     async with GoalDriver(stack.gateway, stack.kafka) as driver:
         first = await asyncio.wait_for(driver.run_one(), timeout=60)
         await asyncio.sleep(KEEPALIVE_S + 0.5)
