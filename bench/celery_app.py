@@ -13,7 +13,7 @@ import os
 import time
 from typing import Any
 
-import httpx
+import urllib3
 from celery import Celery, chain, chord, group
 
 from bench.prompts import PLANNER, SYSTEMS, final_task, planner_prompt, user_prompt
@@ -37,14 +37,18 @@ app.conf.update(
     # gevent workers' full collections pause them 27 ms and then 258 ms five minutes on.
     result_backend_thread_safe=True,
 )
-_client: httpx.Client | None = None
+# urllib3's pool, not httpx.Client (what `openai`'s synchronous SDK is built on): under
+# gevent httpx.Client spent 4.2-5.1 ms of CPU a request against urllib3's 0.26-0.27
+# (docs/benchmarks.md), about half a core at Celery's capacity, and it sent requests on
+# keep-alive connections the server was closing, where urllib3 checks before reuse.
+_pool: urllib3.PoolManager | None = None
 
 
 def ask(system: str, user: str, *, json_reply: bool = False) -> tuple[str, float]:
     """One chat completion from the scripted LLM: its content and how long it took (ms)."""
-    global _client
-    if _client is None:  # one per process, created after the fork
-        _client = httpx.Client(timeout=120, limits=httpx.Limits(max_connections=1024))
+    global _pool
+    if _pool is None:  # one per process, created after the fork
+        _pool = urllib3.PoolManager(maxsize=1024, timeout=urllib3.Timeout(total=120))
     body: dict[str, Any] = {
         "model": "scripted",
         "messages": [{"role": "system", "content": system}, {"role": "user", "content": user}],
@@ -52,8 +56,9 @@ def ask(system: str, user: str, *, json_reply: bool = False) -> tuple[str, float
     if json_reply:
         body["response_format"] = {"type": "json_object"}
     started = time.perf_counter()
-    response = _client.post(f"{LLM_URL}/chat/completions", json=body)
-    response.raise_for_status()
+    response = _pool.request("POST", f"{LLM_URL}/chat/completions", json=body)
+    if response.status >= 400:
+        raise RuntimeError(f"the scripted LLM answered HTTP {response.status}: {response.data!r}")
     content: str = response.json()["choices"][0]["message"]["content"]
     return content, (time.perf_counter() - started) * 1000
 
