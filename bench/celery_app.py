@@ -21,6 +21,8 @@ from bench.prompts import PLANNER, SYSTEMS, final_task, planner_prompt, user_pro
 LLM_URL = os.environ.get("PODIUM_BENCH_CELERY_LLM", "http://127.0.0.1:8099/v1")
 DONE = "podium_bench:done"
 BROKER = os.environ.get("PODIUM_BENCH_CELERY_BROKER", "redis://127.0.0.1:6379/0")
+# At least the largest concurrency the capacity scenario steps a gevent worker to (1,024).
+MAX_CONNECTIONS = 4096
 
 app = Celery("podium_bench", broker=BROKER, backend=BROKER)
 app.conf.update(
@@ -36,6 +38,11 @@ app.conf.update(
     # for every task, never released (celery#6819, #7960), whose growing heap made the
     # gevent workers' full collections pause them 27 ms and then 258 ms five minutes on.
     result_backend_thread_safe=True,
+    # kombu's Redis transport pools 10 connections a channel: a gevent worker of 1,024
+    # greenlets acknowledging at once ran out of them ("Couldn't ack ... Too many
+    # connections"), its consumer reconnected, and the tasks it held were not delivered
+    # again within the run: goals lost (docs/benchmarks.md). One connection a greenlet.
+    broker_transport_options={"max_connections": MAX_CONNECTIONS},
 )
 # urllib3's pool, not httpx.Client (what `openai`'s synchronous SDK is built on): under
 # gevent httpx.Client spent 4.2-5.1 ms of CPU a request against urllib3's 0.26-0.27
