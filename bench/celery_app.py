@@ -47,15 +47,23 @@ app.conf.update(
 # urllib3's pool, not httpx.Client (what `openai`'s synchronous SDK is built on): under
 # gevent httpx.Client spent 4.2-5.1 ms of CPU a request against urllib3's 0.26-0.27
 # (docs/benchmarks.md), about half a core at Celery's capacity, and it sent requests on
-# keep-alive connections the server was closing, where urllib3 checks before reuse.
+# keep-alive connections the server was closing more often (urllib3 checks a connection
+# before reusing it, which narrows that race but does not close it).
 _pool: urllib3.PoolManager | None = None
+# A request that lost its connection is sent again, twice at most, as `openai`'s SDK does
+# by default (a POST too: urllib3 retries none by default). Without it a connection the
+# server closed as it was reused failed a task, and with it the goal's chord (1 goal in a
+# capacity run, docs/benchmarks.md); Podium's workers ask again on such errors.
+RETRIES = urllib3.Retry(total=2, allowed_methods=None, backoff_factor=0.1)
 
 
 def ask(system: str, user: str, *, json_reply: bool = False) -> tuple[str, float]:
     """One chat completion from the scripted LLM: its content and how long it took (ms)."""
     global _pool
     if _pool is None:  # one per process, created after the fork
-        _pool = urllib3.PoolManager(maxsize=1024, timeout=urllib3.Timeout(total=120))
+        _pool = urllib3.PoolManager(
+            maxsize=1024, timeout=urllib3.Timeout(total=120), retries=RETRIES
+        )
     body: dict[str, Any] = {
         "model": "scripted",
         "messages": [{"role": "system", "content": system}, {"role": "user", "content": user}],
