@@ -21,7 +21,8 @@ from bench.prompts import PLANNER, SYSTEMS, final_task, planner_prompt, user_pro
 LLM_URL = os.environ.get("PODIUM_BENCH_CELERY_LLM", "http://127.0.0.1:8099/v1")
 DONE = "podium_bench:done"
 BROKER = os.environ.get("PODIUM_BENCH_CELERY_BROKER", "redis://127.0.0.1:6379/0")
-# At least the largest concurrency the capacity scenario steps a gevent worker to (1,024).
+# A bound, not connections kept open: four times the largest concurrency the capacity
+# scenario steps a gevent worker to (1,024), so that no greenlet waits for one.
 MAX_CONNECTIONS = 4096
 
 app = Celery("podium_bench", broker=BROKER, backend=BROKER)
@@ -41,7 +42,7 @@ app.conf.update(
     # kombu's Redis transport pools 10 connections a channel: a gevent worker of 1,024
     # greenlets acknowledging at once ran out of them ("Couldn't ack ... Too many
     # connections"), its consumer reconnected, and the tasks it held were not delivered
-    # again within the run: goals lost (docs/benchmarks.md). One connection a greenlet.
+    # again within the run: goals lost (docs/benchmarks.md).
     broker_transport_options={"max_connections": MAX_CONNECTIONS},
 )
 # urllib3's pool, not httpx.Client (what `openai`'s synchronous SDK is built on): under
