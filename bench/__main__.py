@@ -15,6 +15,7 @@ from typing import Any
 
 from bench import profile, runner
 from bench.infra import Infra, clean, leftovers
+from bench.openloop import parse_rates
 from bench.otherwork import Watch
 from bench.procstat import listening_pid
 from bench.report import CAPACITY_SYSTEMS, backlog_ratio, headline, table
@@ -133,6 +134,8 @@ async def run_capacity(args: argparse.Namespace, results: dict[str, Any]) -> Non
     if args.celery_concurrency:
         levels = tuple(int(level) for level in args.celery_concurrency.split(","))
         config = replace(config, celery_concurrency=levels)
+    if args.rates:
+        config = replace(config, rates=args.rates)
     infra = Infra.from_env() if "podium" in systems else None
     figures = await capacity.run(infra, config)
     results["capacity"] = figures
@@ -197,6 +200,14 @@ def watch() -> Watch | None:
     return None if infra is None else Watch.of_benchmark(infra.bootstrap, infra.admin_dsn)
 
 
+def rates(text: str) -> tuple[float, ...]:
+    """`--rates`, as bench.openloop.parse_rates reads it."""
+    try:
+        return parse_rates(text)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+
+
 def cli() -> None:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
     parser.add_argument("--quick", action="store_true", help="short runs: a smoke test")
@@ -232,6 +243,11 @@ def cli() -> None:
     parser.add_argument(
         "--celery-concurrency",
         help="capacity: the gevent pool's concurrency per process, stepped (64,256,1024)",
+    )
+    parser.add_argument(
+        "--rates",
+        type=rates,
+        help="capacity: full windows at these goals/s, comma-separated, instead of the search",
     )
     parser.add_argument(
         "--clean",

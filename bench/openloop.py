@@ -4,7 +4,8 @@ A *step* offers one rate for a warm-up and then a measured window, and judges wh
 system sustained it: the p99 end-to-end latency of the window's goals within the plan's LLM
 critical path plus a slack, and a backlog (goals arrived, not yet ended) that does not grow.
 The *capacity search* steps the rate up until a step fails, then narrows the gap; capacity
-is the highest rate a step of the full window sustained.
+is the highest rate a step of the full window sustained. `at_rates` runs full windows at
+rates given instead, to look at a few rates again without a whole search.
 
 Latency runs from a goal's scheduled arrival, not from when its submission was sent, so a
 slow submission counts against the system (no coordinated omission).
@@ -369,3 +370,28 @@ async def search(trial: Trial, config: SearchConfig) -> Capacity:
             else:
                 bad = middle
     return Capacity(best.rate, not math.isfinite(bad), best, steps)
+
+
+async def at_rates(trial: Trial, rates: list[float], window_s: float) -> Capacity:
+    """Full windows at the given rates, in that order, with no search: the highest rate
+    sustained is the capacity they show (0 when none was), `at_least` when no higher rate
+    of them failed."""
+    steps = [await trial(rate, window_s) for rate in rates]
+    best = max((s for s in steps if s.passed), key=lambda s: s.rate, default=None)
+    floor = best.rate if best is not None else 0.0
+    failed_above = any(not s.passed and s.rate > floor for s in steps)
+    return Capacity(floor, best is not None and not failed_above, best, steps)
+
+
+def parse_rates(text: str) -> tuple[float, ...]:
+    """Rates written as goals/s, comma-separated ("32,38.05"); each a positive number."""
+    values = []
+    for part in text.split(","):
+        try:
+            value = float(part)
+        except ValueError:
+            raise ValueError(f"not a rate in goals/s: {part.strip()!r}") from None
+        if not 0 < value < math.inf:
+            raise ValueError(f"a rate must be a positive number of goals/s, not {part.strip()}")
+        values.append(value)
+    return tuple(values)

@@ -186,6 +186,9 @@ def _capacity(results: dict[str, Any]) -> list[str]:
         return []
     figures = results["capacity"]
     lines = [f"capacity, open loop, {figures['window_s']:g} s windows (goals/s sustained)"]
+    if figures.get("rates"):
+        tried = ", ".join(f"{rate:g}" for rate in figures["rates"])
+        lines.append(f"  at the rates given ({tried}), not searched: the highest sustained")
     for name, by_latency in capacity.items():
         for at, value in by_latency.items():
             detail = figures[name].get(at, {})

@@ -40,7 +40,16 @@ import psutil
 from bench.hops import describe_tail, fetch_events, tail, timings
 from bench.infra import Infra, fresh_run
 from bench.load import GOAL, GoalDriver
-from bench.openloop import Capacity, Criteria, SearchConfig, Step, StepConfig, search, step
+from bench.openloop import (
+    Capacity,
+    Criteria,
+    SearchConfig,
+    Step,
+    StepConfig,
+    at_rates,
+    search,
+    step,
+)
 from bench.procstat import ProcessTree
 from bench.report import CAPACITY_SYSTEMS
 from bench.scenarios.celery_baseline import llm_server, redis_server, worker_processes
@@ -68,6 +77,8 @@ class CapacityConfig:
     celery_prefork: int = 8
     # Podium's per-type in-flight limit; None keeps the services' default.
     max_in_flight: int | None = None
+    # Full windows at these rates instead of the search (goals/s, every system and latency).
+    rates: tuple[float, ...] = ()
     seed: int = 1
 
 
@@ -119,7 +130,9 @@ async def measure(
             print("    CPU-s a goal: " + ", ".join(f"{n} {s:g}" for n, s in spent), file=sys.stderr)
         return result
 
-    found = await search(
+    if config.rates:
+        return await at_rates(trial, list(config.rates), config.window_s)
+    return await search(
         trial,
         SearchConfig(
             start=start_rate or config.start_rate,
@@ -129,7 +142,6 @@ async def measure(
             floor=floor,
         ),
     )
-    return found
 
 
 async def overhead_step(
@@ -304,8 +316,8 @@ async def _celery_pool(
     pool that cannot beat it is not searched further, and only a pool that beats it (or
     the first) has its overhead measured, the best pool's being the one reported."""
     print(f"celery {label} at {latency_ms:g} ms", file=sys.stderr)
-    with worker_processes(pool, processes, concurrency, broker.url, llm) as pids:
-        cpu = ProcessTree([*pids, broker.pid])
+    with worker_processes(pool, processes, concurrency, broker.url, llm) as started:
+        cpu = ProcessTree([*started.pids, broker.pid])
         async with CelerySystem(broker.url) as system:
             await system.submit()  # the workers are up: one goal end to end
             await _lost(system.submitted, system.ended)
@@ -325,6 +337,13 @@ async def _celery_pool(
                     "overhead_ms": _overheads(half.goals, system.llm_ms),
                 }
             figures["goals_lost"] = await _lost(system.submitted, system.ended)
+            figures["worker_log"] = problems = started.log_problems()
+            if problems["errors"] or problems["critical"]:
+                print(
+                    f"    the workers logged {problems['errors']} errors and"
+                    f" {problems['critical']} critical records; the first: {problems['first']}",
+                    file=sys.stderr,
+                )
     return found, system, figures
 
 
@@ -465,6 +484,8 @@ async def run(infra: Infra | None, config: CapacityConfig) -> dict[str, Any]:
         "cpus": os.cpu_count(),
         "p99_limit_ms": {key(ms): criteria(ms).p99_limit_ms for ms in config.latencies_ms},
     }
+    if config.rates:
+        figures["rates"] = list(config.rates)  # steps at these rates, not a search
     failed = []
     for name in config.systems:
         try:

@@ -24,6 +24,7 @@ from typing import Any
 import httpx
 import redis
 
+from bench.celerylogs import problems
 from bench.load import GOAL
 from bench.stack import BIN
 from bench.stats import rate, summary
@@ -98,23 +99,35 @@ def llm_server(latency_ms: float) -> Iterator[str]:
 
 
 @contextmanager
-def workers(pool: str, config: CeleryConfig, broker: str, llm: str) -> Iterator[list[int]]:
+def workers(pool: str, config: CeleryConfig, broker: str, llm: str) -> Iterator[Workers]:
     """The closed loop's workers: prefork, one worker with `processes` children; threads,
     `processes` workers of `threads` threads."""
     if pool == "prefork":
-        with worker_processes("prefork", 1, config.processes, broker, llm) as pids:
-            yield pids
+        with worker_processes("prefork", 1, config.processes, broker, llm) as started:
+            yield started
     else:
-        with worker_processes(pool, config.processes, config.threads, broker, llm) as pids:
-            yield pids
+        with worker_processes(pool, config.processes, config.threads, broker, llm) as started:
+            yield started
+
+
+@dataclass(frozen=True)
+class Workers:
+    """Celery worker processes and the directory of their logs."""
+
+    pids: list[int]
+    logs: Path
+
+    def log_problems(self) -> dict[str, Any]:
+        """What their logs hold so far: bench.celerylogs.problems."""
+        return problems(self.logs)
 
 
 @contextmanager
 def worker_processes(
     pool: str, processes: int, concurrency: int, broker: str, llm: str
-) -> Iterator[list[int]]:
+) -> Iterator[Workers]:
     """`processes` Celery workers of the pool (prefork, threads, gevent), each with
-    `concurrency` slots; yields their pids."""
+    `concurrency` slots."""
     env = {"PODIUM_BENCH_CELERY_BROKER": broker, "PODIUM_BENCH_CELERY_LLM": llm}
     base = [str(BIN / "celery"), "-A", "bench.celery_app", "worker", "--loglevel", "WARNING"]
     base += ["--without-gossip", "--without-mingle", "--without-heartbeat"]
@@ -136,7 +149,7 @@ def worker_processes(
                 )
             )
     try:
-        yield [process.pid for process in started]
+        yield Workers([process.pid for process in started], logs)
     finally:
         for process in started:
             process.terminate()
@@ -245,7 +258,7 @@ def run(config: CeleryConfig) -> dict[str, Any]:
         for latency_ms in (0, 2000):
             with llm_server(latency_ms) as llm:
                 for pool in ("prefork", "threads"):
-                    with workers(pool, config, broker, llm):
+                    with workers(pool, config, broker, llm) as started:
                         driver = Driver(broker)
                         warm_up(driver)
                         slots = config.processes * (config.threads if pool == "threads" else 1)
@@ -260,6 +273,8 @@ def run(config: CeleryConfig) -> dict[str, Any]:
                             results[f"{pool}_lost_goals_at_{latency_ms // 1000}s"] = len(
                                 driver.lost
                             )
+                        problems = started.log_problems()
+                        results[f"{pool}_worker_log_at_{latency_ms // 1000}s"] = problems
                         print(
                             f"celery {pool} at {latency_ms} ms: {goals_per_s} goals/s",
                             file=sys.stderr,

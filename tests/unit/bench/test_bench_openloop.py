@@ -18,7 +18,9 @@ from bench.openloop import (
     Step,
     StepConfig,
     arrival_offsets,
+    at_rates,
     judge,
+    parse_rates,
     search,
     step,
 )
@@ -196,6 +198,26 @@ async def test_a_capacity_between_the_floor_and_the_first_failure_is_still_found
     assert 0.25 not in [rate for rate, _ in tried]
 
 
+async def test_given_rates_run_full_windows_in_order_and_the_highest_sustained_counts() -> None:
+    trial, tried = _system_with_capacity(30.0, noisy_probe_above=100.0)
+    found = await at_rates(trial, [20.0, 40.0, 28.0], 60)
+    assert tried == [(20.0, 60), (40.0, 60), (28.0, 60)]
+    assert found.goals_per_s == 28.0
+    assert found.best is not None
+    assert found.best.rate == 28.0
+    assert not found.at_least  # 40 failed: the capacity is under it
+    assert [s["rate"] for s in found.figures()["steps"]] == [20.0, 40.0, 28.0]
+
+
+async def test_given_rates_all_sustained_say_at_least_and_none_sustained_give_zero() -> None:
+    trial, _ = _system_with_capacity(50.0)
+    found = await at_rates(trial, [10.0, 45.0], 60)
+    assert (found.goals_per_s, found.at_least) == (45.0, True)
+    trial, _ = _system_with_capacity(5.0)
+    found = await at_rates(trial, [10.0, 45.0], 60)
+    assert (found.goals_per_s, found.at_least, found.best) == (0.0, False, None)
+
+
 def test_a_probe_lasts_for_enough_arrivals_up_to_the_full_window() -> None:
     config = SearchConfig(probe_s=10, window_s=60, probe_goals=30)
     assert config.probe_window(20) == 10
@@ -289,3 +311,10 @@ async def test_goals_of_an_earlier_step_that_end_late_are_not_this_steps_backlog
     assert len(system.ended) > first.arrived + second.arrived  # the late ones ended meanwhile
     assert 0 <= second.backlog_mean < 5
     assert second.passed, second.reason
+
+
+def test_rates_read_as_positive_goals_per_s_and_a_bad_one_is_named() -> None:
+    assert parse_rates("32,38.05") == (32.0, 38.05)
+    for text, named in [("32,x", "'x'"), ("0", "0"), ("-4", "-4"), ("nan", "nan"), ("", "''")]:
+        with pytest.raises(ValueError, match=named):
+            parse_rates(text)
