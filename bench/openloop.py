@@ -378,9 +378,9 @@ async def at_rates(trial: Trial, rates: list[float], window_s: float) -> Capacit
     of them failed."""
     steps = [await trial(rate, window_s) for rate in rates]
     best = max((s for s in steps if s.passed), key=lambda s: s.rate, default=None)
-    floor = best.rate if best is not None else 0.0
-    failed_above = any(not s.passed and s.rate > floor for s in steps)
-    return Capacity(floor, best is not None and not failed_above, best, steps)
+    sustained = best.rate if best is not None else 0.0
+    failed_above = any(not s.passed and s.rate > sustained for s in steps)
+    return Capacity(sustained, best is not None and not failed_above, best, steps)
 
 
 def parse_rates(text: str) -> tuple[float, ...]:

@@ -273,8 +273,8 @@ def run(config: CeleryConfig) -> dict[str, Any]:
                             results[f"{pool}_lost_goals_at_{latency_ms // 1000}s"] = len(
                                 driver.lost
                             )
-                        problems = started.log_problems()
-                        results[f"{pool}_worker_log_at_{latency_ms // 1000}s"] = problems
+                        log = started.log_problems()
+                        results[f"{pool}_worker_log_at_{latency_ms // 1000}s"] = log
                         print(
                             f"celery {pool} at {latency_ms} ms: {goals_per_s} goals/s",
                             file=sys.stderr,
