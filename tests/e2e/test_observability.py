@@ -88,6 +88,9 @@ async def test_each_service_counts_what_a_goal_made_it_do(
     assert total(aggregator, "podium_goals_total", "status=completed") >= 1
     assert total(aggregator, "podium_goal_duration_seconds_count", "status=completed") >= 1
     assert total(scraped["podium-gateway"], "podium_gateway_goals_submitted_total") >= 1
+    for name, found in scraped.items():  # every process times its collector's pauses
+        timed = {key for key in found if key.startswith("podium_gc_pause_seconds_count{")}
+        assert timed == {f"podium_gc_pause_seconds_count{{generation={n}}}" for n in range(3)}, name
 
 
 def podium(stack: Stack, *args: str) -> str:
