@@ -15,11 +15,10 @@ import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from urllib.parse import urlsplit
 
 import psutil
 
-from bench.procstat import ProcessTree, listening_pid, machine_busy_seconds
+from bench.procstat import ProcessTree, machine_busy_seconds, server_pids
 
 # A twentieth of a 2-core machine: more than its kernel threads and idle daemons take.
 NOTICEABLE_CORES = 0.1
@@ -88,9 +87,7 @@ class Watch:
     def of_benchmark(cls, bootstrap: str, dsn: str) -> Watch:
         """This process, and the broker at `bootstrap` and the PostgreSQL of `dsn` when they
         run here."""
-        ports = [int(bootstrap.rpartition(":")[2]), urlsplit(dsn).port or 5432]
-        servers = [pid for port in ports if (pid := listening_pid(port)) is not None]
-        return cls(ProcessTree([os.getpid(), *servers]))
+        return cls(ProcessTree([os.getpid(), *server_pids(bootstrap, dsn).values()]))
 
     def mark(self) -> Mark:
         ours = self._ours.pids()

@@ -4,8 +4,10 @@ machine's cores; and which process listens on a port."""
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from contextlib import suppress
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import psutil
 
@@ -44,6 +46,19 @@ def listening_pid(port: int) -> int | None:
             pid: int | None = connection.pid
             return pid
     return None
+
+
+def server_pids(bootstrap: str, dsn: str) -> dict[str, int]:
+    """The broker at `bootstrap` ("kafka") and the PostgreSQL of `dsn` ("postgresql"):
+    the process of each that runs here, found by the port it listens on."""
+    ports = {"kafka": int(bootstrap.rpartition(":")[2]), "postgresql": urlsplit(dsn).port or 5432}
+    return {name: pid for name, port in ports.items() if (pid := listening_pid(port)) is not None}
+
+
+def servers_cpu(bootstrap: str, dsn: str) -> Callable[[], dict[str, float]]:
+    """CPU-seconds so far of each of `server_pids`, PostgreSQL's backends included."""
+    trees = {name: ProcessTree([pid]) for name, pid in server_pids(bootstrap, dsn).items()}
+    return lambda: {name: tree() for name, tree in trees.items()}
 
 
 class ProcessTree:

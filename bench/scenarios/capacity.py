@@ -7,7 +7,8 @@ researchers, a specialist after both, the synthesis: four LLM calls on the criti
 answered by the same scripted LLM over HTTP on the same machine.
 
 - Podium: every service as a process, goals in through the gateway, outcomes read from
-  `outputs`, on the shared Kafka and PostgreSQL.
+  `outputs`, on the shared Kafka and PostgreSQL. Each step reports each process's CPU a
+  goal, the broker's ("kafka") and PostgreSQL's ("postgresql") among them.
 - Celery: the flow of bench.celery_app (a chord for the fan-in, acks_late) over a Redis of
   its own; the gevent pool its documentation recommends for I/O-bound tasks, one worker
   process per core, its concurrency raised until capacity stops growing by 10%; the
@@ -50,7 +51,7 @@ from bench.openloop import (
     search,
     step,
 )
-from bench.procstat import ProcessTree
+from bench.procstat import ProcessTree, servers_cpu
 from bench.report import CAPACITY_SYSTEMS
 from bench.scenarios.celery_baseline import llm_server, redis_server, worker_processes
 from bench.stack import ALL_SERVICES, every_service
@@ -185,6 +186,7 @@ async def podium(infra: Infra, config: CapacityConfig, rng: random.Random) -> di
     out: dict[str, Any] = {}
     async with fresh_run(infra) as run_, every_service(run_, config.max_in_flight) as stack:
         services = ProcessTree([stack.processes[name].pid for name in ALL_SERVICES])
+        servers = servers_cpu(infra.bootstrap, infra.admin_dsn)
         async with GoalDriver(stack.gateway_url, run_.kafka) as driver:
             await driver.run_one()
             system = PodiumSystem(driver)
@@ -192,7 +194,12 @@ async def podium(infra: Infra, config: CapacityConfig, rng: random.Random) -> di
                 print(f"podium at {latency_ms:g} ms", file=sys.stderr)
                 await stack.configure_llm(latency_ms)
                 found = await measure(
-                    system, latency_ms, config, services, rng, by_process=stack.cpu
+                    system,
+                    latency_ms,
+                    config,
+                    services,
+                    rng,
+                    by_process=lambda: {**stack.cpu(), **servers()},
                 )
                 out[key(latency_ms)] = _figures(found)
                 await _tails(run_.dsn, found, out[key(latency_ms)]["steps"], config.window_s)

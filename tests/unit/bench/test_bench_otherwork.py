@@ -7,6 +7,7 @@ import argparse
 import asyncio
 import json
 import os
+import socket
 import subprocess
 import sys
 import time
@@ -17,7 +18,7 @@ import pytest
 
 from bench import runner
 from bench.otherwork import Mark, OtherWork, Watch, between
-from bench.procstat import ProcessTree
+from bench.procstat import ProcessTree, server_pids, servers_cpu
 
 BUSY = "import time\nend = time.monotonic() + {seconds}\nwhile time.monotonic() < end: pass"
 
@@ -130,3 +131,19 @@ def test_the_runner_keeps_each_scenarios_other_work_and_says_when_it_is_noticeab
     else:
         assert "other_work_busiest" not in written
         assert warning not in capsys.readouterr().err
+
+
+def test_the_servers_are_found_by_their_ports_and_their_cpu_read_by_name() -> None:
+    with socket.create_server(("127.0.0.1", 0)) as listening, socket.socket() as unused:
+        unused.bind(("127.0.0.1", 0))  # bound, never listening: no server there
+        broker = f"127.0.0.1:{listening.getsockname()[1]}"
+        dsn = f"postgresql://podium@127.0.0.1:{unused.getsockname()[1]}/postgres"
+        assert server_pids(broker, dsn) == {"kafka": os.getpid()}
+        spent = servers_cpu(broker, dsn)
+        first = spent()
+        end = time.process_time() + 0.2
+        while time.process_time() < end:
+            pass
+        second = spent()
+    assert set(first) == set(second) == {"kafka"}
+    assert second["kafka"] - first["kafka"] >= 0.15  # /proc counts in ticks of 10 ms
