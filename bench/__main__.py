@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from bench import profile, runner
+from bench.arguments import argument, parse_levels, parse_systems
 from bench.infra import Infra, clean, leftovers
 from bench.openloop import parse_rates
 from bench.otherwork import Watch
@@ -124,7 +125,7 @@ async def run_capacity(args: argparse.Namespace, results: dict[str, Any]) -> Non
         config = replace(config, window_s=10, probe_s=5)
     if args.window:
         config = replace(config, window_s=args.window, probe_s=min(config.probe_s, args.window))
-    systems = tuple(args.systems.split(",")) if args.systems else CAPACITY_SYSTEMS
+    systems = args.systems or CAPACITY_SYSTEMS
     if "celery" in systems and shutil.which("redis-server") is None:
         systems = tuple(name for name in systems if name != "celery")
         results["capacity_celery_skipped"] = "redis-server is not installed"
@@ -132,8 +133,7 @@ async def run_capacity(args: argparse.Namespace, results: dict[str, Any]) -> Non
     if args.in_flight:
         config = replace(config, max_in_flight=args.in_flight)
     if args.celery_concurrency:
-        levels = tuple(int(level) for level in args.celery_concurrency.split(","))
-        config = replace(config, celery_concurrency=levels)
+        config = replace(config, celery_concurrency=args.celery_concurrency)
     if args.rates:
         config = replace(config, rates=args.rates)
     infra = Infra.from_env() if "podium" in systems else None
@@ -200,14 +200,6 @@ def watch() -> Watch | None:
     return None if infra is None else Watch.of_benchmark(infra.bootstrap, infra.admin_dsn)
 
 
-def rates(text: str) -> tuple[float, ...]:
-    """`--rates`, as bench.openloop.parse_rates reads it."""
-    try:
-        return parse_rates(text)
-    except ValueError as error:
-        raise argparse.ArgumentTypeError(str(error)) from None
-
-
 def cli() -> None:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
     parser.add_argument("--quick", action="store_true", help="short runs: a smoke test")
@@ -238,15 +230,17 @@ def cli() -> None:
     )
     parser.add_argument(
         "--systems",
+        type=argument(lambda text: parse_systems(text, CAPACITY_SYSTEMS)),
         help="capacity: which systems, comma-separated (podium,celery,langgraph)",
     )
     parser.add_argument(
         "--celery-concurrency",
+        type=argument(parse_levels),
         help="capacity: the gevent pool's concurrency per process, stepped (64,256,1024)",
     )
     parser.add_argument(
         "--rates",
-        type=rates,
+        type=argument(parse_rates),
         help="capacity: full windows at these goals/s, comma-separated, instead of the search",
     )
     parser.add_argument(

@@ -163,9 +163,11 @@ def table(results: dict[str, Any]) -> str:
     celery = results.get("celery")
     if celery:
         for key, value in celery.items():
-            if isinstance(value, dict):
+            if isinstance(value, dict) and "p50" in value:
                 value = f"{value['p50']} / {value['p99']}"
                 key = f"{key} p50/p99"
+            elif isinstance(value, dict):  # a pool's workers' log (bench.celerylogs)
+                value = f"{value['errors']} ERROR, {value['critical']} CRITICAL"
             lines.append(_row(f"celery {key}", value))
         lines.append(_row("ratio vs celery at 2 s", results.get("ratio_vs_celery"), "≥ 3"))
     lines += _capacity(results)

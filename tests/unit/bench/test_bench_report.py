@@ -159,6 +159,16 @@ def test_the_table_names_each_target_of_the_issue() -> None:
     assert rows["overhead ms p99"].split() == ["80.0", "≤", "50"]
     assert rows["of it GoalSubmitted→outcome p50/p99 ms"].split() == ["24.0", "/", "70.0"]
     assert "cores busy with other work" not in rows
+    results["celery"] = {
+        "threads_goals_per_s_at_0s": 34.6,
+        "threads_overhead_ms": {"p50": 37.5, "p95": 58.7, "p99": 67.1},
+        "threads_worker_log_at_0s": {"errors": 0, "critical": 1, "first": "CRITICAL lost"},
+    }
+    results["ratio_vs_celery"] = 1.09
+    rows = {line[:44].strip(): line[44:] for line in table(results).splitlines()}
+    assert rows["celery threads_goals_per_s_at_0s"].split() == ["34.6"]
+    assert rows["celery threads_overhead_ms p50/p99"].split() == ["37.5", "/", "67.1"]
+    assert rows["celery threads_worker_log_at_0s"].split() == ["0", "ERROR,", "1", "CRITICAL"]
     results["scenario_minutes"] = {"pipeline": 9.5, "capacity": 61.0}
     results["other_work_cores"] = {"pipeline": 0.32, "capacity": 0.0}
     rows = {line[:44].strip(): line[44:] for line in table(results).splitlines()}
