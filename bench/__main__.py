@@ -14,9 +14,8 @@ from pathlib import Path
 from typing import Any
 
 from bench import profile, runner
-from bench.arguments import argument, parse_levels, parse_systems
+from bench.arguments import argument, parse_levels, parse_rates, parse_systems
 from bench.infra import Infra, clean, leftovers
-from bench.openloop import parse_rates
 from bench.otherwork import Watch
 from bench.procstat import listening_pid
 from bench.report import CAPACITY_SYSTEMS, backlog_ratio, headline, table

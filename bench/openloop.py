@@ -381,17 +381,3 @@ async def at_rates(trial: Trial, rates: list[float], window_s: float) -> Capacit
     sustained = best.rate if best is not None else 0.0
     failed_above = any(not s.passed and s.rate > sustained for s in steps)
     return Capacity(sustained, best is not None and not failed_above, best, steps)
-
-
-def parse_rates(text: str) -> tuple[float, ...]:
-    """Rates written as goals/s, comma-separated ("32,38.05"); each a positive number."""
-    values = []
-    for part in text.split(","):
-        try:
-            value = float(part)
-        except ValueError:
-            raise ValueError(f"not a rate in goals/s: {part.strip()!r}") from None
-        if not 0 < value < math.inf:
-            raise ValueError(f"a rate must be a positive number of goals/s, not {part.strip()}")
-        values.append(value)
-    return tuple(values)

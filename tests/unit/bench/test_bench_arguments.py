@@ -7,8 +7,7 @@ import argparse
 
 import pytest
 
-from bench.arguments import argument, parse_levels, parse_systems
-from bench.openloop import parse_rates
+from bench.arguments import argument, parse_levels, parse_rates, parse_systems
 
 KNOWN = ("podium", "celery", "langgraph")
 
@@ -27,6 +26,13 @@ def test_systems_are_the_known_ones_and_an_unknown_one_is_named() -> None:
     assert parse_systems("podium, langgraph", KNOWN) == ("podium", "langgraph")
     with pytest.raises(ValueError, match="no such system: podum, redis"):
         parse_systems("podum,celery,redis", KNOWN)
+
+
+def test_rates_read_as_positive_goals_per_s_and_a_bad_one_is_named() -> None:
+    assert parse_rates("32,38.05") == (32.0, 38.05)
+    for text, named in [("32,x", "'x'"), ("0", "0"), ("-4", "-4"), ("nan", "nan"), ("", "''")]:
+        with pytest.raises(ValueError, match=named):
+            parse_rates(text)
 
 
 def parser() -> argparse.ArgumentParser:

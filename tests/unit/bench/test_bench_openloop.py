@@ -20,7 +20,6 @@ from bench.openloop import (
     arrival_offsets,
     at_rates,
     judge,
-    parse_rates,
     search,
     step,
 )
@@ -311,10 +310,3 @@ async def test_goals_of_an_earlier_step_that_end_late_are_not_this_steps_backlog
     assert len(system.ended) > first.arrived + second.arrived  # the late ones ended meanwhile
     assert 0 <= second.backlog_mean < 5
     assert second.passed, second.reason
-
-
-def test_rates_read_as_positive_goals_per_s_and_a_bad_one_is_named() -> None:
-    assert parse_rates("32,38.05") == (32.0, 38.05)
-    for text, named in [("32,x", "'x'"), ("0", "0"), ("-4", "-4"), ("nan", "nan"), ("", "''")]:
-        with pytest.raises(ValueError, match=named):
-            parse_rates(text)
