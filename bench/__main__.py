@@ -17,7 +17,7 @@ from bench import profile, runner
 from bench.arguments import argument, parse_levels, parse_rates, parse_systems
 from bench.infra import Infra, clean, leftovers
 from bench.otherwork import Watch
-from bench.procstat import listening_pid
+from bench.procstat import broker_pid
 from bench.report import CAPACITY_SYSTEMS, backlog_ratio, headline, table
 from bench.scenarios import capacity, celery_baseline, concurrency, pipeline, scaling
 
@@ -41,7 +41,7 @@ def broker_jvm(bootstrap: str) -> list[str] | None:
     its collector and compiler shape every figure."""
     import psutil
 
-    pid = listening_pid(int(bootstrap.rpartition(":")[2] or 0))
+    pid = broker_pid(bootstrap)
     if pid is None:
         return None
     return [arg for arg in psutil.Process(pid).cmdline() if arg.startswith("-X")]

@@ -48,11 +48,16 @@ def listening_pid(port: int) -> int | None:
     return None
 
 
+def broker_pid(bootstrap: str) -> int | None:
+    """The broker at `bootstrap` ("host:port"), when it runs here."""
+    return listening_pid(int(bootstrap.rpartition(":")[2] or 0))
+
+
 def server_pids(bootstrap: str, dsn: str) -> dict[str, int]:
     """The broker at `bootstrap` ("kafka") and the PostgreSQL of `dsn` ("postgresql"):
     the process of each that runs here, found by the port it listens on."""
-    ports = {"kafka": int(bootstrap.rpartition(":")[2]), "postgresql": urlsplit(dsn).port or 5432}
-    return {name: pid for name, port in ports.items() if (pid := listening_pid(port)) is not None}
+    pids = {"kafka": broker_pid(bootstrap), "postgresql": listening_pid(urlsplit(dsn).port or 5432)}
+    return {name: pid for name, pid in pids.items() if pid is not None}
 
 
 def servers_cpu(bootstrap: str, dsn: str) -> Callable[[], dict[str, float]]:
