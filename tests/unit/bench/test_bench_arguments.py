@@ -1,4 +1,4 @@
-"""`python -m bench`'s command line: a bad concurrency level or system name is named in an
+"""`python -m bench`'s command line: a bad concurrency level, system name or rate is named in an
 error with the usage, not a traceback, and nothing runs."""
 
 from __future__ import annotations
