@@ -96,7 +96,7 @@ async def partition_counts(settings: KafkaSettings, names: list[str]) -> dict[st
     admin = AIOKafkaAdminClient(**client_options(settings), client_id="podium-admin")
     await admin.start()
     try:
-        return await _partition_counts(admin, names)
+        return await partition_counts_via(admin, names)
     finally:
         await admin.close()
 
@@ -111,7 +111,8 @@ async def check_co_partitioned(settings: KafkaSettings) -> None:
         await admin.close()
 
 
-async def _partition_counts(admin: AIOKafkaAdminClient, names: list[str]) -> dict[str, int]:
+async def partition_counts_via(admin: AIOKafkaAdminClient, names: list[str]) -> dict[str, int]:
+    """`partition_counts` over a started admin client."""
     # Describing a missing topic makes a broker with auto.create.topics.enable create it
     # (with the broker's default partition count): describe only the ones that exist.
     existing = set(await admin.list_topics())
@@ -128,7 +129,7 @@ async def _partition_counts(admin: AIOKafkaAdminClient, names: list[str]) -> dic
 
 async def _check_co_partitioned(admin: AIOKafkaAdminClient, settings: KafkaSettings) -> None:
     names = [settings.topic_prefix + name for name in CO_PARTITIONED]
-    counts = await _partition_counts(admin, names)
+    counts = await partition_counts_via(admin, names)
     missing = [name for name in names if name not in counts]
     if missing:
         raise ConfigError(f"topics missing: {', '.join(missing)}; run `podium topics create`")

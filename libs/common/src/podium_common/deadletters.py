@@ -24,9 +24,10 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPa
 from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.structs import OffsetAndMetadata
 
-from podium_common.admin import partition_counts
+from podium_common.admin import partition_counts_via
 from podium_common.errors import PodiumError
 from podium_common.kafka import client_options
+from podium_common.reader import Reader
 from podium_common.settings import KafkaSettings
 from podium_common.topics import DLQ_SUFFIX
 
@@ -108,13 +109,15 @@ def dlq_topics(kafka: KafkaSettings, topic: str | None) -> list[str]:
 
 async def read(kafka: KafkaSettings, topics: Sequence[str]) -> list[Letter]:
     """Every letter now in `topics`, oldest first per partition; nothing is committed."""
-    consumer = AIOKafkaConsumer(**client_options(kafka), enable_auto_commit=False)
-    await consumer.start()
-    try:
-        partitions = await _partitions(kafka, topics)
+    async with Reader(kafka) as reader:
+        return await read_via(reader, topics)
+
+
+async def read_via(reader: Reader, topics: Sequence[str]) -> list[Letter]:
+    """`read` over a reader's clients."""
+    async with reader.clients() as (consumer, admin):
+        partitions = await _partitions(admin, topics)
         return [Letter.of(record) for record in await _read_all(consumer, partitions)]
-    finally:
-        await consumer.stop()
 
 
 async def redrive(
@@ -125,15 +128,17 @@ async def redrive(
     group = kafka.topics.group(REDRIVE_SERVICE)
     consumer = AIOKafkaConsumer(**client_options(kafka), group_id=group, enable_auto_commit=False)
     producer = AIOKafkaProducer(**client_options(kafka), acks="all", enable_idempotence=True)
+    admin = AIOKafkaAdminClient(**client_options(kafka))
     await consumer.start()
     await producer.start()
+    await admin.start()
     try:
-        partitions = await _partitions(kafka, [dlq_topic])
+        partitions = await _partitions(admin, [dlq_topic])
         if offset is not None:
             partitions = [tp for tp in partitions if tp.partition == partition]
             if not partitions:
                 raise NoSuchLetter(f"{dlq_topic} has no partition {partition}")
-        positions = await _positions(kafka, group, consumer, partitions)
+        positions = await _positions(admin, group, consumer, partitions)
         letters = [
             Letter.of(record)
             for record in await _read_all(consumer, partitions)
@@ -152,6 +157,7 @@ async def redrive(
         await consumer.commit({tp: position.commit() for tp, position in positions.items()})
         return letters
     finally:
+        await admin.close()
         await producer.stop()
         await consumer.stop()
 
@@ -167,8 +173,8 @@ async def _publish(producer: AIOKafkaProducer, letters: Iterable[Letter]) -> Non
         )
 
 
-async def _partitions(kafka: KafkaSettings, topics: Sequence[str]) -> list[TopicPartition]:
-    counts = await partition_counts(kafka, list(topics))
+async def _partitions(admin: AIOKafkaAdminClient, topics: Sequence[str]) -> list[TopicPartition]:
+    counts = await partition_counts_via(admin, list(topics))
     missing = [topic for topic in topics if topic not in counts]
     if missing:
         raise NoSuchLetter(f"no such topic: {', '.join(missing)}")
@@ -195,16 +201,11 @@ async def _read_all(
 
 
 async def _positions(
-    kafka: KafkaSettings,
+    admin: AIOKafkaAdminClient,
     group: str,
     consumer: AIOKafkaConsumer,
     partitions: list[TopicPartition],
 ) -> dict[TopicPartition, Position]:
-    admin = AIOKafkaAdminClient(**client_options(kafka))
-    await admin.start()
-    try:
-        committed = await admin.list_consumer_group_offsets(group, partitions=partitions)
-    finally:
-        await admin.close()
+    committed = await admin.list_consumer_group_offsets(group, partitions=partitions)
     starts = await consumer.beginning_offsets(partitions)
     return {tp: Position.of(committed.get(tp), starts[tp]) for tp in partitions}

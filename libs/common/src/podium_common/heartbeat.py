@@ -7,8 +7,9 @@ last beat marked `stopped`; one that dies just stops beating, and a reader shows
 lost once its last beat is older than the reader's `lost_after_s`.
 
 `Heartbeat.run` is the sender (a background task; a failed send is logged, never fatal);
-`read_beats` gives the latest beat of every worker, `group_lag` each consumer group's lag,
-and `state` whether a worker is alive, stopped or lost.
+`read_beats` gives the latest beat of every worker, `group_lag` each consumer group's lag
+(`beats_via` and `lag_via` the same over a kept `Reader`), and `state` whether a worker is
+alive, stopped or lost.
 """
 
 from __future__ import annotations
@@ -23,11 +24,10 @@ from datetime import UTC, datetime
 from importlib.metadata import PackageNotFoundError, version
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
-from aiokafka.admin import AIOKafkaAdminClient
 from pydantic import BaseModel, ValidationError
 
-from podium_common.admin import partition_counts
-from podium_common.kafka import client_options
+from podium_common.admin import partition_counts_via
+from podium_common.reader import Reader
 from podium_common.settings import KafkaSettings
 
 log = logging.getLogger(__name__)
@@ -124,14 +124,18 @@ class Heartbeat:
 
 async def read_beats(kafka: KafkaSettings) -> list[Beat]:
     """The latest beat of every worker on the heartbeats topic (empty if it is missing)."""
-    topic = kafka.topics.heartbeats
-    counts = await partition_counts(kafka, [topic])
-    tps = [TopicPartition(topic, p) for p in range(counts.get(topic, 0))]
-    if not tps:
-        return []
-    consumer = AIOKafkaConsumer(**client_options(kafka), enable_auto_commit=False)
-    await consumer.start()
-    try:
+    async with Reader(kafka) as reader:
+        return await beats_via(reader)
+
+
+async def beats_via(reader: Reader) -> list[Beat]:
+    """`read_beats` over a reader's clients."""
+    topic = reader.kafka.topics.heartbeats
+    async with reader.clients() as (consumer, admin):
+        counts = await partition_counts_via(admin, [topic])
+        tps = [TopicPartition(topic, p) for p in range(counts.get(topic, 0))]
+        if not tps:
+            return []
         consumer.assign(tps)
         await consumer.seek_to_beginning(*tps)
         ends = await consumer.end_offsets(tps)
@@ -150,8 +154,6 @@ async def read_beats(kafka: KafkaSettings) -> list[Beat]:
                         continue
                     latest[beat.worker_id] = beat
         return sorted(latest.values(), key=lambda b: (b.service, b.worker_id))
-    finally:
-        await consumer.stop()
 
 
 async def _behind(consumer: AIOKafkaConsumer, ends: dict[TopicPartition, int]) -> bool:
@@ -171,11 +173,13 @@ def state(beat: Beat, now: datetime, lost_after_s: float) -> str:
 async def group_lag(kafka: KafkaSettings, groups: list[str]) -> dict[str, int]:
     """Each consumer group's lag: records past its committed offsets, summed over the
     partitions it has committed on."""
-    admin = AIOKafkaAdminClient(**client_options(kafka), client_id="podium-workers")
-    consumer = AIOKafkaConsumer(**client_options(kafka), enable_auto_commit=False)
-    await admin.start()
-    await consumer.start()
-    try:
+    async with Reader(kafka) as reader:
+        return await lag_via(reader, groups)
+
+
+async def lag_via(reader: Reader, groups: list[str]) -> dict[str, int]:
+    """`group_lag` over a reader's clients."""
+    async with reader.clients() as (consumer, admin):
         lags = {}
         for group in sorted(set(groups)):
             committed = await admin.list_consumer_group_offsets(group)
@@ -184,6 +188,3 @@ async def group_lag(kafka: KafkaSettings, groups: list[str]) -> dict[str, int]:
                 max(0, ends[tp] - meta.offset) for tp, meta in committed.items() if meta.offset >= 0
             )
         return lags
-    finally:
-        await consumer.stop()
-        await admin.close()

@@ -16,6 +16,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from podium_common.errors import Unavailable
+from podium_common.reader import Reader
 from podium_gateway.approvals import Approvals
 from podium_gateway.console.routes import console_routes
 from podium_gateway.handler import EventPublisher, Goals, GoalStore
@@ -63,6 +64,7 @@ def create_app(settings: GatewaySettings, publisher: EventPublisher, store: Goal
     goals = Goals(settings, publisher, store)
     approvals = Approvals(settings, publisher, store, goals.auth)
     health = Health(store)
+    reader = Reader(settings.kafka, client_id="podium-gateway-console")
 
     @asynccontextmanager
     async def lifespan(_: Starlette) -> AsyncIterator[None]:
@@ -74,6 +76,7 @@ def create_app(settings: GatewaySettings, publisher: EventPublisher, store: Goal
                 yield
             finally:
                 health.publisher_started = False
+                await reader.close()
                 await publisher.stop()
         finally:
             await store.stop()
@@ -93,7 +96,7 @@ def create_app(settings: GatewaySettings, publisher: EventPublisher, store: Goal
             Route("/healthz", health.healthz),
             Route("/readyz", health.readyz),
             Route("/metrics", health.metrics),
-            *console_routes(settings, store, goals.auth),
+            *console_routes(settings, store, goals.auth, reader),
         ],
         middleware=[Middleware(MetricsMiddleware), Middleware(TraceMiddleware)],
         exception_handlers=dict.fromkeys(

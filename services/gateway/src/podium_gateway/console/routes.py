@@ -24,6 +24,7 @@ from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from podium_common import deadletters, heartbeat
+from podium_common.reader import Reader
 from podium_gateway import views
 from podium_gateway.auth import Auth
 from podium_gateway.console import prompts
@@ -49,8 +50,10 @@ class SearchQuery(ListQuery):
 
 
 class Console:
-    def __init__(self, settings: GatewaySettings, store: GoalStore, auth: Auth) -> None:
-        self.settings, self.store, self.auth = settings, store, auth
+    def __init__(
+        self, settings: GatewaySettings, store: GoalStore, auth: Auth, reader: Reader
+    ) -> None:
+        self.settings, self.store, self.auth, self.reader = settings, store, auth, reader
 
     def page(self, request: Request, name: str) -> Response:
         """The shell of every page: the script renders it from the API."""
@@ -98,7 +101,7 @@ class Console:
     async def letters(self, request: Request) -> Response:
         await self.auth.caller(request)
         kafka = self.settings.kafka
-        found = await deadletters.read(kafka, deadletters.dlq_topics(kafka, None))
+        found = await deadletters.read_via(self.reader, deadletters.dlq_topics(kafka, None))
         now = datetime.now(UTC)
         return JSONResponse(
             {"letters": [letter_view(one, now, kafka.topics.prefix) for one in found]}
@@ -122,9 +125,9 @@ class Console:
 
     async def workers(self, request: Request) -> Response:
         await self.auth.caller(request)
-        kafka = self.settings.kafka
-        beats = await heartbeat.read_beats(kafka)
-        lags = await heartbeat.group_lag(kafka, [beat.group for beat in beats]) if beats else {}
+        beats = await heartbeat.beats_via(self.reader)
+        groups = [beat.group for beat in beats]
+        lags = await heartbeat.lag_via(self.reader, groups) if beats else {}
         now = datetime.now(UTC)
         lost_after = self.settings.console_lost_after_s
         return JSONResponse(
@@ -174,8 +177,11 @@ def _page(console: Console, name: str) -> Any:
     return endpoint
 
 
-def console_routes(settings: GatewaySettings, store: GoalStore, auth: Auth) -> list[BaseRoute]:
-    console = Console(settings, store, auth)
+def console_routes(
+    settings: GatewaySettings, store: GoalStore, auth: Auth, reader: Reader
+) -> list[BaseRoute]:
+    """The console's pages and API; `reader` makes its Kafka reads (kept open)."""
+    console = Console(settings, store, auth, reader)
     return [
         Route("/console", _page(console, "goals")),
         Route("/console/goals/{goal_id}", _page(console, "goal")),
