@@ -107,10 +107,14 @@ async def test_the_gateway_reads_heartbeats_and_dead_letters_over_sasl_ssl(
     secure_stack: Stack, completed: dict[str, Any]
 ) -> None:
     """The clients a service makes on demand: the console's reads of the heartbeats, the
-    groups' lag and the dead-letter topics; and every consumer's heartbeat publisher."""
+    groups' lag and the dead-letter topics, and its re-drive's; and every consumer's
+    heartbeat publisher."""
     async with httpx.AsyncClient(base_url=secure_stack.gateway, timeout=30) as gateway:
         workers = await gateway.get("/console/api/workers")
         letters = await gateway.get("/console/api/deadletters")
+        asked = {"topic": "results", "partition": 0, "offset": 0}
+        redrive = await gateway.post("/console/api/deadletters/redrive", json=asked)
+        again = await gateway.get("/console/api/deadletters")
     assert workers.status_code == 200, workers.text
     beats = workers.json()["workers"]
     consumers = {name.removeprefix("podium-") for name in SERVICES} - {"gateway"}
@@ -118,6 +122,9 @@ async def test_the_gateway_reads_heartbeats_and_dead_letters_over_sasl_ssl(
     assert all(isinstance(beat["lag"], int) for beat in beats), beats
     assert letters.status_code == 200, letters.text
     assert letters.json() == {"letters": []}
+    assert redrive.status_code == 404, redrive.text
+    assert "no letter to re-drive" in redrive.json()["error"]["message"], redrive.text
+    assert again.json() == {"letters": []}
 
 
 async def round_trip(kafka: KafkaSettings, topic: str) -> None:

@@ -1,5 +1,5 @@
-"""PODIUM_EVENT_LOOP picks the services' event loop: the standard one unless `uvloop` is
-asked for, and a value that is neither is refused, named."""
+"""PODIUM_EVENT_LOOP picks the services' event loop: uvloop unless the standard one
+(`asyncio`) is asked for, and a value that is neither is refused, named."""
 
 from __future__ import annotations
 
@@ -19,14 +19,14 @@ def loop_of(monkeypatch: pytest.MonkeyPatch, value: str | None) -> asyncio.Abstr
     return new_event_loop()
 
 
-def test_the_standard_loop_by_default_and_uvloop_on_request(
+def test_uvloop_by_default_and_the_standard_loop_on_request(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    default, chosen = loop_of(monkeypatch, None), loop_of(monkeypatch, "uvloop")
+    default, chosen = loop_of(monkeypatch, None), loop_of(monkeypatch, "asyncio")
     try:
-        assert not isinstance(default, uvloop.Loop)
-        assert isinstance(default, asyncio.BaseEventLoop)
-        assert isinstance(chosen, uvloop.Loop)
+        assert isinstance(default, uvloop.Loop)
+        assert not isinstance(chosen, uvloop.Loop)
+        assert isinstance(chosen, asyncio.BaseEventLoop)
     finally:
         default.close()
         chosen.close()

@@ -116,15 +116,15 @@ def heartbeat(service: str, kafka: KafkaSettings, loop: RunLoop, publisher: Publ
 
 
 class LoopSettings(BaseSettings):
-    """`PODIUM_EVENT_LOOP`: the standard library's event loop, or `uvloop` (libuv, in C).
-    Measured side by side, uvloop saved 5-7% of the services' CPU a goal at moderate rates
-    and nothing in a saturated closed loop, for 2 MB of memory each; a test over SASL_SSL
-    timed out under load with it as the default, unexplained yet (docs/benchmarks.md): it
-    is there to choose, not the default."""
+    """`PODIUM_EVENT_LOOP`: `uvloop` (libuv, in C) or the standard library's event loop.
+    At the rates where each record comes alone, a consumer's fetch cycle is mostly event
+    loop turns: on uvloop the services spent 5-7% less CPU a goal at 8 and 16 goals/s, for
+    about 2 MB more memory each (docs/benchmarks.md); in a saturated closed loop, no
+    difference beyond the noise."""
 
     model_config = service_config()
 
-    event_loop: Literal["asyncio", "uvloop"] = "asyncio"
+    event_loop: Literal["asyncio", "uvloop"] = "uvloop"
 
 
 def new_event_loop() -> asyncio.AbstractEventLoop:
