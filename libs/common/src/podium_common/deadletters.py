@@ -27,7 +27,7 @@ from aiokafka.structs import OffsetAndMetadata
 from podium_common.admin import partition_counts_via
 from podium_common.errors import PodiumError
 from podium_common.kafka import client_options
-from podium_common.reader import Reader
+from podium_common.reader import Reader, read_all
 from podium_common.settings import KafkaSettings
 from podium_common.topics import DLQ_SUFFIX
 
@@ -117,7 +117,7 @@ async def read_via(reader: Reader, topics: Sequence[str]) -> list[Letter]:
     """`read` over a reader's clients."""
     async with reader.clients() as (consumer, admin):
         partitions = await _partitions(admin, topics)
-        return [Letter.of(record) for record in await _read_all(consumer, partitions)]
+        return [Letter.of(record) for record in await read_all(consumer, partitions)]
 
 
 async def redrive(
@@ -141,7 +141,7 @@ async def redrive(
         positions = await _positions(admin, group, consumer, partitions)
         letters = [
             Letter.of(record)
-            for record in await _read_all(consumer, partitions)
+            for record in await read_all(consumer, partitions)
             if not positions[TopicPartition(record.topic, record.partition)].done(record.offset)
             and offset in (None, record.offset)
         ]
@@ -179,25 +179,6 @@ async def _partitions(admin: AIOKafkaAdminClient, topics: Sequence[str]) -> list
     if missing:
         raise NoSuchLetter(f"no such topic: {', '.join(missing)}")
     return [TopicPartition(topic, p) for topic in topics for p in range(counts[topic])]
-
-
-async def _read_all(
-    consumer: AIOKafkaConsumer, partitions: list[TopicPartition]
-) -> list[ConsumerRecord[bytes, bytes]]:
-    """Every record of `partitions` from the beginning to their end offsets now."""
-    if not partitions:
-        return []
-    consumer.assign(partitions)
-    await consumer.seek_to_beginning(*partitions)
-    ends = await consumer.end_offsets(partitions)
-    left = {tp for tp in partitions if ends[tp] > 0}
-    records: list[ConsumerRecord[bytes, bytes]] = []
-    while left:
-        batches = await consumer.getmany(*left, timeout_ms=1000)
-        for tp, batch in batches.items():
-            records += [record for record in batch if record.offset < ends[tp]]
-        left = {tp for tp in left if await consumer.position(tp) < ends[tp]}
-    return records
 
 
 async def _positions(

@@ -23,11 +23,11 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from importlib.metadata import PackageNotFoundError, version
 
-from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka import TopicPartition
 from pydantic import BaseModel, ValidationError
 
 from podium_common.admin import partition_counts_via
-from podium_common.reader import Reader
+from podium_common.reader import Reader, read_all
 from podium_common.settings import KafkaSettings
 
 log = logging.getLogger(__name__)
@@ -136,31 +136,18 @@ async def beats_via(reader: Reader) -> list[Beat]:
         tps = [TopicPartition(topic, p) for p in range(counts.get(topic, 0))]
         if not tps:
             return []
-        consumer.assign(tps)
-        await consumer.seek_to_beginning(*tps)
-        ends = await consumer.end_offsets(tps)
         latest: dict[str, Beat] = {}
-        while await _behind(consumer, ends):
-            batches = await consumer.getmany(timeout_ms=500)
-            for records in batches.values():
-                for record in records:
-                    if record.value is None:
-                        latest.pop((record.key or b"").decode(), None)
-                        continue
-                    try:
-                        beat = Beat.model_validate_json(record.value)
-                    except ValidationError:
-                        log.warning("unreadable heartbeat at %s@%d", topic, record.offset)
-                        continue
-                    latest[beat.worker_id] = beat
+        for record in await read_all(consumer, tps):
+            if record.value is None:
+                latest.pop((record.key or b"").decode(), None)
+                continue
+            try:
+                beat = Beat.model_validate_json(record.value)
+            except ValidationError:
+                log.warning("unreadable heartbeat at %s@%d", topic, record.offset)
+                continue
+            latest[beat.worker_id] = beat
         return sorted(latest.values(), key=lambda b: (b.service, b.worker_id))
-
-
-async def _behind(consumer: AIOKafkaConsumer, ends: dict[TopicPartition, int]) -> bool:
-    for tp, end in ends.items():
-        if await consumer.position(tp) < end:
-            return True
-    return False
 
 
 def state(beat: Beat, now: datetime, lost_after_s: float) -> str:

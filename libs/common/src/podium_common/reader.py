@@ -5,7 +5,12 @@ The gateway's console reads these on every view: with its clients kept, a view c
 reads, not two more connections with their TLS and SASL handshakes. The clients start with
 the first read (a process that never reads never connects) and stop with `close()`; a
 start that fails is tried again by the next read. One read at a time: a read assigns the
-consumer what it reads, and leaves it assigned nothing, so no fetch runs between reads.
+consumer what it reads, and leaves it paused, so no fetch runs between reads (unassigning
+it instead races aiokafka's fetcher: its `stop()` then hangs or fails).
+
+`read_all` reads partitions from their first offsets to their ends. It asks the broker for
+those offsets before it assigns the partitions and seeks to them at once, so the consumer
+never has a position of its own to reset.
 """
 
 from __future__ import annotations
@@ -16,7 +21,7 @@ from contextlib import asynccontextmanager
 from types import TracebackType
 from typing import NamedTuple
 
-from aiokafka import AIOKafkaConsumer
+from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 
 from podium_common.kafka import client_options
@@ -37,14 +42,15 @@ class Reader:
 
     @asynccontextmanager
     async def clients(self) -> AsyncIterator[Clients]:
-        """The started clients, for one read; the consumer is unassigned after it."""
+        """The started clients, for one read; the consumer is paused after it."""
         async with self._lock:
             if self._clients is None:
                 self._clients = await self._start()
             try:
                 yield self._clients
             finally:
-                self._clients.consumer.unsubscribe()
+                consumer = self._clients.consumer
+                consumer.pause(*consumer.assignment())
 
     async def close(self) -> None:
         async with self._lock:
@@ -83,3 +89,25 @@ async def _stop(clients: Clients) -> None:
         await clients.consumer.stop()
     finally:
         await clients.admin.close()
+
+
+async def read_all(
+    consumer: AIOKafkaConsumer, partitions: list[TopicPartition]
+) -> list[ConsumerRecord[bytes, bytes]]:
+    """Every record of `partitions` from their first offsets to their end offsets now,
+    oldest first per partition; the consumer is left assigned `partitions`."""
+    if not partitions:
+        return []
+    starts = await consumer.beginning_offsets(partitions)
+    ends = await consumer.end_offsets(partitions)
+    consumer.assign(partitions)
+    for tp in partitions:  # in the same turn: no position is left for the consumer to reset
+        consumer.seek(tp, starts[tp])
+    left = {tp for tp in partitions if ends[tp] > starts[tp]}
+    records: list[ConsumerRecord[bytes, bytes]] = []
+    while left:
+        batches = await consumer.getmany(*left, timeout_ms=1000)
+        for tp, batch in batches.items():
+            records += [record for record in batch if record.offset < ends[tp]]
+        left = {tp for tp in left if await consumer.position(tp) < ends[tp]}
+    return records
