@@ -87,6 +87,29 @@ async def test_dead_letters_are_listed_and_each_re_driven_once(
     ]
 
 
+async def test_a_goals_letters_are_re_driven_together_in_the_order_they_were_parked(
+    kafka: KafkaSettings, publisher: Publisher
+) -> None:
+    goals = kafka.topics.goals
+    parked = [f"event {number}".encode() for number in range(300)]
+    for number, value in enumerate(parked):
+        await publisher.dead_letter(
+            topic=goals,
+            partition=0,
+            offset=number,
+            key=b"one-goal",
+            value=value,
+            error=UndecodableRecord(f"broken {number}"),
+        )
+    (dlq,) = dlq_topics(kafka, "goals")
+
+    redriven = await redrive(kafka, dlq, offset=None, partition=0)
+
+    assert [letter.value for letter in redriven] == parked
+    assert await everything(kafka, goals) == [(b"one-goal", value) for value in parked]
+    assert await redrive(kafka, dlq, offset=None, partition=0) == []
+
+
 async def test_the_dlq_commands_print_letters_and_refuse_unknown_topics(
     kafka: KafkaSettings,
     publisher: Publisher,

@@ -15,6 +15,7 @@ re-driven, and the commit's metadata lists the letters above it re-driven one by
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -163,14 +164,24 @@ async def redrive(
 
 
 async def _publish(producer: AIOKafkaProducer, letters: Iterable[Letter]) -> None:
+    """Queues every letter in order, then waits for all: one acknowledgement's wait for the
+    lot, not one each. The idempotent producer keeps each partition's order, so a goal's
+    letters reach their source topic in the order they were parked."""
+    sent = []
     for letter in letters:
         headers = [("redriven.from", f"{letter.topic}[{letter.partition}]@{letter.offset}")]
-        await producer.send_and_wait(
-            letter.source_topic,
-            letter.value,
-            key=letter.key,
-            headers=[(name, value.encode()) for name, value in headers],
+        sent.append(
+            await producer.send(
+                letter.source_topic,
+                letter.value,
+                key=letter.key,
+                headers=[(name, value.encode()) for name, value in headers],
+            )
         )
+    done = await asyncio.gather(*sent, return_exceptions=True)
+    errors = [outcome for outcome in done if isinstance(outcome, BaseException)]
+    if errors:
+        raise errors[0]
 
 
 async def _partitions(admin: AIOKafkaAdminClient, topics: Sequence[str]) -> list[TopicPartition]:
