@@ -42,19 +42,19 @@ app.conf.update(
     # kombu's Redis transport pools 10 connections a channel: a gevent worker of 1,024
     # greenlets acknowledging at once ran out of them ("Couldn't ack ... Too many
     # connections"), its consumer reconnected, and the tasks it held were not delivered
-    # again within the run: goals lost (docs/benchmarks.md).
+    # again within the run: goals lost (docs/benchmarks-history.md).
     broker_transport_options={"max_connections": MAX_CONNECTIONS},
 )
 # urllib3's pool, not httpx.Client (what `openai`'s synchronous SDK is built on): under
 # gevent httpx.Client spent 4.2-5.1 ms of CPU a request against urllib3's 0.26-0.27
-# (docs/benchmarks.md), about half a core at Celery's capacity, and it sent requests on
+# (docs/benchmarks-history.md), about half a core at Celery's capacity, and it sent requests on
 # keep-alive connections the server was closing more often (urllib3 checks a connection
 # before reusing it, which narrows that race but does not close it).
 _pool: urllib3.PoolManager | None = None
 # A request that lost its connection is sent again, twice at most, as `openai`'s SDK does
 # by default (a POST too: urllib3 retries none by default). Without it a connection the
 # server closed as it was reused failed a task, and with it the goal's chord (1 goal in a
-# capacity run, docs/benchmarks.md); Podium's workers ask again on such errors.
+# capacity run, docs/benchmarks-history.md); Podium's workers ask again on such errors.
 RETRIES = urllib3.Retry(total=2, allowed_methods=None, backoff_factor=0.1)
 
 

@@ -79,7 +79,7 @@ class GoalDriver:
     async def __aenter__(self) -> GoalDriver:
         # aiohttp, not httpx: this client shares the machine with what it measures, and
         # httpx's AsyncClient spent 2.4-2.9 ms of CPU a request at 64 in flight against
-        # aiohttp's 0.13-0.14 (docs/benchmarks.md, "The benchmark's client").
+        # aiohttp's 0.13-0.14 (docs/benchmarks-history.md, "The benchmark's client").
         self._client = aiohttp.ClientSession(
             self.gateway_url,
             connector=aiohttp.TCPConnector(limit=256, keepalive_timeout=KEEPALIVE_S),

@@ -46,7 +46,7 @@ class PipelineConfig:
     # Every service's in-flight limit; None keeps their default (256).
     max_in_flight: int | None = None
     # Aggregator replicas: its batches are handled one after another, so under a deep
-    # closed loop one replica is where goals queue (docs/benchmarks.md).
+    # closed loop one replica is where goals queue (docs/benchmarks-history.md).
     aggregators: int = 1
     # Goals/s the overhead is measured at; None: half the throughput just measured. A fixed
     # rate compares code changes at the same load, whatever their throughput.

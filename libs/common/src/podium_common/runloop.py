@@ -8,7 +8,8 @@ The limit counts handlers (a worker's LLM calls), not records: a record taken fr
 waiting for a handler, or whose outputs wait for the broker's acknowledgement, holds no
 slot. So the loop takes up to twice the limit in records, and a slot goes to the next
 record as soon as a handler returns; on a busy process the wait for a turn of the event
-loop and for the acknowledgement would otherwise add a tenth to every slot (docs/benchmarks.md).
+loop and for the acknowledgement would otherwise add a tenth to every slot
+(docs/benchmarks-history.md).
 
 What happens to a failure is decided here, by one `RetryPolicy` (`LoopConfig.retry`):
 - a retriable error is tried again after the policy's backoff (with jitter, and never

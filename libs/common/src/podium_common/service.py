@@ -119,7 +119,7 @@ class LoopSettings(BaseSettings):
     """`PODIUM_EVENT_LOOP`: `uvloop` (libuv, in C) or the standard library's event loop.
     At the rates where each record comes alone, a consumer's fetch cycle is mostly event
     loop turns: on uvloop the services spent 5-7% less CPU a goal at 8 and 16 goals/s, for
-    about 2 MB more memory each (docs/benchmarks.md); in a saturated closed loop, no
+    about 2 MB more memory each (docs/benchmarks-history.md); in a saturated closed loop, no
     difference beyond the noise."""
 
     model_config = service_config()

@@ -42,7 +42,7 @@ class KafkaSettings(BaseModel):
     retention_ms: int = Field(default=-1, ge=-1)
     dlq_retention_ms: int = Field(default=-1, ge=-1)
     # Producers wait this long for more records to send in the same request. 0 measured
-    # best here (docs/benchmarks.md): records already batch while a request is in flight.
+    # best here (docs/benchmarks-history.md): records already batch while a request is in flight.
     linger_ms: int = Field(default=0, ge=0)
     # Consumers fetch in incremental fetch sessions (KIP-227, `podium_common.fetch_sessions`):
     # each fetch names only the partitions that changed. Off: every fetch names them all.
@@ -112,7 +112,7 @@ class LLMSettings(BaseModel):
     backoff_max_s: float = Field(default=30.0, gt=0)
     max_connections: int = Field(default=1024, ge=1)
     # The HTTP client under the OpenAI SDK: aiohttp's pool stays cheap with many calls in
-    # flight, where httpx's scans every pooled connection per request (docs/benchmarks.md).
+    # flight, where httpx's scans every pooled connection per request (docs/benchmarks-history.md).
     http_client: Literal["aiohttp", "httpx"] = "aiohttp"
     structured_output: StructuredOutput = "json_schema"
     max_tokens: RoleTokens = RoleTokens()
