@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import uuid
 
 import asyncpg
 import pytest
@@ -25,13 +26,18 @@ def podium_keys(*argv: str) -> int:
     return code
 
 
-async def verified(dsn: str, token: str) -> tuple[str, str] | None:
-    """The tenant and name the gateway's check finds for `token`."""
+async def key_of(dsn: str, token: str) -> apikeys.ApiKey | None:
+    """The key the gateway's check finds for `token`."""
     connection = await asyncpg.connect(dsn)
     try:
-        key = await apikeys.verify(connection, token)
+        return await apikeys.verify(connection, token)
     finally:
         await connection.close()
+
+
+async def verified(dsn: str, token: str) -> tuple[str, str] | None:
+    """The tenant and name the gateway's check finds for `token`."""
+    key = await key_of(dsn, token)
     return (key.tenant, key.name) if key else None
 
 
@@ -67,3 +73,26 @@ def test_a_key_is_created_listed_verified_and_revoked(
     assert asyncio.run(verified(pg_dsn, token)) is None
     with pytest.raises(CommandError, match="no key 'nosuchkey'"):
         podium_keys("revoke", "nosuchkey")
+
+
+def test_an_operators_key_is_made_with_operator_and_listed_as_one(
+    pg_dsn: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("PODIUM_POSTGRES__DSN", pg_dsn)
+    tenant = f"ops-{uuid.uuid4().hex[:8]}"
+    assert podium_keys("create", "--tenant", tenant, "--name", "oncall", "--operator") == 0
+    made = capsys.readouterr()
+    assert "an operator's" in made.err
+    operator_token = made.out.strip()
+    assert podium_keys("create", "--tenant", tenant, "--name", "app") == 0
+    tenant_token = capsys.readouterr().out.strip()
+
+    operator_key = asyncio.run(key_of(pg_dsn, operator_token))
+    tenant_key = asyncio.run(key_of(pg_dsn, tenant_token))
+    assert operator_key is not None
+    assert operator_key.operator
+    assert tenant_key is not None
+    assert not tenant_key.operator
+    assert podium_keys("list", "--tenant", tenant) == 0
+    rows = {line.split()[2]: line.split()[3] for line in capsys.readouterr().out.splitlines()[1:]}
+    assert rows == {"oncall": "operator", "app": "tenant"}

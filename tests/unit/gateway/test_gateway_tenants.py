@@ -1,5 +1,6 @@
 """API keys and tenants at the gateway, with fakes at the boundary: every route of `/goals`
-with two tenants, each seeing, streaming and cancelling only its own goals."""
+with two tenants, each seeing, streaming and cancelling only its own goals; what belongs to
+every tenant at once (dead letters, workers) only with an operator's key."""
 
 from __future__ import annotations
 
@@ -14,14 +15,16 @@ from podium_gateway.settings import GatewaySettings
 from tests.unit.gateway.fakes import FakePublisher, FakeStore, client, event_row, goal_row
 
 ACME, GLOBEX = "podium_aaaaaaaaaaaa_" + "a" * 43, "podium_bbbbbbbbbbbb_" + "b" * 43
+OPS = "podium_dddddddddddd_" + "d" * 43
+CREATED = datetime(2026, 1, 1, tzinfo=UTC)
 
 
 @pytest.fixture
 def store() -> FakeStore:
     store = FakeStore()
-    created = datetime(2026, 1, 1, tzinfo=UTC)
-    store.keys[ACME] = ApiKey("aaaaaaaaaaaa", "acme", "ada", created)
-    store.keys[GLOBEX] = ApiKey("bbbbbbbbbbbb", "globex", "bob", created)
+    store.keys[ACME] = ApiKey("aaaaaaaaaaaa", "acme", "ada", CREATED)
+    store.keys[GLOBEX] = ApiKey("bbbbbbbbbbbb", "globex", "bob", CREATED)
+    store.keys[OPS] = ApiKey("dddddddddddd", "acme", "ops", CREATED, operator=True)
     return store
 
 
@@ -160,3 +163,44 @@ async def test_a_tenant_decides_approvals_only_on_its_own_goals_in_its_own_name(
         assert refused.status_code == 422
         assert refused.json()["error"]["fields"][0]["field"] == "decided_by"
     assert publisher.published == []
+
+
+CLUSTER_ROUTES = [
+    ("GET", "/console/api/deadletters", "dead letters"),
+    ("POST", "/console/api/deadletters/redrive", "dead letters"),
+    ("GET", "/console/api/workers", "the workers"),
+]
+
+
+async def test_dead_letters_and_workers_are_403_to_a_tenants_key(store: FakeStore) -> None:
+    publisher = FakePublisher()
+    redrive = {"topic": "goals.dlq", "partition": 0, "offset": 0}
+    async with client(publisher, store, require_keys=True) as http:
+        for method, path, what in CLUSTER_ROUTES:
+            response = await http.request(method, path, headers=bearer(ACME), json=redrive)
+            assert response.status_code == 403, (path, response.text)
+            error = response.json()["error"]
+            assert error["code"] == "forbidden"
+            assert error["message"].startswith(f"{what} belong to every tenant")
+            assert "podium keys create --operator" in error["message"]
+    assert publisher.published == []
+
+
+async def test_an_operators_key_passes_to_the_request_itself(store: FakeStore) -> None:
+    """Its re-drive is judged on its body (422), where a tenant's key with the same body is
+    refused for the key (403)."""
+    async with client(FakePublisher(), store, require_keys=True) as http:
+        path = "/console/api/deadletters/redrive"
+        by_operator = await http.post(path, headers=bearer(OPS), json={"topic": ""})
+        by_tenant = await http.post(path, headers=bearer(ACME), json={"topic": ""})
+
+    assert by_operator.status_code == 422, by_operator.text
+    assert {item["field"] for item in by_operator.json()["error"]["fields"]} >= {"topic"}
+    assert by_tenant.status_code == 403, by_tenant.text
+
+
+async def test_without_keys_required_the_open_caller_operates() -> None:
+    async with client(FakePublisher(), FakeStore()) as http:
+        response = await http.post("/console/api/deadletters/redrive", json={"topic": ""})
+
+    assert response.status_code == 422, response.text

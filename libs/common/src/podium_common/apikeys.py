@@ -23,7 +23,7 @@ PREFIX = "podium_"
 _KEY = re.compile(r"^podium_([0-9a-f]{12})_([A-Za-z0-9_-]{43})$")
 
 INSERT = """
-INSERT INTO api_keys (key_id, secret_sha256, tenant, name) VALUES ($1, $2, $3, $4)
+INSERT INTO api_keys (key_id, secret_sha256, tenant, name, operator) VALUES ($1, $2, $3, $4, $5)
 RETURNING created_at
 """
 SELECT_ONE = "SELECT * FROM api_keys WHERE key_id = $1"
@@ -45,10 +45,19 @@ class ApiKey:
     name: str
     created_at: datetime
     revoked_at: datetime | None = None
+    # Reaches the dead letters and the workers too: every tenant's, the cluster's.
+    operator: bool = False
 
     @classmethod
     def of(cls, row: Any) -> ApiKey:
-        return cls(row["key_id"], row["tenant"], row["name"], row["created_at"], row["revoked_at"])
+        return cls(
+            row["key_id"],
+            row["tenant"],
+            row["name"],
+            row["created_at"],
+            row["revoked_at"],
+            operator=row["operator"],
+        )
 
 
 def digest(secret: str) -> bytes:
@@ -61,11 +70,15 @@ def parse(token: str) -> tuple[str, str] | None:
     return (match.group(1), match.group(2)) if match else None
 
 
-async def create(connection: Executor, tenant: str, name: str) -> tuple[str, ApiKey]:
-    """A new key for `tenant`: the key to hand over (shown once) and what is stored."""
+async def create(
+    connection: Executor, tenant: str, name: str, *, operator: bool = False
+) -> tuple[str, ApiKey]:
+    """A new key for `tenant` (an operator's too, with `operator`): the key to hand over
+    (shown once) and what is stored."""
     key_id, secret = secrets.token_hex(6), secrets.token_urlsafe(32)
-    created_at = await connection.fetchval(INSERT, key_id, digest(secret), tenant, name)
-    return f"{PREFIX}{key_id}_{secret}", ApiKey(key_id, tenant, name, created_at)
+    created_at = await connection.fetchval(INSERT, key_id, digest(secret), tenant, name, operator)
+    key = ApiKey(key_id, tenant, name, created_at, operator=operator)
+    return f"{PREFIX}{key_id}_{secret}", key
 
 
 async def listed(connection: Executor, tenant: str | None) -> list[ApiKey]:

@@ -2,6 +2,9 @@
 
 When keys are not required (a gateway that listens on loopback only, by default), every
 caller is the open caller: it sees every tenant's goals and submits to tenant `default`.
+
+What belongs to every tenant at once — the dead letters, which hold any tenant's records,
+their re-drive, and the workers — takes an operator: an operator key, or the open caller.
 """
 
 from __future__ import annotations
@@ -26,12 +29,22 @@ class Caller:
     tenant: str | None = None
     name: str | None = None
     key_id: str | None = None
+    operator: bool = False
 
     def sees(self, goal: Mapping[str, Any]) -> bool:
         return self.tenant is None or goal["tenant"] == self.tenant
 
+    def operates(self, what: str) -> None:
+        """403 unless the caller is an operator; `what` names what it asked for."""
+        if not self.operator:
+            message = (
+                f"{what} belong to every tenant: this needs an operator's key "
+                "(`podium keys create --operator`)"
+            )
+            raise ApiError(403, "forbidden", message)
 
-OPEN = Caller()
+
+OPEN = Caller(operator=True)
 
 
 class KeyStore(Protocol):
@@ -67,4 +80,4 @@ class Auth:
             message = "the API key is not valid (unknown, malformed or revoked)"
             raise ApiError(401, "unauthorized", message, headers=_CHALLENGE)
         await self.limit.spend(key.key_id)
-        return Caller(tenant=key.tenant, name=key.name, key_id=key.key_id)
+        return Caller(tenant=key.tenant, name=key.name, key_id=key.key_id, operator=key.operator)

@@ -99,7 +99,7 @@ class Console:
         return JSONResponse(prompts.sent(assigned))
 
     async def letters(self, request: Request) -> Response:
-        await self.auth.caller(request)
+        (await self.auth.caller(request)).operates("dead letters")
         kafka = self.settings.kafka
         found = await deadletters.read_via(self.reader, deadletters.dlq_topics(kafka, None))
         now = datetime.now(UTC)
@@ -108,7 +108,7 @@ class Console:
         )
 
     async def redrive(self, request: Request) -> Response:
-        await self.auth.caller(request)
+        (await self.auth.caller(request)).operates("dead letters")
         try:
             asked = Redrive.model_validate_json(await request.body())
         except ValidationError as error:
@@ -124,7 +124,7 @@ class Console:
         return JSONResponse({"redriven": len(done)})
 
     async def workers(self, request: Request) -> Response:
-        await self.auth.caller(request)
+        (await self.auth.caller(request)).operates("the workers")
         beats = await heartbeat.beats_via(self.reader)
         groups = [beat.group for beat in beats]
         lags = await heartbeat.lag_via(self.reader, groups) if beats else {}

@@ -20,6 +20,11 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     create = verbs.add_parser("create", help="a new key for a tenant; printed once, on stdout")
     create.add_argument("--tenant", required=True, help="the tenant the key acts for")
     create.add_argument("--name", default="", help="who or what holds it (the submitter)")
+    create.add_argument(
+        "--operator",
+        action="store_true",
+        help="also reaches every tenant's dead letters (list, re-drive) and the workers",
+    )
     create.set_defaults(func=cmd_create)
     listing = verbs.add_parser("list", help="every key (never a secret), or one tenant's")
     listing.add_argument("--tenant", help="only this tenant's keys")
@@ -39,9 +44,12 @@ def _name(text: str, what: str) -> str:
 def cmd_create(args: argparse.Namespace) -> int:
     tenant = _name(args.tenant, "--tenant")
     name = _name(args.name or tenant, "--name")
-    token, key = with_connection(lambda connection: apikeys.create(connection, tenant, name))
+    token, key = with_connection(
+        lambda connection: apikeys.create(connection, tenant, name, operator=args.operator)
+    )
+    role = ", an operator's" if key.operator else ""
     print(
-        f"created key {key.key_id} for tenant {key.tenant} ({key.name}); it is shown once:",
+        f"created key {key.key_id} for tenant {key.tenant} ({key.name}{role}); it is shown once:",
         file=sys.stderr,
     )
     print(token)
@@ -50,11 +58,12 @@ def cmd_create(args: argparse.Namespace) -> int:
 
 def cmd_list(args: argparse.Namespace) -> int:
     keys = with_connection(lambda connection: apikeys.listed(connection, args.tenant))
-    print(f"{'KEY ID':<14} {'TENANT':<20} {'NAME':<20} {'CREATED':<20} REVOKED")
+    print(f"{'KEY ID':<14} {'TENANT':<20} {'NAME':<20} {'ROLE':<9} {'CREATED':<20} REVOKED")
     for key in keys:
         revoked = key.revoked_at.strftime("%Y-%m-%d %H:%M") if key.revoked_at else "-"
         created = key.created_at.strftime("%Y-%m-%d %H:%M")
-        print(f"{key.key_id:<14} {key.tenant:<20} {key.name:<20} {created:<20} {revoked}")
+        role = "operator" if key.operator else "tenant"
+        print(f"{key.key_id:<14} {key.tenant:<20} {key.name:<20} {role:<9} {created:<20} {revoked}")
     return 0
 
 
