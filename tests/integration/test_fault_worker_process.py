@@ -103,7 +103,7 @@ async def test_an_llm_call_longer_than_the_poll_interval_runs_once(kafka, tmp_pa
             await asyncio.sleep(2.0)  # time for a rebalance and a second call, if any
             assert process.poll() is None, text(log)
             process.send_signal(signal.SIGTERM)
-            assert process.wait(timeout=30) == 0
+            assert await asyncio.to_thread(process.wait, 30) == 0, text(log)
     # Each call took three poll intervals: one call and one result per task, one assignment.
     assert llm.stats()["by_role"] == {"researcher": len(sent)}
     assert sorted(r.task_id for r in received) == sorted(t.task_id for t in sent)

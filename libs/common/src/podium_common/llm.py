@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import importlib
 import logging
 import time
 from dataclasses import dataclass, field
@@ -168,6 +169,12 @@ def http_client(settings: LLMSettings) -> httpx2.AsyncClient:
     return client(limits=limits, timeout=settings.timeout_s)
 
 
+def _import_sdk() -> None:
+    """Imports the SDK and what its transports use, as a first call needs them."""
+    for module in ("openai", "openai._models", "httpx2", "aiohttp"):
+        importlib.import_module(module)
+
+
 def _post_options(url: str) -> FinalRequestOptions:
     """A chat completion's request options but its body: the endpoint's full URL (the SDK
     takes it as it is, where a path is joined to its base URL, two more URL parses, on every
@@ -215,8 +222,12 @@ class OpenAILLM:
             if self._budget is not None:
                 await self._budget.close()
 
-    def _sdk(self) -> tuple[openai.AsyncOpenAI, FinalRequestOptions]:
+    async def _sdk(self) -> tuple[openai.AsyncOpenAI, FinalRequestOptions]:
         if self._client is None:
+            # The SDK's import takes seconds on a loaded machine: in a thread, so that the
+            # event loop goes on meanwhile (heartbeats, polls, the calls in flight).
+            await asyncio.to_thread(_import_sdk)
+        if self._client is None:  # another first call may have built it meanwhile
             import openai
 
             settings = self._settings
@@ -302,7 +313,7 @@ class OpenAILLM:
             return await self._once(request, attempt)
         # The client first (the first call imports the SDK and builds it: a long pause), so
         # that the request leaves as soon as the rate admits it, not late into the next slot.
-        self._sdk()
+        await self._sdk()
         held = await self._gate.admit(request)
         used = held  # a failed request is taken as having used what it held
         try:
@@ -313,6 +324,7 @@ class OpenAILLM:
             await self._gate.settle(request, held, used)
 
     async def _once(self, request: Request, attempt: Attempt) -> Completion:
+        client, post = await self._sdk()
         import openai
 
         body: dict[str, Any] = {
@@ -326,7 +338,6 @@ class OpenAILLM:
         if request.max_tokens is not None:
             body["max_tokens"] = request.max_tokens
         try:
-            client, post = self._sdk()
             # The body as JSON bytes, written by pydantic-core: the SDK sends bytes as they
             # are, where a dict goes through the standard library's encoder on every call.
             options = post.model_copy(update={"content": pydantic_core.to_json(body)})
