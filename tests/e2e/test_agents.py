@@ -163,6 +163,30 @@ async def test_an_output_rejected_with_a_comment_is_redone_with_it_and_approved_
     assert first_round["decision"]["approved"] is False
 
 
+async def test_podium_run_asks_about_each_approval_and_prints_the_answer(
+    stack: Stack, gateway: httpx.AsyncClient
+) -> None:
+    command = [
+        str(Path(sys.executable).parent / "podium"),
+        *("run", "Name a river", "--approve", "specialist=after", "--ask", "--url", stack.gateway),
+    ]
+    # Rejected with a reason (the task is redone with it), then the revision approved.
+    answers = "n\ncite a source\ny\n"
+    run = await asyncio.to_thread(
+        subprocess.run, command, input=answers, capture_output=True, text=True, timeout=120
+    )
+    assert run.returncode == 0, run.stderr
+    assert "(revised)" in run.stdout  # stdout: the answer only; the questions went to stderr
+    assert "approve?" not in run.stdout
+    assert run.stderr.count("t3 (specialist) waits for your approval of its output:") == 2
+    assert "| Revised after Feedback: cite a source" in run.stderr
+    goal_id = run.stderr.split("goal ", 1)[1].split()[0]
+    end = (await gateway.get(f"/goals/{goal_id}")).json()
+    rounds = sorted(end["approvals"], key=lambda a: a["round"])
+    decided = [(a["decision"]["approved"], a["decision"]["comment"]) for a in rounds]
+    assert decided == [(False, "cite a source"), (True, "")]
+
+
 async def test_an_approval_nobody_gives_in_time_fails_the_goal(gateway: httpx.AsyncClient) -> None:
     options = {"approvals": {"researcher": "before"}, "approval_timeout_s": 3}
     goal_id = await submit(gateway, "Name a mountain", **options)

@@ -9,7 +9,7 @@ from typing import Any
 import httpx
 from pydantic import SecretStr
 
-from podium_cli.progress import FINISHED, Goal, changes
+from podium_cli.progress import FINISHED, Goal, changes, new_approvals
 from podium_common.errors import PodiumError, Unavailable
 
 
@@ -54,9 +54,20 @@ class Gateway:
         found: Goal = response.json()
         return found
 
-    def decide(self, goal_id: str, task: str, decision: str, comment: str, by: str) -> Goal:
-        """Approves or rejects what `task` of the goal waits for; the gateway's answer."""
+    def decide(
+        self,
+        goal_id: str,
+        task: str,
+        decision: str,
+        comment: str,
+        by: str,
+        digest: str | None = None,
+    ) -> Goal:
+        """Approves or rejects what `task` of the goal waits for (only as shown with
+        `digest`, when given); the gateway's answer."""
         body = {"decision": decision, "comment": comment, "decided_by": by}
+        if digest is not None:
+            body["digest"] = digest
         response = self._send("POST", f"/goals/{goal_id}/approvals/{task}", json=body)
         if response.status_code != 202:
             raise GatewayError(f"the gateway refused the decision: {_error_text(response)}")
@@ -76,11 +87,13 @@ def follow(
     *,
     timeout_s: float,
     on_progress: Callable[[str], None],
+    on_approval: Callable[[Goal, Goal], None] | None = None,
     poll_s: float = 0.5,
     clock: Callable[[], float] = time.monotonic,
     sleep: Callable[[float], None] = time.sleep,
 ) -> Goal:
-    """Polls the goal until it is completed or failed, reporting each change; returns its
+    """Polls the goal until it is completed or failed, reporting each change (and each
+    new request for a person's decision to `on_approval`, with the goal); returns its
     last view. Transient gateway trouble (404 before the recorder caught up, 503, a dropped
     connection) is waited out; after `timeout_s` it raises."""
     deadline = clock() + timeout_s
@@ -93,6 +106,9 @@ def follow(
         if now is not None:
             for line in changes(seen, now):
                 on_progress(line)
+            if on_approval is not None:
+                for approval in new_approvals(seen, now):
+                    on_approval(now, approval)
             seen = now
             if now.get("status") in FINISHED:
                 return now

@@ -20,15 +20,22 @@ def changes(before: Goal | None, now: Goal) -> list[str]:
         line = task_change(seen.get(task["task_id"]), task)
         if line:
             lines.append(line)
-    asked = {(a["task_id"], a["round"]) for a in (before or {}).get("approvals") or []}
-    for approval in now.get("approvals") or []:
-        if (approval["task_id"], approval["round"]) not in asked and approval["decision"] is None:
-            lines.append(approval_line(now, approval))
+    lines.extend(approval_line(now, approval) for approval in new_approvals(before, now))
     if before is None or before.get("status") != now.get("status"):
         # A new status opens what follows, but closes the story once the goal is done.
         status = f"status: {now.get('status')}"
         lines.insert(len(lines) if now.get("status") in FINISHED else 0, status)
     return lines
+
+
+def new_approvals(before: Goal | None, now: Goal) -> list[Goal]:
+    """The requests for a person's decision that `now` shows undecided and `before` did not."""
+    asked = {(a["task_id"], a["round"]) for a in (before or {}).get("approvals") or []}
+    return [
+        approval
+        for approval in now.get("approvals") or []
+        if (approval["task_id"], approval["round"]) not in asked and approval["decision"] is None
+    ]
 
 
 def approval_line(goal: Goal, approval: Goal) -> str:

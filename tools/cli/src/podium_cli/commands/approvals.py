@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 
+from podium_cli.asking import person
 from podium_cli.gateway import Gateway
 from podium_cli.settings import CliSettings
 
@@ -32,7 +32,8 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
 def cmd_decide(args: argparse.Namespace) -> int:
     settings = CliSettings()
     gateway = Gateway(args.url or settings.gateway_url, api_key=settings.api_key)
-    who = args.by or os.environ.get("USER") or "anonymous"
-    answer = gateway.decide(args.goal_id, args.task, args.decision, args.message, who)
+    answer = gateway.decide(
+        args.goal_id, args.task, args.decision, args.message, args.by or person()
+    )
     print(json.dumps(answer))
     return 0

@@ -8,11 +8,14 @@ import json
 import sys
 from typing import Any
 
+from podium_cli.asking import Asker
 from podium_cli.gateway import Gateway, follow
 from podium_cli.progress import failure, summary
 from podium_cli.settings import CliSettings
 from podium_cli.stack.control import SCRIPTED_BANNER, Stack
 from podium_cli.stack.layout import Layout
+from podium_common.events import AFTER, BEFORE
+from podium_common.topics import TaskType
 
 
 def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -25,6 +28,12 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
         type=float,
         default=1900.0,
         help="seconds to wait (1900: past a goal's deadline on the local model, 1800)",
+    )
+    run.add_argument(
+        "--ask",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="ask here about each task that waits for approval (default: when at a terminal)",
     )
     run.set_defaults(func=cmd_run)
     submit = commands.add_parser("submit", help="submit a goal; print its id")
@@ -40,6 +49,15 @@ def _goal_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("goal", help="what to achieve, in words")
     parser.add_argument("--max-tasks", type=int, help="the most tasks the plan may have")
     parser.add_argument("--deadline", type=int, help="seconds the goal may take")
+    parser.add_argument(
+        "--approve",
+        metavar="TYPE=STAGE",
+        action="append",
+        type=approval,
+        default=[],
+        help="tasks of TYPE wait for a person's approval of their input (before) or their"
+        " output (after); repeatable",
+    )
     _url_argument(parser)
 
 
@@ -47,8 +65,25 @@ def _url_argument(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--url", help="the gateway (default http://127.0.0.1:<dev.gateway_port>)")
 
 
+def approval(text: str) -> tuple[str, str]:
+    """`TYPE=STAGE` of `--approve`, checked: a task type and before or after."""
+    kind, _, stage = text.partition("=")
+    types = ", ".join(TaskType)
+    if kind not in set(TaskType):
+        raise argparse.ArgumentTypeError(f"{kind!r} is not a task type ({types})")
+    if stage not in (BEFORE, AFTER):
+        raise argparse.ArgumentTypeError(
+            f"{text!r}: give the stage, {kind}={BEFORE} (its input) or {kind}={AFTER} (its output)"
+        )
+    return kind, stage
+
+
 def options(args: argparse.Namespace) -> dict[str, Any]:
-    chosen = {"max_tasks": args.max_tasks, "deadline_s": args.deadline}
+    chosen = {
+        "max_tasks": args.max_tasks,
+        "deadline_s": args.deadline,
+        "approvals": dict(args.approve) or None,
+    }
     return {key: value for key, value in chosen.items() if value is not None}
 
 
@@ -75,7 +110,14 @@ def cmd_run(args: argparse.Namespace) -> int:
     accepted = gateway.submit(args.goal, options(args))
     goal_id = accepted["goal_id"]
     say(f"goal {goal_id} submitted")
-    final = follow(gateway, goal_id, timeout_s=args.timeout, on_progress=lambda s: say(f"  {s}"))
+    ask = args.ask if args.ask is not None else sys.stdin.isatty() and sys.stderr.isatty()
+    final = follow(
+        gateway,
+        goal_id,
+        timeout_s=args.timeout,
+        on_progress=lambda s: say(f"  {s}"),
+        on_approval=Asker(gateway, write=say) if ask else None,
+    )
     say(summary(final))
     if final.get("status") != "completed":
         say(f"goal {goal_id} failed: {failure(final)}")
