@@ -34,11 +34,7 @@ GOALS = [
 CHAIN_CALL_MS = 300
 
 
-async def wait_for_end(
-    client: httpx.AsyncClient, goal_id: str, within_s: float, *, approve: bool = False
-) -> dict[str, Any]:
-    """The goal's view once it completed or failed. With `approve`, a person approves
-    whatever its plan asks them to (a real model's plan may ask unprompted)."""
+async def wait_for_end(client: httpx.AsyncClient, goal_id: str, within_s: float) -> dict[str, Any]:
     deadline = time.monotonic() + within_s
     body: dict[str, Any] = {}
     while time.monotonic() < deadline:
@@ -47,11 +43,6 @@ async def wait_for_end(
             body = response.json()
             if body["status"] in ("completed", "failed"):
                 return body
-            for asked in body["approvals"] if approve else []:
-                if asked["decision"] is None:
-                    decision = {"decision": "approve", "digest": asked["digest"]}
-                    url = f"/goals/{goal_id}/approvals/{asked['task_id']}"
-                    await client.post(url, json=decision)
         await asyncio.sleep(0.25)
     raise TimeoutError(f"goal {goal_id} still {body.get('status')} after {within_s}s: {body}")
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from podium_aggregator.state import GoalState, Limits, Phase
 from podium_common.events import (
+    ApprovalRequested,
     Event,
     GoalCompleted,
     GoalFailed,
@@ -148,3 +149,17 @@ def test_the_tree_survives_the_table_round_trip() -> None:
     assert isinstance(synthesis, TaskAssigned)
     assert isinstance(s1, TaskAssigned)
     assert synthesis.depends_on == [s1.task_id]
+
+
+def test_a_sub_plans_own_approval_marks_are_followed_unless_switched_off() -> None:
+    for limits, first in (
+        (Limits(), ApprovalRequested),
+        (Limits(plan_approvals=False), TaskAssigned),
+    ):
+        goal = Goal({"t1": []})
+        state = goal.state()
+        result = delegating(goal, "t1", {"s1": []})
+        marked = [task.model_copy(update={"approval": "before"}) for task in result.subtasks]
+        (out,) = run(state, [goal.plan(), result.model_copy(update={"subtasks": marked})], limits)
+        assert isinstance(out, first), out
+        assert local_task_id(out.task_id) == "t1/s1"

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import pytest
 
+from podium_aggregator.settings import AggregatorSettings
 from podium_cli.commands.stack import env_for_tests
 from podium_cli.settings import CliSettings
 from podium_cli.stack.services import CONSUMERS, GATEWAY, processes_of, scripted_llm
 from podium_common.errors import ConfigError
+from podium_planner.settings import PlannerSettings
 
 
 def test_defaults_run_everything_locally():
@@ -97,6 +99,11 @@ def test_by_default_the_services_use_the_local_model_within_its_limits(
     assert env["PODIUM_LLM__MAX_CONCURRENCY"] == "1"
     assert env["PODIUM_LLM__MAX_TOKENS__RESEARCHER"] == "99"  # what the user set wins
     assert float(env["PODIUM_KAFKA__DRAIN_TIMEOUT_S"]) > float(env["PODIUM_LLM__TIMEOUT_S"])
+    # Its plans' own approval marks are not followed, in the planner and the aggregator.
+    assert env["PODIUM_PLAN_APPROVALS"] == "false"
+    monkeypatch.setenv("PODIUM_PLAN_APPROVALS", "false")
+    assert not PlannerSettings().plan_approvals
+    assert not AggregatorSettings().limits().plan_approvals
 
 
 def test_the_scripted_llm_is_chosen_by_name(monkeypatch: pytest.MonkeyPatch):
@@ -107,6 +114,7 @@ def test_the_scripted_llm_is_chosen_by_name(monkeypatch: pytest.MonkeyPatch):
     assert env is not None
     assert env["PODIUM_LLM__API_KEY"] == "scripted"
     assert "PODIUM_LLM__STRUCTURED_OUTPUT" not in env
+    assert "PODIUM_PLAN_APPROVALS" not in env  # the plans' marks are followed
 
 
 def test_an_unknown_local_model_is_refused_with_the_known_ones(monkeypatch: pytest.MonkeyPatch):

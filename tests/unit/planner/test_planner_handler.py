@@ -340,3 +340,38 @@ async def test_only_goals_are_taken(settings):
 
     with pytest.raises(UnexpectedEvent):
         await on_event(started, FakeLLM(), settings, Progress())
+
+
+MARKED = json.dumps(
+    {
+        "tasks": [
+            {"id": "t1", "type": "researcher", "description": "a", "requires_approval": "before"},
+            {"id": "t2", "type": "researcher", "description": "b"},
+            {
+                "id": "t3",
+                "type": "specialist",
+                "description": "c",
+                "depends_on": ["t1", "t2"],
+                "requires_approval": "after",
+            },
+        ]
+    }
+)
+
+
+async def test_a_plans_own_approval_marks_are_followed_unless_switched_off(settings):
+    progress = Progress()
+    (plan,) = await handle(goal_event(), FakeLLM(MARKED), settings, progress)
+    assert isinstance(plan, PlanCreated)
+    assert [t.approval for t in plan.tasks] == ["before", None, "after"]
+    issued = [t.task_id for t in progress.events if isinstance(t, TaskAssigned)]
+    assert issued == [plan.tasks[1].task_id]  # t1 waits for a person first
+
+    off = settings.model_copy(update={"plan_approvals": False})
+    progress = Progress()
+    goal = goal_event(approvals={"specialist": "before"})  # the goal's options still count
+    (plan,) = await handle(goal, FakeLLM(MARKED), off, progress)
+    assert isinstance(plan, PlanCreated)
+    assert [t.approval for t in plan.tasks] == [None, None, "before"]
+    issued = [t.task_id for t in progress.events if isinstance(t, TaskAssigned)]
+    assert issued == [plan.tasks[0].task_id, plan.tasks[1].task_id]

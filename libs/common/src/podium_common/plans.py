@@ -83,13 +83,18 @@ def review(text: str, *, max_tasks: int) -> Review:
 
 
 def planned_tasks(
-    tasks: list[DraftTask], *, run_prefix: str, approvals: dict[str, str] | None = None
+    tasks: list[DraftTask],
+    *,
+    run_prefix: str,
+    approvals: dict[str, str] | None = None,
+    plan_approvals: bool = True,
 ) -> list[PlannedTask]:
     """The draft's tasks with global ids, dependencies rewritten: `run_prefix`, the digest of
     the plan's content, `.` and the local id. A goal planned twice (the planner crashed
     before its commit) gets the same ids for the same plan and other ids for another, so a
     result can never be taken for the answer to a differently described task. A task the
-    draft does not mark for approval takes its type's entry in `approvals`, if any."""
+    draft does not mark for approval (or every task, when `plan_approvals` is off: the
+    draft's marks are then ignored) takes its type's entry in `approvals`, if any."""
     approvals = approvals or {}
     local = [
         PlannedTask(
@@ -98,7 +103,8 @@ def planned_tasks(
             description=task.description,
             requirements=[item for item in task.requirements if item],
             depends_on=list(dict.fromkeys(task.depends_on)),
-            approval=task.requires_approval or approvals.get(task.type),
+            approval=(task.requires_approval if plan_approvals else None)
+            or approvals.get(task.type),
         )
         for task in tasks
     ]

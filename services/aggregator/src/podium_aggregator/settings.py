@@ -33,6 +33,9 @@ class AggregatorSettings(BaseServiceSettings):
     approval_timeout_s: int = Field(default=86400, ge=1)
     on_approval_timeout: OnTimeout = "fail"
     deadline_counts_approval_wait: bool = False
+    # Whether a sub-plan's own `requires_approval` makes a task wait for a person
+    # (PODIUM_PLAN_APPROVALS, which the planner reads for plans too).
+    plan_approvals: bool = True
     # Records fetched ahead of the agent (faust's stream buffer), and the most in one batch.
     max_in_flight: int = Field(default=256, ge=1)
     # Where the goal table lives: `memory://` (rebuilt from the changelog at each start) or
@@ -66,4 +69,5 @@ class AggregatorSettings(BaseServiceSettings):
             approval_timeout_s=self.approval_timeout_s,
             on_approval_timeout=self.on_approval_timeout,
             deadline_counts_approval_wait=self.deadline_counts_approval_wait,
+            plan_approvals=self.plan_approvals,
         )

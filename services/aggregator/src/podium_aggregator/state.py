@@ -70,6 +70,9 @@ class Limits(BaseModel):
     on_approval_timeout: OnTimeout = "fail"
     # Whether a goal's deadline runs on while it waits for a person (by default it stands).
     deadline_counts_approval_wait: bool = False
+    # Whether a sub-plan's own marks make its tasks wait for a person (else only the
+    # goal's options by task type do).
+    plan_approvals: bool = True
 
     @property
     def retention(self) -> timedelta:

@@ -24,7 +24,8 @@ def adopt(state: GoalState, parent: TaskState, result: TaskResult, limits: Limit
     parent.phase = Phase.DELEGATED
     parent.children = [task.task_id for task in result.subtasks]
     for task in result.subtasks:
-        marked = task.approval or approvals.get(task.type.value)
+        asked = task.approval if limits.plan_approvals else None
+        marked = asked or approvals.get(task.type.value)
         state.tasks[task.task_id] = TaskState(
             task=task.model_copy(update={"approval": marked}),
             parent=parent.task.task_id,

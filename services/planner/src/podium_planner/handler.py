@@ -146,6 +146,7 @@ async def handle(
                 result.tasks,
                 run_prefix=f"{goal.goal_id}.{goal.run}.",
                 approvals=planning.approvals,
+                plan_approvals=settings.plan_approvals,
             )
             # The first tasks are on their topics before the plan is on `plans`: the plan
             # the aggregator adopts never lacks them, even if this process dies in between

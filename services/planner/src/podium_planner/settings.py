@@ -30,3 +30,7 @@ class PlannerSettings(BaseServiceSettings):
     # Task types whose tasks wait for a person, `before` they run or `after` (their output),
     # e.g. PODIUM_APPROVALS='{"specialist": "after"}'; a goal's options add to it.
     approvals: dict[str, Stage] = Field(default_factory=dict)
+    # Whether a plan's own `requires_approval` makes a task wait for a person
+    # (PODIUM_PLAN_APPROVALS, which the aggregator reads for sub-plans too). Off, only
+    # `approvals` and a goal's options do: for a model that marks tasks unasked.
+    plan_approvals: bool = True

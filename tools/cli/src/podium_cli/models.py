@@ -104,7 +104,8 @@ def find(name: str) -> LocalModel:
 def service_env(model: LocalModel, base_url: str, given: dict[str, str]) -> dict[str, str]:
     """What every service is told about the local server, beyond what `given` (the
     environment) already sets: its address, how it takes a schema (llama-cpp-python's server
-    takes `json_object` with a schema), its context, that it answers one call at a time."""
+    takes `json_object` with a schema), its context, that it answers one call at a time, and
+    that its plans' own approval marks are not followed."""
     env = {
         "PODIUM_LLM__BASE_URL": base_url,
         "PODIUM_LLM__API_KEY": "local",
@@ -116,6 +117,9 @@ def service_env(model: LocalModel, base_url: str, given: dict[str, str]) -> dict
         "PODIUM_KAFKA__DRAIN_TIMEOUT_S": str(TIMEOUT_S + 15),
         "PODIUM_MAX_TASKS": str(MAX_TASKS),
         "PODIUM_DEADLINE_S": str(DEADLINE_S),
+        # The small model marks tasks for a person's approval unasked (3 of 6 plans of
+        # everyday goals): only the goal's options and PODIUM_APPROVALS make tasks wait.
+        "PODIUM_PLAN_APPROVALS": "false",
         **{f"PODIUM_LLM__MAX_TOKENS__{role}": str(n) for role, n in MAX_TOKENS.items()},
     }
     return {
