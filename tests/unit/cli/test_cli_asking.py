@@ -1,5 +1,5 @@
 """`podium run` asking at a terminal about tasks that wait for approval, against a fake
-gateway (httpx.MockTransport); and `--approve TYPE=STAGE`."""
+gateway (httpx.MockTransport); `--approve TYPE=STAGE`; and what a stopped run says."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ import httpx
 import pytest
 
 from podium_cli.asking import SHOWN_LIMIT, Asker, shown
-from podium_cli.commands.goals import approval, options
+from podium_cli.commands.goals import approval, following, options
 from podium_cli.gateway import Gateway, follow
 
 GOAL = "0b5d2a5e-7a8c-4c47-9d43-1f2e3d4c5b6a"
@@ -168,3 +168,16 @@ def test_approve_takes_a_task_type_and_a_stage() -> None:
         "approvals": {"specialist": "after", "researcher": "before"},
     }
     assert options(argparse.Namespace(max_tasks=None, deadline=None, approve=[])) == {}
+
+
+def test_a_stopped_run_says_that_the_goal_goes_on(capsys: pytest.CaptureFixture[str]) -> None:
+    def interrupted(request: httpx.Request) -> httpx.Response:
+        raise KeyboardInterrupt
+
+    client = Gateway("http://gw", httpx.Client(transport=httpx.MockTransport(interrupted)))
+    with pytest.raises(KeyboardInterrupt):
+        following(client, GOAL, timeout_s=60, ask=False)
+    said = capsys.readouterr().err
+    assert f"stopped following goal {GOAL}, which goes on" in said
+    assert f"`podium watch {GOAL}`" in said
+    assert f"`podium cancel {GOAL}`" in said

@@ -111,19 +111,31 @@ def cmd_run(args: argparse.Namespace) -> int:
     goal_id = accepted["goal_id"]
     say(f"goal {goal_id} submitted")
     ask = args.ask if args.ask is not None else sys.stdin.isatty() and sys.stderr.isatty()
-    final = follow(
-        gateway,
-        goal_id,
-        timeout_s=args.timeout,
-        on_progress=lambda s: say(f"  {s}"),
-        on_approval=Asker(gateway, write=say) if ask else None,
-    )
+    final = following(gateway, goal_id, timeout_s=args.timeout, ask=ask)
     say(summary(final))
     if final.get("status") != "completed":
         say(f"goal {goal_id} failed: {failure(final)}")
         return 1
     print(final.get("output") or "")
     return 0
+
+
+def following(gateway: Gateway, goal_id: str, *, timeout_s: float, ask: bool) -> dict[str, Any]:
+    """`follow` with progress on stderr; stopped (Ctrl-C), it says that the goal goes on."""
+    try:
+        return follow(
+            gateway,
+            goal_id,
+            timeout_s=timeout_s,
+            on_progress=lambda s: say(f"  {s}"),
+            on_approval=Asker(gateway, write=say) if ask else None,
+        )
+    except KeyboardInterrupt:
+        say(
+            f"stopped following goal {goal_id}, which goes on: `podium watch {goal_id}` "
+            f"follows it again, `podium cancel {goal_id}` stops it"
+        )
+        raise
 
 
 def cmd_submit(args: argparse.Namespace) -> int:
