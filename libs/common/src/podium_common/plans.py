@@ -82,6 +82,14 @@ def review(text: str, *, max_tasks: int) -> Review:
     return Review(tasks=_in_order(draft))
 
 
+def approval_of(
+    marked: str | None, task_type: str, approvals: dict[str, str], *, plan_approvals: bool
+) -> str | None:
+    """When a task of a plan or sub-plan waits for a person: its own mark, unless the
+    deployment leaves plans' marks unfollowed, else its type's entry in `approvals`."""
+    return (marked if plan_approvals else None) or approvals.get(task_type)
+
+
 def planned_tasks(
     tasks: list[DraftTask],
     *,
@@ -103,8 +111,9 @@ def planned_tasks(
             description=task.description,
             requirements=[item for item in task.requirements if item],
             depends_on=list(dict.fromkeys(task.depends_on)),
-            approval=(task.requires_approval if plan_approvals else None)
-            or approvals.get(task.type),
+            approval=approval_of(
+                task.requires_approval, task.type, approvals, plan_approvals=plan_approvals
+            ),
         )
         for task in tasks
     ]

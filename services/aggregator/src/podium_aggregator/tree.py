@@ -13,6 +13,7 @@ from graphlib import CycleError, TopologicalSorter
 
 from podium_aggregator.state import GoalState, Limits, Phase, TaskState
 from podium_common.events import TaskResult, subplan_prefix
+from podium_common.plans import approval_of
 
 
 def adopt(state: GoalState, parent: TaskState, result: TaskResult, limits: Limits) -> str | None:
@@ -24,8 +25,9 @@ def adopt(state: GoalState, parent: TaskState, result: TaskResult, limits: Limit
     parent.phase = Phase.DELEGATED
     parent.children = [task.task_id for task in result.subtasks]
     for task in result.subtasks:
-        asked = task.approval if limits.plan_approvals else None
-        marked = asked or approvals.get(task.type.value)
+        marked = approval_of(
+            task.approval, task.type.value, approvals, plan_approvals=limits.plan_approvals
+        )
         state.tasks[task.task_id] = TaskState(
             task=task.model_copy(update={"approval": marked}),
             parent=parent.task.task_id,
