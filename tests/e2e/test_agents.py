@@ -187,6 +187,25 @@ async def test_podium_run_asks_about_each_approval_and_prints_the_answer(
     assert decided == [(False, "cite a source"), (True, "")]
 
 
+async def test_a_goal_decides_whether_its_plans_own_approval_marks_count(
+    gateway: httpx.AsyncClient,
+) -> None:
+    # The scripted plan marks t3 for approval of its output, as a model may unasked.
+    followed = await submit(gateway, "Name a lake [mark-approval]")
+    waiting = await wait_for_approval(gateway, followed, 60)
+    assert [(a["task_id"], a["stage"]) for a in waiting["approvals"]] == [
+        (waiting["approvals"][0]["task_id"], "after")
+    ]
+    assert local_task_id(waiting["approvals"][0]["task_id"]) == "t3"
+    ignored = await submit(gateway, "Name a lake [mark-approval]", plan_approvals=False)
+    body = await wait_for_end(gateway, ignored, 60)
+    assert body["status"] == "completed", body
+    assert body["approvals"] == []
+    decided = await gateway.post(f"/goals/{followed}/approvals/t3", json={"decision": "approve"})
+    assert decided.status_code == 202, decided.text
+    assert (await wait_for_end(gateway, followed, 60))["status"] == "completed"
+
+
 async def test_an_approval_nobody_gives_in_time_fails_the_goal(gateway: httpx.AsyncClient) -> None:
     options = {"approvals": {"researcher": "before"}, "approval_timeout_s": 3}
     goal_id = await submit(gateway, "Name a mountain", **options)

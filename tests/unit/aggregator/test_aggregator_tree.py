@@ -163,3 +163,21 @@ def test_a_sub_plans_own_approval_marks_are_followed_unless_switched_off() -> No
         (out,) = run(state, [goal.plan(), result.model_copy(update={"subtasks": marked})], limits)
         assert isinstance(out, first), out
         assert local_task_id(out.task_id) == "t1/s1"
+
+
+def test_a_plans_resolved_say_on_marks_wins_over_the_aggregators_setting() -> None:
+    for limits, carried, first in (
+        (Limits(plan_approvals=False), True, ApprovalRequested),
+        (Limits(), False, TaskAssigned),
+    ):
+        goal = Goal({"t1": []})
+        state = goal.state()
+        plan = goal.plan()
+        plan = plan.model_copy(
+            update={"options": plan.options.model_copy(update={"plan_approvals": carried})}
+        )
+        result = delegating(goal, "t1", {"s1": []})
+        marked = [task.model_copy(update={"approval": "before"}) for task in result.subtasks]
+        (out,) = run(state, [plan, result.model_copy(update={"subtasks": marked})], limits)
+        assert isinstance(out, first), out
+        assert local_task_id(out.task_id) == "t1/s1"

@@ -12,7 +12,7 @@ import httpx
 import pytest
 
 from podium_cli.asking import SHOWN_LIMIT, Asker, shown
-from podium_cli.commands.goals import approval, following, options
+from podium_cli.commands.goals import approval, following, options, register
 from podium_cli.gateway import Gateway, follow
 
 GOAL = "0b5d2a5e-7a8c-4c47-9d43-1f2e3d4c5b6a"
@@ -160,14 +160,27 @@ def test_approve_takes_a_task_type_and_a_stage() -> None:
         approval("critic=after")
     with pytest.raises(argparse.ArgumentTypeError, match="give the stage, validator=before"):
         approval("validator")
-    chosen = argparse.Namespace(
-        max_tasks=None, deadline=30, approve=[("specialist", "after"), ("researcher", "before")]
+    chosen = parsed(
+        "--deadline", "30", "--approve", "specialist=after", "--approve", "researcher=before"
     )
     assert options(chosen) == {
         "deadline_s": 30,
         "approvals": {"specialist": "after", "researcher": "before"},
     }
-    assert options(argparse.Namespace(max_tasks=None, deadline=None, approve=[])) == {}
+    assert options(parsed()) == {}
+
+
+def parsed(*flags: str) -> argparse.Namespace:
+    """`podium submit`'s arguments as its parser reads them."""
+    parser = argparse.ArgumentParser()
+    register(parser.add_subparsers())
+    return parser.parse_args(["submit", "a goal", *flags])
+
+
+def test_plan_approvals_is_the_goals_say_or_left_to_the_stack() -> None:
+    assert options(parsed("--no-plan-approvals")) == {"plan_approvals": False}
+    assert options(parsed("--plan-approvals")) == {"plan_approvals": True}
+    assert "plan_approvals" not in options(parsed())
 
 
 def test_a_stopped_run_says_that_the_goal_goes_on(capsys: pytest.CaptureFixture[str]) -> None:

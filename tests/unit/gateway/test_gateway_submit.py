@@ -23,7 +23,12 @@ async def test_a_goal_is_published_and_shown_queued(
 ) -> None:
     body = {
         "goal": "Compare A and B",
-        "options": {"max_tasks": 4, "deadline_s": 60, "models": {"planner": "big"}},
+        "options": {
+            "max_tasks": 4,
+            "deadline_s": 60,
+            "models": {"planner": "big"},
+            "plan_approvals": False,
+        },
         "submitter": "ada",
     }
     response = await post(publisher, store, body)
@@ -46,6 +51,7 @@ async def test_a_goal_is_published_and_shown_queued(
     assert (event.goal, event.submitter) == ("Compare A and B", "ada")
     assert event.options.max_tasks == 4
     assert event.options.models == {"planner": "big"}
+    assert event.options.plan_approvals is False
     assert store.goal_rows[goal_id]["status"] == "queued"
 
 
@@ -105,6 +111,8 @@ async def test_kafka_down_is_503_with_retry_after_and_nothing_recorded(
         ({"goal": "x", "options": {"max_tasks": 0}}, ["options.max_tasks"]),
         ({"goal": "x", "options": {"deadline_s": 1.5}}, ["options.deadline_s"]),
         ({"goal": "x", "options": {"colour": "red"}}, ["options.colour"]),
+        ({"goal": "x", "options": {"plan_approvals": "no"}}, ["options.plan_approvals"]),
+        ({"goal": "x", "options": {"plan_approvals": 0}}, ["options.plan_approvals"]),
         ({"goal": "x", "options": {"models": {"poet": "m"}}}, ["options.models"]),
         ({"goal": "x", "options": []}, ["options"]),
         ({"goal": "x", "priority": 1}, ["priority"]),

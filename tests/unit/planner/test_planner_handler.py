@@ -375,3 +375,21 @@ async def test_a_plans_own_approval_marks_are_followed_unless_switched_off(setti
     assert [t.approval for t in plan.tasks] == [None, None, "before"]
     issued = [t.task_id for t in progress.events if isinstance(t, TaskAssigned)]
     assert issued == [plan.tasks[0].task_id, plan.tasks[1].task_id]
+
+
+async def test_a_goals_own_say_on_plan_marks_wins_and_the_plan_carries_what_was_in_force(
+    settings,
+):
+    off = settings.model_copy(update={"plan_approvals": False})
+    for deployment, goal, followed in (
+        (off, goal_event(plan_approvals=True), True),
+        (settings, goal_event(plan_approvals=False), False),
+        (off, goal_event(), False),
+        (settings, goal_event(), True),
+    ):
+        (plan,) = await handle(goal, FakeLLM(MARKED), deployment, Progress())
+        assert isinstance(plan, PlanCreated)
+        marks = ["before", None, "after"] if followed else [None, None, None]
+        assert [t.approval for t in plan.tasks] == marks
+        # What the aggregator applies to sub-plans: the value resolved here.
+        assert plan.options.plan_approvals is followed

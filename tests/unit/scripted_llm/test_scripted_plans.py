@@ -62,6 +62,12 @@ async def test_parallel_chain_and_validate_combine(client):
     assert "t6" in tasks[-1]["description"]
 
 
+async def test_mark_approval_marks_the_last_task_alone(client):
+    tasks = await chat.plan(client, "Name a lake [mark-approval]")
+    assert [t.get("requires_approval") for t in tasks] == [None, None, "after"]
+    assert all("[" not in t["description"] for t in tasks)
+
+
 async def test_descriptions_leave_directives_out(client):
     tasks = await chat.plan(client, "Name a colour [parallel=2] [validate]")
     assert all("[" not in t["description"] for t in tasks)

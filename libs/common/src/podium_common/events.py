@@ -126,6 +126,14 @@ class GoalOptions(Record):
     approval_timeout_s: int | None = Field(default=None, ge=1, le=30 * 24 * 3600)
     on_approval_timeout: OnTimeout | None = None
     max_depth: int | None = Field(default=None, ge=0, le=5)
+    # Whether tasks the plan or a sub-plan marks for approval wait for a person; None: the
+    # deployment's PODIUM_PLAN_APPROVALS (a plan carries the value its planner resolved).
+    plan_approvals: bool | None = None
+
+    def follows_plan_marks(self, deployment: bool) -> bool:
+        """Whether a plan's own approval marks make its tasks wait: the goal's say, if it
+        has one, else the deployment's (`PODIUM_PLAN_APPROVALS`)."""
+        return deployment if self.plan_approvals is None else self.plan_approvals
 
 
 class TokenUsage(Record):

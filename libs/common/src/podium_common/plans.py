@@ -85,8 +85,9 @@ def review(text: str, *, max_tasks: int) -> Review:
 def approval_of(
     marked: str | None, task_type: str, approvals: dict[str, str], *, plan_approvals: bool
 ) -> str | None:
-    """When a task of a plan or sub-plan waits for a person: its own mark, unless the
-    deployment leaves plans' marks unfollowed, else its type's entry in `approvals`."""
+    """When a task of a plan or sub-plan waits for a person: its own mark, unless plans'
+    marks go unfollowed (`GoalOptions.follows_plan_marks`), else its type's entry in
+    `approvals`."""
     return (marked if plan_approvals else None) or approvals.get(task_type)
 
 

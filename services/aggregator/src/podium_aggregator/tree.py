@@ -21,12 +21,14 @@ def adopt(state: GoalState, parent: TaskState, result: TaskResult, limits: Limit
     problems = _problems(state, parent, result, limits)
     if problems:
         return "; ".join(problems)
-    approvals = state.the_plan().options.approvals
+    options = state.the_plan().options
+    # A plan made before goals had their say carries none: the deployment's setting counts.
+    plan_approvals = options.follows_plan_marks(limits.plan_approvals)
     parent.phase = Phase.DELEGATED
     parent.children = [task.task_id for task in result.subtasks]
     for task in result.subtasks:
         marked = approval_of(
-            task.approval, task.type.value, approvals, plan_approvals=limits.plan_approvals
+            task.approval, task.type.value, options.approvals, plan_approvals=plan_approvals
         )
         state.tasks[task.task_id] = TaskState(
             task=task.model_copy(update={"approval": marked}),

@@ -68,6 +68,8 @@ class Planning:
     trace: Trace
     # Task types that wait for a person: the planner's setting, then the goal's options.
     approvals: dict[str, str]
+    # Whether the plan's own approval marks count: the goal's options, else the setting.
+    plan_approvals: bool
 
     @classmethod
     def of(cls, goal: GoalSubmitted, settings: PlannerSettings) -> Planning:
@@ -79,6 +81,7 @@ class Planning:
             deadline=goal.deadline_at(settings.deadline_s),
             trace=goal.trace.child(),
             approvals={**settings.approvals, **options.approvals},
+            plan_approvals=options.follows_plan_marks(settings.plan_approvals),
         )
 
     def seconds_left(self) -> float:
@@ -146,7 +149,7 @@ async def handle(
                 result.tasks,
                 run_prefix=f"{goal.goal_id}.{goal.run}.",
                 approvals=planning.approvals,
-                plan_approvals=settings.plan_approvals,
+                plan_approvals=planning.plan_approvals,
             )
             # The first tasks are on their topics before the plan is on `plans`: the plan
             # the aggregator adopts never lacks them, even if this process dies in between
@@ -220,9 +223,11 @@ def created(
         occurred_at=utcnow(),
         trace=planning.trace,
         goal=goal.goal,
-        # The approvals in force, the planner's setting included: the aggregator applies
+        # The approvals in force, the planner's settings included: the aggregator applies
         # them to the tasks of sub-plans too.
-        options=goal.options.model_copy(update={"approvals": planning.approvals}),
+        options=goal.options.model_copy(
+            update={"approvals": planning.approvals, "plan_approvals": planning.plan_approvals}
+        ),
         deadline=planning.deadline,
         tasks=tasks,
         model=completion.model,

@@ -5,6 +5,8 @@
                      every parallel task)
     [validate]       a validator task checking the last task
     [fail-task]      the first task's description carries `[always-fail]`
+    [mark-approval]  the last task is marked `requires_approval: after`, as a model may
+                     mark one unasked
     [delegate=N]     the first task's description carries `[split=N]`: offered delegation,
                      its worker answers with a sub-plan whose first task does the same
                      with N-1, down to N levels
@@ -43,6 +45,7 @@ class Shape:
     validate: bool
     fail_task: bool
     delegate: int = 0
+    mark_approval: bool = False
 
     @property
     def size(self) -> int:
@@ -80,7 +83,9 @@ def shape_of(goal: str, most: int) -> Shape:
         parallel = 1
     delegate = _DELEGATE.search(goal)
     levels = int(delegate.group(1)) if delegate else 0
-    return Shape(parallel, chain, validate, "[fail-task]" in goal, levels)
+    return Shape(
+        parallel, chain, validate, "[fail-task]" in goal, levels, "[mark-approval]" in goal
+    )
 
 
 def task_shape(
@@ -124,6 +129,8 @@ def tasks_for(shape: Shape, goal: str) -> list[dict[str, Any]]:
         tasks[0]["description"] += f" {ALWAYS_FAIL}"
     if shape.delegate:
         tasks[0]["description"] += f" [split={shape.delegate}]"
+    if shape.mark_approval:
+        tasks[-1]["requires_approval"] = "after"
     return tasks
 
 

@@ -58,6 +58,13 @@ def _goal_arguments(parser: argparse.ArgumentParser) -> None:
         help="tasks of TYPE wait for a person's approval of their input (before) or their"
         " output (after); repeatable",
     )
+    parser.add_argument(
+        "--plan-approvals",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="whether tasks the plan itself marks for approval wait for a person (default:"
+        " the stack's PODIUM_PLAN_APPROVALS; off on the local model)",
+    )
     _url_argument(parser)
 
 
@@ -83,6 +90,7 @@ def options(args: argparse.Namespace) -> dict[str, Any]:
         "max_tasks": args.max_tasks,
         "deadline_s": args.deadline,
         "approvals": dict(args.approve) or None,
+        "plan_approvals": args.plan_approvals,
     }
     return {key: value for key, value in chosen.items() if value is not None}
 
