@@ -35,6 +35,16 @@ def test_settings_come_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> 
     assert settings.store == "memory://"
 
 
+def test_a_store_other_than_memory_is_refused_naming_the_setting(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # faust's RocksDB store asserts a current event on every write, and the aggregator's
+    # batched stores have none: the process would stop at its first goal.
+    monkeypatch.setenv("PODIUM_STORE", "rocksdb://")
+    with pytest.raises(ValueError, match=r"PODIUM_STORE='rocksdb://' is not supported"):
+        AggregatorSettings()
+
+
 def test_a_bootstrap_list_becomes_faust_broker_urls() -> None:
     kafka = KafkaSettings(bootstrap_servers="k1:9092, k2:9093")
     assert brokers(kafka) == ["kafka://k1:9092", "kafka://k2:9093"]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pydantic import Field
+from pydantic import Field, field_validator
 
 from podium_aggregator.state import Limits
 from podium_common.events import DEFAULT_DEADLINE_S, OnTimeout
@@ -38,10 +38,10 @@ class AggregatorSettings(BaseServiceSettings):
     plan_approvals: bool = True
     # Records fetched ahead of the agent (faust's stream buffer), and the most in one batch.
     max_in_flight: int = Field(default=256, ge=1)
-    # Where the goal table lives: `memory://` (rebuilt from the changelog at each start) or
-    # `rocksdb://` (kept on disk under `data_dir`; needs the `rocksdict` package installed).
+    # Where the goal table lives: in memory, rebuilt from its changelog at each start (the
+    # one store offered; see `_memory_only`).
     store: str = "memory://"
-    # Where faust keeps its local data (RocksDB files); relative to the working directory.
+    # Where faust keeps its local data; relative to the working directory.
     data_dir: str = ".dev/aggregator"
     # How long faust waits after a rebalance before it recovers the table: a longer wait
     # rides out a burst of rebalances (replicas starting together) in one recovery.
@@ -56,6 +56,20 @@ class AggregatorSettings(BaseServiceSettings):
     # share one write per goal, and are acknowledged (then committed) only once it is done.
     # 0 writes after every batch.
     store_interval_s: float = Field(default=0.05, ge=0, le=5)
+
+    @field_validator("store")
+    @classmethod
+    def _memory_only(cls, store: str) -> str:
+        """faust's RocksDB store writes only inside a record's handling (it takes the
+        partition from the current event), while the aggregator writes its goal states in
+        batches after publishing their events, outside any: the first store would stop the
+        process. Refused here, by name, rather than at the first goal."""
+        if store != "memory://":
+            raise ValueError(
+                f"PODIUM_STORE={store!r} is not supported: the goal table is kept in memory"
+                " (memory://) and rebuilt from its changelog topic at each start"
+            )
+        return store
 
     def limits(self) -> Limits:
         return Limits(
