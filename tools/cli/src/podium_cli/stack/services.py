@@ -1,8 +1,9 @@
 """Podium's services and the scripted LLM as detached processes of the local stack.
 
 Each runs its console script with a pidfile in `.dev/run/` and its log in
-`.dev/logs/<name>.log`. Consumer services serve `/readyz` on their own health port; the
-gateway serves it on its HTTP port. A consumer service may run as several replicas (one
+`.dev/logs/<name>.log`; a service runs under a `keeper`, which starts it again if it fails.
+Consumer services serve `/readyz` on their own health port; the gateway serves it on its
+HTTP port. A consumer service may run as several replicas (one
 consumer group): the second is `<name>.2`, with its own pidfile, log and health port.
 """
 
@@ -57,6 +58,8 @@ class Process:
     # that command line tells it from another program's.
     command: tuple[str, ...] = ()
     marker: str = ""
+    # Started again when it fails, as a container's restart policy would (`keeper`).
+    kept: bool = False
 
     @property
     def script(self) -> str:
@@ -118,13 +121,16 @@ def processes_of(settings: CliSettings, replicas: Mapping[str, int] | None = Non
                     env={**base, "PODIUM_HEALTH_PORT": str(port)},
                     ready_url=f"http://127.0.0.1:{port}/readyz",
                     replica=replica,
+                    kept=True,
                 )
             )
     port = settings.dev.gateway_port
     gateway_env = {**base, "PODIUM_PORT": str(port)}
     ready = f"{settings.gateway_url}/readyz"
     listed.append(
-        Process(GATEWAY, port, "PODIUM_DEV__GATEWAY_PORT", env=gateway_env, ready_url=ready)
+        Process(
+            GATEWAY, port, "PODIUM_DEV__GATEWAY_PORT", env=gateway_env, ready_url=ready, kept=True
+        )
     )
     return listed
 
@@ -159,8 +165,11 @@ class Runner:
         if self.pid(process) is not None:
             return None
         processes.refuse_foreign_port(process.port, process.instance, process.port_setting)
+        argv = list(process.command) or [script_path(process.script), *process.args]
+        if process.kept:
+            argv = [sys.executable, "-m", "podium_cli.stack.keeper", "--", *argv]
         return processes.spawn(
-            list(process.command) or [script_path(process.script), *process.args],
+            argv,
             log=self.layout.log(process.instance),
             pidfile=self.layout.pidfile(process.instance),
             env=process.env,
