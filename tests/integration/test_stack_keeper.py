@@ -9,8 +9,6 @@ import os
 import random
 import signal
 import socket
-import subprocess
-import sys
 import tempfile
 import time
 import uuid
@@ -22,14 +20,12 @@ import psutil
 import pytest
 
 from podium_cli.gateway import Gateway, follow
-from podium_cli.stack.layout import find_checkout
 from podium_cli.stack.processes import free_ports
 from podium_cli.stack.services import CONSUMERS
 from podium_common.settings import KafkaSettings
+from tests.integration.test_stack import podium
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(300)]
-
-CHECKOUT = find_checkout(Path(__file__).resolve().parent)
 
 
 def free_block(count: int) -> int:
@@ -49,18 +45,6 @@ def free_block(count: int) -> int:
             for sock in held:
                 sock.close()
     raise RuntimeError(f"no {count} consecutive free ports")
-
-
-def podium(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "podium_cli", *args],
-        cwd=CHECKOUT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=240,
-        check=False,
-    )
 
 
 @pytest.fixture
