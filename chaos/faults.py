@@ -108,7 +108,7 @@ async def _bounded(
 async def _kill_and_restart(
     stack: ChaosStack, name: str, tally: Tally, rng: random.Random, watch: ResultWatch
 ) -> None:
-    pid = stack.pid(name)
+    pid = stack.service_pid(name)
     if name.startswith("worker-") and pid is not None:
         if await watch.published_by(pid, RESULT_WAIT_S):
             log.info("%s published a result: killing it before it commits", name)

@@ -166,6 +166,10 @@ class ChaosStack:
     def pid(self, instance: str) -> int | None:
         return Runner(self.layout, self.settings).pid(self._process(instance))
 
+    def service_pid(self, instance: str) -> int | None:
+        """The pid in the instance's events (`worker_id`): the service's, not its keeper's."""
+        return Runner(self.layout, self.settings).service_pid(self._process(instance))
+
     async def kill(self, name: str) -> bool:
         """SIGKILLs the instance's process group; False if it was not running."""
         pid = self.pid(name)

@@ -100,6 +100,11 @@ async def test_a_killed_service_is_started_again_and_the_goal_goes_on(
         )
     assert final["status"] == "completed", final
     assert service_pid(state, "aggregator") != first
+    status = await asyncio.to_thread(podium, stack_env, "status")
+    (aggregator,) = [line for line in status.stdout.splitlines() if "aggregator" in line]
+    assert "ready, started again once (last exit status -9)" in aggregator, status.stdout
+    (planner,) = [line for line in status.stdout.splitlines() if "planner" in line]
+    assert "started again" not in planner, status.stdout
 
     every = [service_pid(state, name) for name in CONSUMERS]
     down = await asyncio.to_thread(podium, stack_env, "down")

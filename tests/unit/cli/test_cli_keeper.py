@@ -39,7 +39,8 @@ def keeper(
     return subprocess.Popen(
         [
             *(sys.executable, "-m", "podium_cli.stack.keeper"),
-            *("--first-run-s", str(first_run_s), "--delay-s", "0.1", "--", *command),
+            *("--first-run-s", str(first_run_s), "--delay-s", "0.1"),
+            *("--restarts", str(tmp_path / "restarts"), "--", *command),
         ],
         stdout=subprocess.PIPE,
         text=True,
@@ -59,6 +60,7 @@ def test_a_failed_service_is_started_again_until_it_exits_cleanly(tmp_path: Path
     assert runs(tmp_path) == 3
     assert "exited with status 3; started again in 0.1 s" in out
     assert "exited with status 1; started again in 0.2 s" in out  # the delay doubled
+    assert (tmp_path / "restarts").read_text() == "2 1\n"  # two restarts, the last after 1
 
 
 def test_a_service_that_fails_at_its_start_is_not_started_again(tmp_path: Path) -> None:
@@ -67,6 +69,7 @@ def test_a_service_that_fails_at_its_start_is_not_started_again(tmp_path: Path) 
     assert process.returncode == 2
     assert runs(tmp_path) == 1
     assert "failed at start (status 2): not started again" in out
+    assert (tmp_path / "restarts").read_text() == "0\n"
 
 
 def test_a_signal_to_the_group_stops_the_service_and_the_keeper(tmp_path: Path) -> None:

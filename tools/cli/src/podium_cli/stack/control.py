@@ -228,7 +228,10 @@ class Stack:
         for process in [self.llm_process(), *processes_of(self.settings)]:
             pid = self.runner.pid(process)
             ready = pid is not None and self.runner.ready(process)
-            state = _state(pid) + (", ready" if ready else "")
+            restarts = self.runner.restarts(process) if pid is not None else ""
+            state = ", ".join(
+                part for part in (_state(pid), "ready" if ready else "", restarts) if part
+            )
             rows.append((process.name, state, f"127.0.0.1:{process.port}"))
         return rows
 

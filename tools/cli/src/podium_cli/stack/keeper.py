@@ -13,7 +13,11 @@ gets the signal once), and one whose first run ends by itself, non-zero, within
 the log, at once. A service killed by a signal (the kernel's OOM killer) is started again
 whenever it happens.
 
-Usage: python -m podium_cli.stack.keeper [--first-run-s S] [--delay-s S] -- COMMAND...
+Each start again is counted in `--restarts FILE` (`podium status` shows the count), with
+the status the service exited with.
+
+Usage: python -m podium_cli.stack.keeper [--first-run-s S] [--delay-s S] [--restarts FILE]
+       -- COMMAND...
 Standard library only: it stays small beside the service it keeps.
 """
 
@@ -25,6 +29,7 @@ import subprocess
 import sys
 import time
 from datetime import UTC, datetime
+from pathlib import Path
 from types import FrameType
 
 # A run this long is taken as a service that was up: the next failure waits the first
@@ -41,8 +46,16 @@ def say(line: str) -> None:
 
 
 class Keeper:
-    def __init__(self, command: list[str], *, first_run_s: float, delay_s: float) -> None:
+    def __init__(
+        self,
+        command: list[str],
+        *,
+        first_run_s: float,
+        delay_s: float,
+        restarts: Path | None = None,
+    ) -> None:
         self.command, self.first_run_s, self.delay_s = command, first_run_s, delay_s
+        self.restarts = restarts
         self.stopping = False
 
     def stop(self, signum: int, _frame: FrameType | None) -> None:
@@ -51,6 +64,7 @@ class Keeper:
 
     def run(self) -> int:
         delay, runs = self.delay_s, 0
+        self._count(0, None)
         while True:
             runs += 1
             started = time.monotonic()
@@ -63,9 +77,16 @@ class Keeper:
                 return code
             delay = self.delay_s if lasted >= STEADY_S else delay
             say(f"{self.command[0]} exited with status {code}; started again in {delay:g} s")
+            self._count(runs, code)
             if not self._wait(delay):
                 return code
             delay = min(delay * 2, MAX_DELAY_S)
+
+    def _count(self, restarts: int, code: int | None) -> None:
+        """`restarts` and the last status, as `podium status` reads them."""
+        if self.restarts is not None:
+            last = "" if code is None else f" {code}"
+            self.restarts.write_text(f"{restarts}{last}\n")
 
     def _wait(self, seconds: float) -> bool:
         """Waits `seconds`; False if told to stop meanwhile."""
@@ -81,9 +102,15 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m podium_cli.stack.keeper")
     parser.add_argument("--first-run-s", type=float, default=10.0)
     parser.add_argument("--delay-s", type=float, default=1.0)
+    parser.add_argument("--restarts", type=Path)
     parser.add_argument("command", nargs="+")
     args = parser.parse_args(argv)
-    keeper = Keeper(args.command, first_run_s=args.first_run_s, delay_s=args.delay_s)
+    keeper = Keeper(
+        args.command,
+        first_run_s=args.first_run_s,
+        delay_s=args.delay_s,
+        restarts=args.restarts,
+    )
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, keeper.stop)
     return keeper.run()

@@ -61,6 +61,10 @@ class Layout:
     def pidfile(self, name: str) -> Path:
         return self.run / f"{name}.pid"
 
+    def restarts(self, name: str) -> Path:
+        """Where a service's keeper counts its restarts."""
+        return self.run / f"{name}.restarts"
+
     def log(self, name: str) -> Path:
         return self.logs / f"{name}.log"
 

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
+import psutil
 
 from podium_cli import models
 from podium_cli.errors import StackError
@@ -167,7 +168,16 @@ class Runner:
         processes.refuse_foreign_port(process.port, process.instance, process.port_setting)
         argv = list(process.command) or [script_path(process.script), *process.args]
         if process.kept:
-            argv = [sys.executable, "-m", "podium_cli.stack.keeper", "--", *argv]
+            counted = str(self.layout.restarts(process.instance))
+            argv = [
+                sys.executable,
+                "-m",
+                "podium_cli.stack.keeper",
+                "--restarts",
+                counted,
+                "--",
+                *argv,
+            ]
         return processes.spawn(
             argv,
             log=self.layout.log(process.instance),
@@ -175,6 +185,29 @@ class Runner:
             env=process.env,
             cwd=self.layout.checkout,
         )
+
+    def service_pid(self, process: Process) -> int | None:
+        """The service's own process (whose pid its events carry): its keeper's child when
+        it runs under one; None while the keeper waits to start it again."""
+        pid = self.pid(process)
+        if pid is None or not process.kept:
+            return pid
+        try:
+            children = psutil.Process(pid).children()
+        except psutil.NoSuchProcess:
+            return None
+        return children[0].pid if children else None
+
+    def restarts(self, process: Process) -> str:
+        """How often its keeper started it again, and its last exit status; "" if never."""
+        try:
+            count, _, status = self.layout.restarts(process.instance).read_text().partition(" ")
+        except FileNotFoundError:
+            return ""
+        if count.strip() in ("", "0"):
+            return ""
+        times = "once" if count.strip() == "1" else f"{count.strip()} times"
+        return f"started again {times} (last exit status {status.strip()})"
 
     def ready(self, process: Process) -> bool:
         if process.ready_url is not None:
@@ -198,6 +231,7 @@ class Runner:
             timeout = self.settings.dev.stop_timeout_s
             print(f"  {process.instance} did not stop within {timeout:.0f}s")
         self.layout.pidfile(process.instance).unlink(missing_ok=True)
+        self.layout.restarts(process.instance).unlink(missing_ok=True)
         return True
 
 
