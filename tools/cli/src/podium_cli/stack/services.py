@@ -3,8 +3,8 @@
 Each runs its console script with a pidfile in `.dev/run/` and its log in
 `.dev/logs/<name>.log`; a service runs under a `keeper`, which starts it again if it fails.
 Consumer services serve `/readyz` on their own health port; the gateway serves it on its
-HTTP port. A consumer service may run as several replicas (one
-consumer group): the second is `<name>.2`, with its own pidfile, log and health port.
+HTTP port. A consumer service may run as several replicas (one consumer group): the second
+is `<name>.2`, with its own pidfile, log and health port.
 """
 
 from __future__ import annotations
@@ -201,13 +201,13 @@ class Runner:
     def restarts(self, process: Process) -> str:
         """How often its keeper started it again, and its last exit status; "" if never."""
         try:
-            count, _, status = self.layout.restarts(process.instance).read_text().partition(" ")
-        except FileNotFoundError:
+            count, *status = self.layout.restarts(process.instance).read_text().split()
+        except (FileNotFoundError, ValueError):  # none yet, or a file being written
             return ""
-        if count.strip() in ("", "0"):
+        if count == "0" or not status:
             return ""
-        times = "once" if count.strip() == "1" else f"{count.strip()} times"
-        return f"started again {times} (last exit status {status.strip()})"
+        times = "once" if count == "1" else f"{count} times"
+        return f"started again {times} (last exit status {status[0]})"
 
     def ready(self, process: Process) -> bool:
         if process.ready_url is not None:
