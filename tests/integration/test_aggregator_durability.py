@@ -3,13 +3,15 @@
 A goal's result is handled while its table write (changelog record) is held in the producer;
 faust must not commit the result's offset meanwhile. The process is then SIGKILLed: the
 restarted one recovers the table without that result, so the result must be redelivered
-and the goal must go on to its final synthesis. And a handler error is never acknowledged:
-the process exits non-zero, and the record is handled again after the restart.
+and the goal must go on to its final synthesis. And a handler error, a failed store and a
+send the broker refuses are never acknowledged: the process exits non-zero, and the record
+is handled again after the restart.
 """
 
 from __future__ import annotations
 
 import asyncio
+import re
 import signal
 from collections.abc import Callable
 
@@ -211,6 +213,41 @@ async def test_a_failed_store_stops_the_process_and_its_records_come_back(
         tp = TopicPartition(topics.results, results.records[0].partition)
         t2 = offset_of(results.records, goal.tid("t2"))
         assert await committed(kafka, tp) <= t2
+
+        await worker.start()
+        await committed_past(kafka, tp, t2)
+        assert await worker.stop() == 0
+
+    async with Reader(kafka, changelog(kafka)) as table:
+        await table.until(stored_with(goal, "two"))
+
+
+async def test_a_refused_sequence_stops_the_process_and_its_records_come_back(
+    kafka: KafkaSettings, worker: Worker, publisher: Publisher
+) -> None:
+    """faust's producer is idempotent: once the plan's state is written, its sequence numbers
+    are pushed out of step with the broker's (as a broker's restart can leave them), and the
+    broker refuses the goal's next state write."""
+    goal = Goal()
+    topics = kafka.topics
+    results = Reader(kafka, topics.results)
+    async with results:
+        await worker.start(PODIUM_FAULT=f"stored@{goal.goal_id}=desync")
+        await publisher.publish([goal.plan()])
+        async with Reader(kafka, changelog(kafka)) as table:
+            await table.until(lambda records: bool(states_of(goal, records)))
+        await publisher.publish([goal.result("t1", "one"), goal.result("t2", "two")])
+        assert worker.process is not None
+        returncode = await asyncio.wait_for(worker.process.wait(), 60)
+        log = worker.logfile.read_text()
+        assert returncode != 0, log
+        assert re.search(r"fault: desync pushed [1-9]\d* partitions ahead", log), log
+        assert "OutOfOrderSequenceNumber" in log, log
+        await results.until(lambda records: len(records) >= 2)
+        tp = TopicPartition(topics.results, results.records[0].partition)
+        t1 = offset_of(results.records, goal.tid("t1"))
+        t2 = offset_of(results.records, goal.tid("t2"))
+        assert await committed(kafka, tp) <= t1
 
         await worker.start()
         await committed_past(kafka, tp, t2)

@@ -13,6 +13,7 @@ from faust.types import EventT
 from pydantic import SecretStr
 
 from podium_aggregator.app import Aggregator, Stored, brokers, credentials
+from podium_aggregator.producer import IdempotentProducer
 from podium_aggregator.settings import AggregatorSettings
 from podium_aggregator.state import GoalState, Limits
 from podium_common.avro import codec
@@ -139,3 +140,12 @@ async def test_a_record_for_the_read_model_alone_is_passed_over_undecoded(
     plan = goal.plan()
     assert await aggregator._decoded(record_of(plan, "plans")) == plan
     assert counting.calls == 1
+
+
+def test_fausts_producer_is_idempotent() -> None:
+    """faust asks for idempotence only in its transactions; the aggregator's producer has it
+    always, with every acknowledgement."""
+    producer = cast(IdempotentProducer, Aggregator(AggregatorSettings()).app.producer)
+
+    assert producer._settings_extra()["enable_idempotence"] is True
+    assert producer.acks == -1

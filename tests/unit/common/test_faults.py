@@ -12,6 +12,7 @@ from podium_common.errors import ConfigError
 def _inert():
     yield
     faults.install({})
+    faults._desync.clear()
 
 
 def test_no_variable_arms_nothing():
@@ -30,8 +31,9 @@ def test_a_point_with_a_match_and_a_stall():
     ("spec", "says"),
     [
         ("landed", "unknown fault point 'landed'"),
-        ("consumed=explode", "kill, raise or stall:SECONDS, not 'explode'"),
+        ("consumed=explode", "kill, raise, desync or stall:SECONDS, not 'explode'"),
         ("consumed=stall:soon", "not 'stall:soon'"),
+        ("consumed=desync:5", "kill, raise, desync or stall:SECONDS, not 'desync:5'"),
     ],
 )
 def test_a_bad_spec_names_what_is_wrong(spec, says):
@@ -49,3 +51,25 @@ async def test_raise_raises_an_injected_fault():
     faults.install({"PODIUM_FAULT": "consumed@g1=raise"})
     with pytest.raises(faults.InjectedFault, match="injected at consumed for g1"):
         await faults.reach("consumed", "g1")
+
+
+async def test_desync_pushes_the_registered_producer_ahead_once_and_goes_on():
+    pushed: list[str] = []
+
+    def push_ahead() -> int:
+        pushed.append("ahead")
+        return 3
+
+    faults.desync_with(push_ahead)
+    faults.install({"PODIUM_FAULT": "stored@g1=desync"})
+
+    await faults.reach("stored", "g1")
+    await faults.reach("stored", "g1")
+
+    assert pushed == ["ahead"]
+
+
+async def test_desync_where_no_producer_is_registered_fails_loudly():
+    faults.install({"PODIUM_FAULT": "consumed=desync"})
+    with pytest.raises(faults.InjectedFault, match="registered no producer"):
+        await faults.reach("consumed", "k")

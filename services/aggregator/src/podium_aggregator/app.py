@@ -43,6 +43,7 @@ from podium_aggregator.due import DueIndex
 from podium_aggregator.handler import handle, on_tick
 from podium_aggregator.lean_faust import NoHttpClient
 from podium_aggregator.parsed import ParsedStates
+from podium_aggregator.producer import IdempotentProducer, push_sequences_ahead
 from podium_aggregator.settings import AggregatorSettings
 from podium_aggregator.state import GoalState
 from podium_common import faults, metrics, tracing
@@ -255,6 +256,12 @@ class Aggregator:
             self.app.task(self._storing)
         self.app.timer(settings.stall_s, name="stalls")(self._unstick)
         self.table.on_recover(self._on_recovered)
+        faults.desync_with(self._desync)
+
+    def _desync(self) -> int:
+        """The test-only `desync` fault: faust's producer out of step with the broker."""
+        producer = cast(IdempotentProducer, self.app.producer)
+        return push_sequences_ahead(producer._ensure_producer())
 
     def ready(self) -> bool:
         """Recovered its table after the latest rebalance and consuming."""

@@ -39,6 +39,7 @@ from mode import Service, ServiceT
 from podium_aggregator.eager import started
 from podium_aggregator.fetch_hold import SHORT_HOLD_MS, hold_per_fetch
 from podium_aggregator.in_loop import InLoop
+from podium_aggregator.producer import IdempotentProducer
 
 log = logging.getLogger(__name__)
 
@@ -215,6 +216,7 @@ class FetchingThread(InLoop, AIOKafkaConsumerThread):
 
 
 class HandledTransport(Transport):
-    """faust's Kafka transport with the consumer above."""
+    """faust's Kafka transport with the consumer above and an idempotent producer."""
 
     Consumer = HandledConsumer
+    Producer = IdempotentProducer
