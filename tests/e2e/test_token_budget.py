@@ -32,8 +32,10 @@ async def budgeted_stack(
     async with fresh_database() as dsn:
         monkeypatch.setenv("PODIUM_LEDGER__DSN", dsn)
         # Short replies: a call reserves little beyond its prompt, so the plan fits a half
-        # budget and the workers' calls are what spends it.
-        for role in ("PLANNER", *(worker.upper() for worker in WORKERS)):
+        # budget and the workers' calls are what spends it. The plan's reply (192 tokens as
+        # the scripted LLM counts them) must fit whole: one cut short does not parse.
+        monkeypatch.setenv("PODIUM_LLM__MAX_TOKENS__PLANNER", "256")
+        for role in (worker.upper() for worker in WORKERS):
             monkeypatch.setenv(f"PODIUM_LLM__MAX_TOKENS__{role}", "64")
         async with running_stack(tmp_path_factory, dsn) as stack:
             for worker in WORKERS:  # a second replica of every worker type

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 import time
 
 import httpx
 import pytest
 
+from podium_common import continued
 from podium_common.errors import LLMRejected, LLMUnavailable
 from podium_common.llm import Message, OpenAILLM, Request
 from podium_common.settings import LLMSettings
@@ -139,3 +141,23 @@ async def test_stopping_releases_a_call_still_held():
         response = await call
     assert response.status_code == 504
     assert time.monotonic() - started < 5
+
+
+async def test_a_reply_cut_at_its_max_tokens_is_said_so_and_continued_whole(client):
+    """The endpoint stops the reply at `max_tokens` (`finish_reason` "length"); the worker
+    runtime asks it to go on until the reply ends, and the task's output is the whole reply."""
+    request = researcher("Find owl species")
+    whole = await client.complete(request)
+    cut = await client.complete(dataclasses.replace(request, max_tokens=4))
+    assert not whole.cut
+    assert cut.cut
+    assert cut.usage.completion_tokens == 4
+    assert whole.text.startswith(cut.text)
+
+    words = len(whole.text.split())
+    going_on = await continued.whole(
+        client, dataclasses.replace(request, max_tokens=words // 2 + 1), cut, most=3
+    )
+    assert going_on.text == whole.text
+    assert not going_on.cut
+    assert going_on.usage.completion_tokens == words

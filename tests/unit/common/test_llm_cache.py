@@ -125,6 +125,16 @@ async def test_a_repeated_request_is_answered_from_the_cache_with_its_usage() ->
     assert (cached.hits, cached.misses) == (1, 1)
 
 
+async def test_a_reply_cut_at_its_max_tokens_comes_back_from_the_cache_cut() -> None:
+    store = MemoryStore()
+    store.rows[cache_key(request())] = Completion("Water boils", "m", USAGE, 40, cut=True)
+
+    answered = await CachingLLM(CountingLLM(), store).complete(request())
+
+    assert isinstance(answered, CachedCompletion)
+    assert (answered.text, answered.cut) == ("Water boils", True)
+
+
 async def test_a_request_that_differs_goes_to_the_llm() -> None:
     llm = CountingLLM()
     cached = CachingLLM(llm, MemoryStore())

@@ -27,7 +27,7 @@ from podium_common.events import (
 )
 from podium_common.llm import Completion, Request
 from podium_common.topics import TaskType
-from podium_planner.handler import handle, on_event
+from podium_planner.handler import CUT, handle, on_event
 from podium_planner.settings import PlannerSettings
 
 VALID = json.dumps(
@@ -58,9 +58,10 @@ CYCLE = json.dumps(
 class FakeLLM:
     """Answers each call with the next scripted reply: a text, or an error to raise."""
 
-    def __init__(self, *replies: str | Exception) -> None:
+    def __init__(self, *replies: str | Exception, cut: bool = False) -> None:
         self.replies = list(replies)
         self.requests: list[Request] = []
+        self.cut = cut  # whether the first reply stopped at its max_tokens
 
     async def complete(self, request: Request) -> Completion:
         self.requests.append(request)
@@ -72,6 +73,7 @@ class FakeLLM:
             model=f"{request.model}-served",
             usage=TokenUsage(prompt_tokens=10, completion_tokens=5),
             latency_ms=1,
+            cut=self.cut and len(self.requests) == 1,
         )
 
 
@@ -181,6 +183,16 @@ async def test_invalid_json_then_valid_takes_two_asks_and_repairs(settings):
     assert (retry[-2].role, retry[-2].content) == ("assistant", "{oops")
     assert retry[-1].role == "user"
     assert retry[-1].content.startswith("Your plan was invalid:\n- the reply is not valid JSON")
+
+
+async def test_a_plan_cut_at_its_max_tokens_is_asked_again_shorter(settings):
+    llm = FakeLLM('{"tasks": [{"id": "t1", "ty', VALID, cut=True)
+
+    events = await handle(goal_event(), llm, settings, Progress())
+
+    assert isinstance(events[0], PlanCreated)
+    repair = llm.requests[1].messages[-1].content
+    assert repair.startswith(f"Your plan was invalid:\n- {CUT}\n- the reply is not valid JSON")
 
 
 async def test_an_always_invalid_plan_is_rejected_after_the_bounded_asks(settings):

@@ -12,13 +12,14 @@ from podium_common.events import DependencyOutput, TaskAssigned, TokenUsage, Tra
 from podium_common.llm import Completion, Request
 from podium_common.topics import TaskType
 
-Reply = str | Exception | Callable[[Request], str]
+Reply = str | Exception | Callable[[Request], str] | Completion
 USAGE = TokenUsage(prompt_tokens=11, completion_tokens=7)
 
 
 class FakeLLM:
     """Answers with its replies in order (the last one repeats): a text, a text made from
-    the request, or an error to raise. Records every request and the peak concurrency."""
+    the request, a completion as it is, or an error to raise. Records every request and the
+    peak concurrency."""
 
     def __init__(self, *replies: Reply, delay_s: float = 0.0, model: str | None = None) -> None:
         self.replies = replies or ("an answer",)
@@ -41,6 +42,8 @@ class FakeLLM:
             self.in_flight -= 1
         if isinstance(reply, Exception):
             raise reply
+        if isinstance(reply, Completion):
+            return reply
         text = reply if isinstance(reply, str) else reply(request)
         return Completion(text=text, model=self.model or request.model, usage=USAGE, latency_ms=3)
 

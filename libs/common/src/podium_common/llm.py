@@ -82,6 +82,9 @@ class Completion:
     usage: TokenUsage
     latency_ms: int
     attempts: int = 1
+    # The reply stopped at the request's `max_tokens` (`finish_reason` "length"), not where
+    # the model ended it.
+    cut: bool = False
 
 
 @dataclass(frozen=True)
@@ -412,4 +415,5 @@ def completion_of(reply: object, request: Request, attempt: Attempt) -> Completi
         ),
         latency_ms=int((time.monotonic() - attempt.started) * 1000),
         attempts=attempt.number,
+        cut=isinstance(first, dict) and first.get("finish_reason") == "length",
     )

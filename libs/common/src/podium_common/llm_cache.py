@@ -58,16 +58,19 @@ CREATE TABLE IF NOT EXISTS llm_cache (
     latency_ms        integer NOT NULL,
     created_at        timestamptz NOT NULL DEFAULT now(),
     hits              bigint NOT NULL DEFAULT 0,
-    last_hit_at       timestamptz
-)"""
+    last_hit_at       timestamptz,
+    cut               boolean NOT NULL DEFAULT false
+);
+-- A table made before replies cut at their max_tokens were told apart.
+ALTER TABLE llm_cache ADD COLUMN IF NOT EXISTS cut boolean NOT NULL DEFAULT false"""
 
 # One round trip finds the reply and counts the hit.
 LOOKUP = """UPDATE llm_cache SET hits = hits + 1, last_hit_at = now() WHERE key = $1
-RETURNING text, model, prompt_tokens, completion_tokens"""
+RETURNING text, model, prompt_tokens, completion_tokens, cut"""
 
 STORE = """INSERT INTO llm_cache
-    (key, request_model, text, model, prompt_tokens, completion_tokens, latency_ms)
-VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (key) DO NOTHING"""
+    (key, request_model, text, model, prompt_tokens, completion_tokens, latency_ms, cut)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (key) DO NOTHING"""
 
 
 class LLMCacheSettings(BaseModel):
@@ -135,7 +138,9 @@ class PostgresReplyStore:
         usage = TokenUsage(
             prompt_tokens=row["prompt_tokens"], completion_tokens=row["completion_tokens"]
         )
-        return Completion(text=row["text"], model=row["model"], usage=usage, latency_ms=0)
+        return Completion(
+            text=row["text"], model=row["model"], usage=usage, latency_ms=0, cut=row["cut"]
+        )
 
     async def put(self, key: str, request: Request, completion: Completion) -> None:
         pool = await self._pool.get()
@@ -149,6 +154,7 @@ class PostgresReplyStore:
                 completion.usage.prompt_tokens,
                 completion.usage.completion_tokens,
                 completion.latency_ms,
+                completion.cut,
             )
 
     async def close(self) -> None:
@@ -180,6 +186,7 @@ class CachingLLM:
                 usage=stored.usage,
                 latency_ms=int((time.monotonic() - started) * 1000),
                 attempts=0,
+                cut=stored.cut,
             )
         self.misses += 1
         completion = await self._llm.complete(request)

@@ -50,6 +50,9 @@ from podium_planner.settings import PlannerSettings
 
 log = logging.getLogger(__name__)
 
+# Said first when a reply that is no plan stopped at its max_tokens.
+CUT = "the reply was cut off at the length limit before it ended: answer with a shorter plan"
+
 # The task types that may answer with a sub-plan: validators and synthesizers answer.
 DELEGATING = frozenset({TaskType.RESEARCHER, TaskType.SPECIALIST})
 
@@ -156,7 +159,7 @@ async def handle(
             # and the goal is planned again, differently (those tasks then bind to no plan).
             await progress(roots(planning, tasks))
             return [created(planning, tasks, completion, usage, attempt)]
-        errors = result.errors
+        errors = ([CUT] if completion.cut else []) + result.errors
         messages += prompts.repair(completion.text, errors)
     reason = f"no valid plan after {settings.max_asks} asks"
     return [rejected(planning, reason, errors, usage, settings.max_asks)]

@@ -96,7 +96,7 @@ async def chat_completions(request: Request) -> Response:
         state.stats.record(role, fault.outcome)
         return await _injected(request, chat, fault)
     try:
-        content = script.respond(role, chat)
+        content = _respond(role, chat)
     except script.Refused as refused:
         state.stats.record(role, "refused")
         return protocol.error(
@@ -106,6 +106,15 @@ async def chat_completions(request: Request) -> Response:
     body = protocol.completion(chat, content)
     state.stats.add_tokens(body["usage"]["prompt_tokens"], body["usage"]["completion_tokens"])
     return JSONResponse(body)
+
+
+def _respond(role: str, chat: protocol.ChatRequest) -> str:
+    """The scripted answer; asked to go on with one cut short, the rest of it."""
+    going_on = protocol.continuation(chat)
+    if going_on is None:
+        return script.respond(role, chat)
+    asked, so_far = going_on
+    return script.respond(role, asked).removeprefix(so_far)
 
 
 def _model(model_id: str) -> dict[str, object]:
