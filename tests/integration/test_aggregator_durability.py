@@ -205,19 +205,26 @@ async def test_a_failed_store_stops_the_process_and_its_records_come_back(
     kafka: KafkaSettings, worker: Worker, publisher: Publisher
 ) -> None:
     goal = Goal()
-    topics = kafka.topics
-    results = Reader(kafka, topics.results)
-    async with results:
+    async with Reader(kafka, kafka.topics.results) as results:
         await raises_at(worker, publisher, goal, "stored")
-        await results.until(lambda records: len(records) >= 2)
-        tp = TopicPartition(topics.results, results.records[0].partition)
-        t2 = offset_of(results.records, goal.tid("t2"))
-        assert await committed(kafka, tp) <= t2
+        await handled_again(kafka, worker, goal, results, uncommitted="t2")
 
-        await worker.start()
-        await committed_past(kafka, tp, t2)
-        assert await worker.stop() == 0
 
+async def handled_again(
+    kafka: KafkaSettings, worker: Worker, goal: Goal, results: Reader, uncommitted: str
+) -> None:
+    """Once the process stopped non-zero: nothing from the goal's `uncommitted` result on
+    was committed; a new process handles the results again, commits past t2 and stores
+    t2's output."""
+    await results.until(lambda records: len(records) >= 2)
+    tp = TopicPartition(kafka.topics.results, results.records[0].partition)
+    first = offset_of(results.records, goal.tid(uncommitted))
+    t2 = offset_of(results.records, goal.tid("t2"))
+    assert await committed(kafka, tp) <= first
+
+    await worker.start()
+    await committed_past(kafka, tp, t2)
+    assert await worker.stop() == 0
     async with Reader(kafka, changelog(kafka)) as table:
         await table.until(stored_with(goal, "two"))
 
@@ -229,9 +236,7 @@ async def test_a_refused_sequence_stops_the_process_and_its_records_come_back(
     are pushed out of step with the broker's (as a broker's restart can leave them), and the
     broker refuses the goal's next state write."""
     goal = Goal()
-    topics = kafka.topics
-    results = Reader(kafka, topics.results)
-    async with results:
+    async with Reader(kafka, kafka.topics.results) as results:
         await worker.start(PODIUM_FAULT=f"stored@{goal.goal_id}=desync")
         await publisher.publish([goal.plan()])
         async with Reader(kafka, changelog(kafka)) as table:
@@ -243,15 +248,4 @@ async def test_a_refused_sequence_stops_the_process_and_its_records_come_back(
         assert returncode != 0, log
         assert re.search(r"fault: desync pushed [1-9]\d* partitions ahead", log), log
         assert "OutOfOrderSequenceNumber" in log, log
-        await results.until(lambda records: len(records) >= 2)
-        tp = TopicPartition(topics.results, results.records[0].partition)
-        t1 = offset_of(results.records, goal.tid("t1"))
-        t2 = offset_of(results.records, goal.tid("t2"))
-        assert await committed(kafka, tp) <= t1
-
-        await worker.start()
-        await committed_past(kafka, tp, t2)
-        assert await worker.stop() == 0
-
-    async with Reader(kafka, changelog(kafka)) as table:
-        await table.until(stored_with(goal, "two"))
+        await handled_again(kafka, worker, goal, results, uncommitted="t1")
