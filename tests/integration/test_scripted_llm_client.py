@@ -156,7 +156,7 @@ async def test_a_reply_cut_at_its_max_tokens_is_said_so_and_continued_whole(clie
 
     words = len(whole.text.split())
     going_on = await continued.whole(
-        client, dataclasses.replace(request, max_tokens=words // 2 + 1), cut, most=3
+        client.complete, dataclasses.replace(request, max_tokens=words // 2 + 1), cut, most=3
     )
     assert going_on.text == whole.text
     assert not going_on.cut

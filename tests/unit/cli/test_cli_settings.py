@@ -98,6 +98,7 @@ def test_by_default_the_services_use_the_local_model_within_its_limits(
     assert env["PODIUM_LLM__CONTEXT_TOKENS"] == "4096"
     assert env["PODIUM_LLM__MAX_CONCURRENCY"] == "1"
     assert env["PODIUM_LLM__MAX_TOKENS__RESEARCHER"] == "99"  # what the user set wins
+    assert env["PODIUM_LLM__CONTINUATIONS"] == "0"  # its short replies are kept as they stop
     assert float(env["PODIUM_KAFKA__DRAIN_TIMEOUT_S"]) > float(env["PODIUM_LLM__TIMEOUT_S"])
     # Its plans' own approval marks are not followed, in the planner and the aggregator.
     assert env["PODIUM_PLAN_APPROVALS"] == "false"

@@ -3,9 +3,15 @@ and a prompt shortened, longest sections first, to leave room for the reply."""
 
 from __future__ import annotations
 
+import dataclasses
+
+import pytest
+from pydantic import ValidationError
+
+from podium_common import continued
 from podium_common.events import TokenUsage
 from podium_common.llm import Completion, Message, Request
-from podium_common.llm_limits import CHARS_PER_TOKEN, LimitedLLM, fit, prompt_budget
+from podium_common.llm_limits import CHARS_PER_TOKEN, LENGTH, LimitedLLM, fit, prompt_budget
 from podium_common.settings import LLMSettings, RoleTokens
 
 
@@ -60,7 +66,10 @@ async def test_each_role_gets_its_max_tokens_unless_the_request_names_one() -> N
     await llm.complete(Request(model="m", messages=(SYSTEM,)))
     await llm.complete(Request(model="m", messages=(SYSTEM,), max_tokens=50))
     assert [r.max_tokens for r in inner.requests] == [200, 50]
-    assert inner.requests[0].messages == (SYSTEM,)  # no context window set: sent whole
+    # No context window set: sent whole, the reply's length said.
+    assert inner.requests[0].messages == (
+        Message("system", SYSTEM.content + LENGTH.format(words=150)),
+    )
     await llm.close()
     assert inner.closed
 
@@ -76,3 +85,65 @@ async def test_with_a_context_window_the_prompt_leaves_room_for_the_reply() -> N
     assert budget < (2048 - 1024) * CHARS_PER_TOKEN
     assert sum(len(m.content) for m in sent.messages) <= budget
     assert sent.max_tokens == 1024
+
+
+class Pieces(Recorder):
+    """Answers with its pieces in order, each but the last stopped at its max_tokens."""
+
+    def __init__(self, *pieces: str) -> None:
+        super().__init__()
+        self.pieces = list(pieces)
+
+    async def complete(self, request: Request) -> Completion:
+        self.requests.append(request)
+        text = self.pieces.pop(0)
+        return Completion(text, "m", TokenUsage(completion_tokens=2), 1, cut=bool(self.pieces))
+
+
+def text_request() -> Request:
+    return Request(model="m", messages=(Message("system", "You answer."), Message("user", "Q")))
+
+
+async def test_a_text_request_is_told_its_length_and_a_cut_reply_goes_on_where_it_stopped() -> None:
+    inner = Pieces("Water boils at", "100 °C at sea", " level.")
+    llm = LimitedLLM(inner, LLMSettings(max_tokens=RoleTokens(researcher=200)), "researcher")
+
+    reply = await llm.complete(text_request())
+
+    assert (reply.text, reply.cut) == ("Water boils at 100 °C at sea level.", False)
+    assert reply.usage.completion_tokens == 6
+    first, second, third = inner.requests
+    assert first.messages[0].content == "You answer." + LENGTH.format(words=150)
+    assert first.messages[1:] == (Message("user", "Q"),)
+    assert second.messages[2:] == (
+        Message("assistant", "Water boils at"),
+        Message("user", continued.CONTINUE),
+    )
+    assert third.messages[2].content == "Water boils at 100 °C at sea"
+    assert {request.max_tokens for request in inner.requests} == {200}
+
+
+async def test_continuations_are_bounded_by_the_setting_and_a_reply_still_cut_is_kept() -> None:
+    inner = Pieces("one", "two", "three")
+    llm = LimitedLLM(inner, LLMSettings(continuations=1), "researcher")
+
+    reply = await llm.complete(text_request())
+
+    assert (reply.text, reply.cut) == ("one two", True)
+    assert len(inner.requests) == 2
+
+
+async def test_a_json_request_is_neither_told_a_length_nor_continued() -> None:
+    inner = Pieces('{"a": "b', "}")
+    llm = LimitedLLM(inner, LLMSettings(), "validator")
+
+    reply = await llm.complete(dataclasses.replace(text_request(), json_output=True))
+
+    assert (reply.text, reply.cut) == ('{"a": "b', True)
+    assert inner.requests[0].messages[0].content == "You answer."
+
+
+@pytest.mark.parametrize("given", [-1, 11])
+def test_continuations_out_of_range_are_refused_naming_the_setting(given: int) -> None:
+    with pytest.raises(ValidationError, match="continuations"):
+        LLMSettings(continuations=given)

@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import time
 from datetime import timedelta
 
 import pytest
 
-from podium_common import continued
 from podium_common.errors import ConfigError, LLMMalformed, LLMRejected, LLMUnavailable
 from podium_common.events import TaskStatus, TokenUsage, derived_id, utcnow
 from podium_common.llm import Completion
@@ -191,31 +189,6 @@ def piece(text: str, *, cut: bool) -> Completion:
     return Completion(text=text, model="m", usage=USAGE, latency_ms=2, cut=cut)
 
 
-async def test_a_reply_cut_at_its_max_tokens_is_continued_into_the_output():
-    llm = FakeLLM(
-        piece("Water boils at", cut=True),
-        piece("100 °C at sea", cut=True),
-        piece(" level.", cut=False),
-    )
-    result = await run(make_task(), llm)
-    assert result.output == "Water boils at 100 °C at sea level."
-    assert result.usage == USAGE + USAGE + USAGE
-    going_on = llm.requests[1].messages
-    assert [m.role for m in going_on] == ["system", "user", "assistant", "user"]
-    assert going_on[2].content == "Water boils at"
-    assert going_on[3].content == continued.CONTINUE
-    assert llm.requests[2].messages[2].content == "Water boils at 100 °C at sea"
-
-
-async def test_a_reply_still_cut_after_its_continuations_is_kept_as_it_is():
-    llm = FakeLLM(piece("one", cut=True))
-    role = dataclasses.replace(ROLE, max_continuations=1)
-    result = await run_task(make_task(), llm=llm, role=role, worker_id="w-1", model="m")
-    assert result.status is TaskStatus.SUCCEEDED
-    assert result.output == "one one"
-    assert len(llm.requests) == 2
-
-
 async def test_a_json_reply_cut_short_is_asked_again_shorter_not_continued():
     role = WorkerRole(
         task_type=TaskType.VALIDATOR, system_prompt="x", json_output=True, parse=json_answer
@@ -233,8 +206,3 @@ def json_answer(reply: str) -> Outcome:
         return Outcome(output=json.loads(reply)["answer"])
     except ValueError as error:
         raise LLMMalformed(f"not JSON: {error}") from error
-
-
-def test_a_roles_continuations_cannot_be_negative():
-    with pytest.raises(ConfigError, match="continuations"):
-        WorkerRole(task_type=TaskType.RESEARCHER, system_prompt="x", max_continuations=-1)

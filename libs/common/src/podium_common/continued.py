@@ -3,8 +3,9 @@
 An endpoint ends a reply at the request's `max_tokens` wherever it is, mid-sentence or
 mid-list (`finish_reason` "length"). Taken as it is, a task's output, and the goal's answer
 with it, would end there. Instead the model is shown its reply so far and asked to continue
-it, at most `most` times; the pieces are joined into one reply whose usage is the sum of
-every call's. A reply still cut after that is kept as it is, and says so in the log.
+it, at most `most` times (`PODIUM_LLM__CONTINUATIONS`); the pieces are joined into one reply
+whose usage is the sum of every call's. A reply still cut after that is kept as it is, and
+says so in the log. `LimitedLLM` does this for every plain-text request of a role.
 
 Only plain text is continued: a JSON reply cut short does not parse, and is asked again,
 shorter, by its caller's repair.
@@ -14,8 +15,9 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+from collections.abc import Awaitable, Callable
 
-from podium_common.llm import LLM, Completion, Message, Request
+from podium_common.llm import Completion, Message, Request
 
 log = logging.getLogger(__name__)
 
@@ -27,14 +29,18 @@ CONTINUE = (
 CLOSES = ".,;:!?)]}'\"`"
 
 
-async def whole(llm: LLM, request: Request, reply: Completion, most: int) -> Completion:
-    """`reply` (the answer to `request`), continued while it is cut, `most` times at most."""
+Ask = Callable[[Request], Awaitable[Completion]]
+
+
+async def whole(ask: Ask, request: Request, reply: Completion, most: int) -> Completion:
+    """`reply` (the answer to `request`), continued while it is cut, `most` times at most,
+    each time with `ask`."""
     text = reply.text
     for _ in range(most):
         if not reply.cut:
             return reply
         asked = (*request.messages, Message("assistant", text), Message("user", CONTINUE))
-        more = await llm.complete(dataclasses.replace(request, messages=asked))
+        more = await ask(dataclasses.replace(request, messages=asked))
         text = joined(text, more.text)
         reply = dataclasses.replace(
             more,

@@ -2,6 +2,11 @@
 (`PODIUM_LLM__MAX_TOKENS__<ROLE>`), and a prompt short enough to leave room for that reply
 in the model's context window (`PODIUM_LLM__CONTEXT_TOKENS`).
 
+A plain-text request's system prompt says how long the reply may be (in words, about three
+quarters of its tokens), so that a model ends its answer in time; one stopped at its cap all
+the same is asked to go on (`podium_common.continued`, `PODIUM_LLM__CONTINUATIONS` times at
+most). A JSON reply is not continued: its caller asks again, shorter.
+
 A prompt too long for the window is shortened where it is longest: every message but the
 system prompt is split into its sections (the paragraphs between blank lines: a worker's
 inputs, a planner's earlier replies), and the sections over a common cap are cut to it,
@@ -14,6 +19,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 
+from podium_common.continued import whole
 from podium_common.llm import Completion, Message, Request
 from podium_common.llm_cache import ClosableLLM
 from podium_common.settings import LLMSettings
@@ -28,6 +34,11 @@ SECTION = "\n\n"
 CUT = " [... {} characters cut to fit the model's context ...]"
 # No section is cut below this many characters, even when the prompt then stays too long.
 MIN_CAP = 80
+# Words a reply of so many tokens holds, about: English prose runs near 0.75 words a token.
+WORDS_PER_TOKEN = 0.75
+LENGTH = (
+    "\n\nLength: at most about {words} words; a reply is cut off after that, so end it within them."
+)
 
 
 def prompt_budget(context_tokens: int, max_tokens: int, messages: int) -> int:
@@ -84,9 +95,17 @@ class LimitedLLM:
         self._llm = llm
         self._max_tokens = settings.max_tokens.of(role)
         self._context = settings.context_tokens
+        self._continuations = settings.continuations
         self.role = role
 
     async def complete(self, request: Request) -> Completion:
+        if request.json_output or request.schema is not None:
+            return await self._fitted(request)
+        request = with_length(request, request.max_tokens or self._max_tokens)
+        reply = await self._fitted(request)
+        return await whole(self._fitted, request, reply, self._continuations)
+
+    async def _fitted(self, request: Request) -> Completion:
         max_tokens = request.max_tokens or self._max_tokens
         messages = request.messages
         if self._context is not None:
@@ -100,3 +119,15 @@ class LimitedLLM:
 
     async def close(self) -> None:
         await self._llm.close()
+
+
+def with_length(request: Request, max_tokens: int) -> Request:
+    """The request with its reply's length said at the end of its system prompt, if any."""
+    words = int(max_tokens * WORDS_PER_TOKEN)
+    said = tuple(
+        dataclasses.replace(message, content=message.content + LENGTH.format(words=words))
+        if message.role == "system" and index == 0
+        else message
+        for index, message in enumerate(request.messages)
+    )
+    return dataclasses.replace(request, messages=said)

@@ -116,6 +116,9 @@ class LLMSettings(BaseModel):
     http_client: Literal["aiohttp", "httpx"] = "aiohttp"
     structured_output: StructuredOutput = "json_schema"
     max_tokens: RoleTokens = RoleTokens()
+    # Times a plain-text reply stopped at its max_tokens is asked to go on where it stopped
+    # (`podium_common.continued`); 0: kept as it stopped.
+    continuations: int = Field(default=2, ge=0, le=10)
     # The model's context window in tokens: prompts are shortened to leave room for the
     # reply's `max_tokens` in it. None: no limit is known, prompts are sent whole.
     context_tokens: int | None = Field(default=None, ge=256)

@@ -29,7 +29,6 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from podium_common.continued import whole
 from podium_common.errors import ConfigError, LLMError, LLMMalformed
 from podium_common.events import (
     PlannedTask,
@@ -84,17 +83,11 @@ class WorkerRole:
     parse: Callable[[str], Outcome] = plain_text
     # Replies asked for before an unusable answer fails the task (the first one included).
     max_replies: int = 3
-    # Times a plain-text reply cut at its max_tokens is asked to go on (`continued`).
-    max_continuations: int = 2
     temperature: float = 0.2
 
     def __post_init__(self) -> None:
         if self.max_replies < 1:
             raise ConfigError("a worker role must allow at least one reply", role=self.task_type)
-        if self.max_continuations < 0:
-            raise ConfigError(
-                "a worker role's continuations cannot be negative", role=self.task_type
-            )
 
 
 def first_messages(task: TaskAssigned, role: WorkerRole) -> list[Message]:
@@ -245,8 +238,6 @@ async def _ask(run: _Run, *, llm: LLM, role: WorkerRole) -> Outcome:
             schema_name=f"{role.task_type.value}_reply",
         )
         completion = await llm.complete(request)
-        if not role.json_output:
-            completion = await whole(llm, request, completion, role.max_continuations)
         run.model = completion.model
         run.usage += completion.usage
         try:

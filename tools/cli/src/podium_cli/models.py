@@ -121,6 +121,10 @@ def service_env(model: LocalModel, base_url: str, given: dict[str, str]) -> dict
         # everyday goals): only the goal's options and PODIUM_APPROVALS make tasks wait.
         "PODIUM_PLAN_APPROVALS": "false",
         **{f"PODIUM_LLM__MAX_TOKENS__{role}": str(n) for role, n in MAX_TOKENS.items()},
+        # A reply stopped at those short caps stays as it stopped: asked to go on, the small
+        # model wrote two to three times as much (minutes more a goal), and the longer inputs
+        # then pushed the validator's verdict past its own cap.
+        "PODIUM_LLM__CONTINUATIONS": "0",
     }
     return {
         name: value
