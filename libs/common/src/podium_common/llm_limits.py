@@ -123,11 +123,9 @@ class LimitedLLM:
 
 def with_length(request: Request, max_tokens: int) -> Request:
     """The request with its reply's length said at the end of its system prompt, if any."""
-    words = int(max_tokens * WORDS_PER_TOKEN)
-    said = tuple(
-        dataclasses.replace(message, content=message.content + LENGTH.format(words=words))
-        if message.role == "system" and index == 0
-        else message
-        for index, message in enumerate(request.messages)
-    )
-    return dataclasses.replace(request, messages=said)
+    if not request.messages or request.messages[0].role != "system":
+        return request
+    first, *rest = request.messages
+    length = LENGTH.format(words=int(max_tokens * WORDS_PER_TOKEN))
+    said = dataclasses.replace(first, content=first.content + length)
+    return dataclasses.replace(request, messages=(said, *rest))

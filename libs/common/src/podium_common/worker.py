@@ -229,15 +229,16 @@ async def _ask(run: _Run, *, llm: LLM, role: WorkerRole) -> Outcome:
     messages = first_messages(run.task, role)
     requested = run.model  # what we ask for; the endpoint may report a more precise name
     for reply in range(1, role.max_replies + 1):
-        request = Request(
-            model=requested,
-            messages=tuple(messages),
-            json_output=role.json_output,
-            temperature=role.temperature,
-            schema=role.schema,
-            schema_name=f"{role.task_type.value}_reply",
+        completion = await llm.complete(
+            Request(
+                model=requested,
+                messages=tuple(messages),
+                json_output=role.json_output,
+                temperature=role.temperature,
+                schema=role.schema,
+                schema_name=f"{role.task_type.value}_reply",
+            )
         )
-        completion = await llm.complete(request)
         run.model = completion.model
         run.usage += completion.usage
         try:
